@@ -1,0 +1,70 @@
+"""The Python API: ``dslint.check(paths)`` returns a :class:`~dslint.report.Report`.
+
+>>> report = dslint.check(["data/train.jsonl"], model="gpt-4.1-mini")   # doctest: +SKIP
+>>> report.exit_code("error"), report.findings_frame().groupby("code").size()  # doctest: +SKIP
+
+Errors a user can fix (a missing path, a bad config, an unknown model) raise
+:class:`DslintError` subclasses with a one-line message; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from dslint import config as config_module
+from dslint.config import Config, ConfigError
+from dslint.loader import InputError, resolve_paths
+from dslint.models import UnknownModelError
+from dslint.registry import PluginError
+from dslint.report import Report
+
+DslintError = (InputError, ConfigError, UnknownModelError, PluginError)
+
+
+def configs_for(
+    paths: Sequence[Path], config_file: str | Path | None
+) -> list[tuple[Config, list[Path]]]:
+    """Group input files by the config that applies to each (the nearest one wins)."""
+    if config_file is not None:
+        return [(config_module.load(Path(config_file)), list(paths))]
+    groups: dict[Path | None, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(config_module.find_config(path), []).append(path)
+    return [
+        (config_module.load(source) if source else Config(), files)
+        for source, files in groups.items()
+    ]
+
+
+def check(
+    paths: Sequence[str | Path],
+    *,
+    config: str | Path | None = None,
+    model: str | None = None,
+    select: Sequence[str] | None = None,
+    extend_select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    fail_on: str | None = None,
+    today: dt.date | None = None,
+) -> Report:
+    """Lint the given files, folders or globs and return the report."""
+    from dslint.engine import Engine
+
+    files = resolve_paths([str(p) for p in paths])
+    reports = []
+    for base, group in configs_for(files, config):
+        effective = base.with_overrides(
+            model=model,
+            select=tuple(select) if select is not None else None,
+            fail_on=fail_on,
+        )
+        if extend_select:
+            effective = effective.with_overrides(
+                extend_select=(*effective.extend_select, *extend_select)
+            )
+        if ignore:
+            effective = effective.with_overrides(ignore=(*effective.ignore, *ignore))
+        reports.append(Engine(effective, today=today).run(group))
+    return Report.merge(reports)

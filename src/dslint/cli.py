@@ -1,0 +1,216 @@
+"""The command line. It parses options, calls the API and hands the report to reporters.
+
+It computes nothing itself. Every error a user can fix ends as one line on stderr and exit 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from dslint import __version__
+
+FORMATS = ("text", "json", "sarif", "html", "github", "markdown")
+EXTENSIONS = {
+    ".txt": "text", ".json": "json", ".sarif": "sarif", ".html": "html", ".htm": "html",
+    ".md": "markdown", ".markdown": "markdown",
+}  # fmt: skip
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"dslint: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _color(stream: Any) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def run_guarded(action: Callable[[], int], debug: bool) -> NoReturn:
+    """Run a command body; known errors become one line and exit 2, never a traceback."""
+    from dslint.api import DslintError
+
+    try:
+        code = action()
+    except DslintError as exc:
+        if debug:
+            raise
+        fail(str(exc))
+    except KeyboardInterrupt:
+        click.echo("dslint: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # an internal error still must not dump a traceback on users
+        if debug:
+            raise
+        fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+    sys.exit(code)
+
+
+def common_check_options(function: F) -> F:
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Config file (default: the nearest dslint.toml or pyproject.toml)."),
+        click.option("--model", help="Target model, alias or ft: id (default: per file format)."),
+        click.option("--select", multiple=True, help="Only these rule codes, prefixes or names."),
+        click.option("--extend-select", multiple=True, help="Rules to add to the default set."),
+        click.option("--ignore", multiple=True, help="Rule codes, prefixes or names to skip."),
+        click.option("--today", hidden=True, help="Pretend today is this date (YYYY-MM-DD)."),
+        click.option("--debug", is_flag=True, help="Show tracebacks for internal errors."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _today(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"--today: not a date: {value!r}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dslint")
+def cli() -> None:
+    """dslint: lint fine-tuning datasets for chat models before you upload them."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    help="Format on stdout (default: text; github under GitHub Actions).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Also write a report to FILE; the format comes from its extension. Repeatable.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    help="Exit 1 when a finding is at or above this severity (default: error).",
+)
+@click.option("--exit-zero", is_flag=True, help="Always exit 0 unless dslint itself fails.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only findings, no summary or notes.")
+@click.option("--no-samples", is_flag=True, help="HTML: aggregates only, no dataset text.")
+@common_check_options
+def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str, ...],
+          fail_on: str | None, exit_zero: bool, quiet: bool, no_samples: bool,
+          config_file: str | None, model: str | None, select: tuple[str, ...],
+          extend_select: tuple[str, ...], ignore: tuple[str, ...], today: str | None,
+          debug: bool) -> None:  # fmt: skip
+    """Check PATHS (files, folders or globs) and report what the APIs would reject."""
+
+    def action() -> int:
+        from dslint.api import check as run_check
+
+        targets = []
+        for out in outputs:
+            fmt = EXTENSIONS.get(Path(out).suffix.lower())
+            if fmt is None:
+                fail(f"-o {out}: cannot tell the format from the extension "
+                     f"(use one of {', '.join(sorted(EXTENSIONS))})")  # fmt: skip
+            targets.append((fmt, out))
+        report = run_check(
+            paths,
+            config=config_file,
+            model=model,
+            select=_split(select) or None,
+            extend_select=_split(extend_select),
+            ignore=_split(ignore),
+            fail_on=fail_on,
+            today=_today(today),
+        )
+        stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
+        render(report, stdout_format, None, quiet=quiet, samples=not no_samples)
+        for fmt, out in targets:
+            render(report, fmt, out, quiet=quiet, samples=not no_samples)
+        return 0 if exit_zero else report.exit_code(fail_on)
+
+    run_guarded(action, debug)
+
+
+def render(report: Any, fmt: str, destination: str | None, *, quiet: bool, samples: bool) -> None:
+    from dslint.registry import load_reporter
+
+    reporter_class = load_reporter(fmt)
+    stream = sys.stdout
+    reporter = reporter_class(color=destination is None and _color(stream), samples=samples)
+    if fmt == "text" and quiet:
+        output = "".join(reporter.line(f) + "\n" for f in report.findings)
+    else:
+        output = reporter.render(report)
+    if destination is None:
+        click.echo(output, nl=False)
+        return
+    try:
+        Path(destination).write_text(output, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {destination}: {exc.strerror or exc}")
+
+
+@cli.command("rules")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--debug", is_flag=True, hidden=True)
+def rules_command(output_format: str, debug: bool) -> None:
+    """List every rule: code, name, category, default severity, default on/off, summary."""
+
+    def action() -> int:
+        from dslint import docs
+
+        click.echo(docs.render_rules(output_format), nl=False)
+        return 0
+
+    run_guarded(action, debug)
+
+
+@cli.command("rule")
+@click.argument("code")
+@click.option("--debug", is_flag=True, hidden=True)
+def rule_command(code: str, debug: bool) -> None:
+    """Show the documentation of one rule, by code or name."""
+
+    def action() -> int:
+        from dslint import docs
+        from dslint.registry import rule_by_code
+
+        rule = rule_by_code(code)
+        if rule is None:
+            fail(f"no rule {code!r} (see 'dslint rules')")
+        click.echo(docs.rule_page(rule, heading_level=1))
+        return 0
+
+    run_guarded(action, debug)
+
+
+def main() -> None:
+    cli(prog_name="dslint")

@@ -1,0 +1,206 @@
+"""The dataset as two pandas frames (Arrow-backed strings), built while the files stream in.
+
+``records``: one row per physical line (blank and unparseable lines included, so a row
+number is a stable record id): ``path``, ``line``, ``offset``, ``format``, ``content_hash``,
+``is_object``, ``tools`` (the JSON text of the example's tool or function definitions).
+
+``messages``: one row per text-bearing piece of a message, so text rules run vectorised
+over one column and every row knows its exact JSON pointer: ``record`` (row in
+``records``), ``section`` (``messages``, ``input``, ``preferred``, ``non_preferred``,
+``prompt``, ``completion``), ``message`` (index in its list), ``part`` (index of a content
+part, -1 for plain string content), ``role``, ``name``, ``text``, ``pointer``, ``weight``
+and ``tool_calls`` (their JSON text). A message with several text parts has several rows;
+a message with no text (an assistant turn that only calls tools) has one row with "".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from dslint.locate import join_pointer
+
+if TYPE_CHECKING:
+    from dslint.loader import FileInfo, Record
+
+TEXT = pd.StringDtype("pyarrow")
+
+# Where each format keeps its message lists: (section name, path of keys to the list).
+MESSAGE_LISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "chat": (("messages", ("messages",)),),
+    "rft": (("messages", ("messages",)),),
+    "dpo": (
+        ("input", ("input", "messages")),
+        ("preferred", ("preferred_output",)),
+        ("non_preferred", ("non_preferred_output",)),
+    ),
+}
+
+
+@dataclass
+class Dataset:
+    records: pd.DataFrame
+    messages: pd.DataFrame
+    files: list[FileInfo] = field(default_factory=list)
+
+    def file(self, path: str) -> FileInfo | None:
+        return next((f for f in self.files if f.path == path), None)
+
+
+class DatasetBuilder:
+    """Collects column values record by record, then makes the frames once."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, list[Any]] = {
+            k: []
+            for k in ("path", "line", "offset", "format", "content_hash", "is_object", "tools")
+        }
+        self._messages: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "record", "section", "message", "part", "role", "name", "text", "pointer",
+                "weight", "tool_calls",
+            )
+        }  # fmt: skip
+        self.files: list[FileInfo] = []
+
+    def add(self, record: Record) -> None:
+        r = self._records
+        r["path"].append(record.path)
+        r["line"].append(record.line)
+        r["offset"].append(record.offset)
+        r["format"].append(record.format)
+        r["content_hash"].append(record.content_hash)
+        r["is_object"].append(record.is_object)
+        r["tools"].append(_tools_json(record.value) if record.is_object else None)
+        if record.is_object:
+            self._add_messages(record.index, record.format, record.value)
+
+    def _add_messages(self, index: int, fmt: str, value: dict[str, Any]) -> None:
+        if fmt == "legacy":
+            for section, role in (("prompt", "user"), ("completion", "assistant")):
+                text = value.get(section)
+                if isinstance(text, str):
+                    self._row(index, section, 0, -1, role, None, text, join_pointer(section))
+            return
+        for section, keys in MESSAGE_LISTS.get(fmt, ()):
+            container: Any = value
+            for key in keys:
+                container = container.get(key) if isinstance(container, dict) else None
+            if not isinstance(container, list):
+                continue
+            base = join_pointer(*keys)
+            for position, message in enumerate(container):
+                if isinstance(message, dict):
+                    self._add_message(index, section, position, message, f"{base}/{position}")
+
+    def _add_message(
+        self, index: int, section: str, position: int, message: dict[str, Any], pointer: str
+    ) -> None:
+        role = message.get("role")
+        role = role if isinstance(role, str) else None
+        name = message.get("name") if isinstance(message.get("name"), str) else None
+        weight = message.get("weight")
+        weight = weight if isinstance(weight, int) and not isinstance(weight, bool) else None
+        calls = message.get("tool_calls") or message.get("function_call")
+        calls_json = json.dumps(calls, ensure_ascii=False) if calls else None
+        content = message.get("content")
+        if isinstance(content, str):
+            self._row(index, section, position, -1, role, name, content, pointer + "/content",
+                      weight, calls_json)  # fmt: skip
+            return
+        rows = 0
+        if isinstance(content, list):
+            for part_index, part in enumerate(content):
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    # Tool calls are counted once per message: on its first row only.
+                    self._row(index, section, position, part_index, role, name, part["text"],
+                              f"{pointer}/content/{part_index}/text", weight,
+                              calls_json if rows == 0 else None)  # fmt: skip
+                    rows += 1
+        if rows == 0:
+            self._row(index, section, position, -1, role, name, "", pointer, weight, calls_json)
+
+    def _row(
+        self,
+        index: int,
+        section: str,
+        position: int,
+        part: int,
+        role: str | None,
+        name: str | None,
+        text: str,
+        pointer: str,
+        weight: int | None = None,
+        tool_calls: str | None = None,
+    ) -> None:
+        m = self._messages
+        m["record"].append(index)
+        m["section"].append(section)
+        m["message"].append(position)
+        m["part"].append(part)
+        m["role"].append(role)
+        m["name"].append(name)
+        m["text"].append(text)
+        m["pointer"].append(pointer)
+        m["weight"].append(weight)
+        m["tool_calls"].append(tool_calls)
+
+    def build(self) -> Dataset:
+        return Dataset(records_frame(self._records), messages_frame(self._messages), self.files)
+
+
+def _tools_json(value: dict[str, Any]) -> str | None:
+    inner = value.get("input")
+    container: dict[str, Any] = inner if isinstance(inner, dict) else value
+    tools = container.get("tools") or container.get("functions")
+    if not tools:
+        return None
+    return json.dumps(tools, ensure_ascii=False, sort_keys=True)
+
+
+def records_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    frame: pd.DataFrame = pd.DataFrame(
+        {
+            "path": pd.Categorical(columns["path"]),
+            "line": pd.array(columns["line"], dtype="int64"),
+            "offset": pd.array(columns["offset"], dtype="int64"),
+            "format": pd.Categorical(columns["format"]),
+            "content_hash": pd.array(columns["content_hash"], dtype="int64"),
+            "is_object": pd.array(columns["is_object"], dtype="bool"),
+            "tools": pd.array(columns["tools"], dtype=TEXT),
+        }
+    )
+    frame.index.name = "record"
+    return frame
+
+
+def messages_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    frame: pd.DataFrame = pd.DataFrame(
+        {
+            "record": pd.array(columns["record"], dtype="int64"),
+            "section": pd.Categorical(columns["section"]),
+            "message": pd.array(columns["message"], dtype="int32"),
+            "part": pd.array(columns["part"], dtype="int32"),
+            "role": pd.array(columns["role"], dtype=TEXT),
+            "name": pd.array(columns["name"], dtype=TEXT),
+            "text": pd.array(columns["text"], dtype=TEXT),
+            "pointer": pd.array(columns["pointer"], dtype=TEXT),
+            "weight": pd.array(columns["weight"], dtype="Int8"),
+            "tool_calls": pd.array(columns["tool_calls"], dtype=TEXT),
+        }
+    )
+    return frame
+
+
+def iter_text(dataset: Dataset, roles: Iterable[str] | None = None) -> pd.DataFrame:
+    """The message rows with text, optionally only for some roles (a helper for text rules)."""
+    frame = dataset.messages
+    if roles is not None:
+        frame = frame[frame["role"].isin(list(roles))]
+    selected: pd.DataFrame = frame[frame["text"].str.len() > 0]
+    return selected

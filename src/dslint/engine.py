@@ -1,0 +1,356 @@
+"""The engine: stream files through record rules, then run file and dataset rules.
+
+How a finding travels: a rule yields a :class:`~dslint.finding.Hit` relative to what it saw;
+:meth:`Engine._locate` turns it into a :class:`~dslint.finding.Finding` (path, line, column
+from the pointer, severity after overrides, content fingerprint) unless select/ignore or a
+per-file ignore drops it; :meth:`Engine.run` returns one immutable
+:class:`~dslint.report.Report`. The engine never prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dslint import formats, locate, models
+from dslint.config import Config, ConfigError
+from dslint.dataset import Dataset, DatasetBuilder
+from dslint.finding import Finding, Hit, Severity
+from dslint.fingerprint import fingerprint
+from dslint.loader import FileInfo, Record, read_file
+from dslint.registry import all_rules
+from dslint.report import FileSummary, Report
+from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, build_options
+
+# Records read before a file's format is decided (its majority format over these).
+FORMAT_SAMPLE = 256
+
+
+@dataclass
+class RunContext:
+    """What rules may consult besides their own input: the config, the date, the targets."""
+
+    config: Config
+    today: dt.date
+    model_given: bool  # the user named a target (so a format mismatch is the user's intent)
+    notes: list[str] = field(default_factory=list)
+
+
+def matches(rule: type[Rule], pattern: str) -> bool:
+    """Does a --select/--ignore entry name this rule (code prefix, name, category or ALL)?"""
+    upper = pattern.upper()
+    if upper == "ALL":
+        return True
+    codes = (rule.code, *rule.aliases)
+    return (
+        any(code.startswith(upper) for code in codes)
+        or pattern == rule.name
+        or pattern.lower() == rule.category.value
+    )
+
+
+def select_rules(config: Config, available: Iterable[type[Rule]]) -> list[type[Rule]]:
+    chosen = []
+    for rule in available:
+        if config.select is not None:
+            on = any(matches(rule, p) for p in config.select)
+        else:
+            on = rule.enabled_by_default
+        on = on or any(matches(rule, p) for p in config.extend_select)
+        if on and not any(matches(rule, p) for p in config.ignore):
+            chosen.append(rule)
+    return chosen
+
+
+def _check_patterns(config: Config, available: tuple[type[Rule], ...]) -> None:
+    """A --select/--ignore entry that names no rule is a typo: say so instead of ignoring it."""
+    entries = [*(config.select or ()), *config.extend_select, *config.ignore]
+    entries += list(config.severity)
+    entries += [code for codes in config.per_file_ignores.values() for code in codes]
+    for entry in entries:
+        if not any(matches(rule, entry) for rule in available):
+            raise ConfigError(f"'{entry}' matches no rule code, name or category")
+
+
+def instantiate(config: Config, chosen: list[type[Rule]]) -> list[Rule]:
+    by_key = {}
+    for rule in chosen:
+        by_key[rule.code] = rule
+        by_key[rule.name] = rule
+    for key in config.rules:
+        if key not in by_key and not any(key in (r.code, r.name) for r in all_rules()):
+            raise ConfigError(f"[tool.dslint.rules]: '{key}' is not a rule code or name")
+    instances = []
+    for rule in chosen:
+        values: dict[str, Any] = {}
+        values.update(config.rules.get(rule.code, {}))
+        values.update(config.rules.get(rule.name, {}))
+        try:
+            instances.append(rule(build_options(rule, values)))
+        except OptionError as exc:
+            raise ConfigError(str(exc)) from None
+    return instances
+
+
+class Engine:
+    def __init__(self, config: Config, today: dt.date | None = None) -> None:
+        self.config = config
+        available = all_rules()
+        _check_patterns(config, available)
+        self.rules = instantiate(config, select_rules(config, available))
+        self.context = RunContext(
+            config=config, today=today or dt.date.today(), model_given=config.model is not None
+        )
+        self.fixed_target = (
+            models.resolve(config.model, {k: dict(v) for k, v in config.models.items()})
+            if config.model
+            else None
+        )
+        for rule in self.rules:
+            rule.context = self.context
+        self.record_rules = [r for r in self.rules if isinstance(r, RecordRule)]
+        self.file_rules = [r for r in self.rules if isinstance(r, FileRule)]
+        self.dataset_rules = [r for r in self.rules if isinstance(r, DatasetRule)]
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self, paths: list[Path]) -> Report:
+        builder = DatasetBuilder()
+        findings: list[Finding] = []
+        next_index = 0
+        for path in paths:
+            info, records = read_file(path, next_index)
+            for record in self._with_formats(info, records):
+                findings.extend(self._check_record(record))
+                builder.add(record)
+                next_index = record.index + 1
+            builder.files.append(info)
+            for file_rule in self.file_rules:
+                for hit in file_rule.check(info):
+                    finding = self._locate_file(file_rule, hit, info)
+                    if finding:
+                        findings.append(finding)
+        dataset = builder.build()
+        findings.extend(self._run_dataset_rules(dataset))
+        findings.sort(key=lambda f: f.sort_key)
+        summaries = tuple(
+            FileSummary(
+                path=f.path,
+                format=f.format,
+                examples=f.examples,
+                model=f.target.name if f.target else None,
+                size=f.size,
+            )
+            for f in dataset.files
+        )
+        return Report(
+            findings=tuple(findings),
+            files=summaries,
+            rules=tuple(type(r) for r in self.rules),
+            notes=tuple(dict.fromkeys(self.context.notes)),
+            datasets=(dataset,),
+            fail_on=self.config.fail_on,
+        )
+
+    def _with_formats(self, info: FileInfo, records: Iterator[Record]) -> Iterator[Record]:
+        """Decide the file's format from its first records, then set each record's format."""
+        buffer: list[Record] = []
+        sample: Counter[str] = Counter()
+        images = False
+        decided = False
+        for record in records:
+            if record.is_object:
+                record.format = formats.detect_record(record.value)
+            if decided:
+                self._settle(record, info)
+                yield record
+                continue
+            buffer.append(record)
+            if record.is_object:
+                sample[record.format] += 1
+                images = images or '"image_url"' in record.raw
+            if sum(sample.values()) >= FORMAT_SAMPLE:
+                self._decide(info, sample, images)
+                decided = True
+                for held in buffer:
+                    self._settle(held, info)
+                    yield held
+                buffer.clear()
+        if not decided:
+            self._decide(info, sample, images)
+            for held in buffer:
+                self._settle(held, info)
+                yield held
+
+    def _decide(self, info: FileInfo, sample: Counter[str], images: bool) -> None:
+        info.format = formats.dominant(sample)
+        if self.fixed_target is not None:
+            info.target = self.fixed_target
+        elif info.format in formats.ACCEPTED:
+            name = models.default_for(info.format, has_images=images)
+            info.target = models.resolve(name, {k: dict(v) for k, v in self.config.models.items()})
+
+    def _settle(self, record: Record, info: FileInfo) -> None:
+        if record.is_object:
+            accepted = info.target.formats if info.target else frozenset()
+            record.format = formats.effective(record.format, info.format, accepted)
+            info.formats[record.format] += 1
+            if '"image_url"' in record.raw and formats.has_images(record.value):
+                info.image_examples += 1
+
+    def _check_record(self, record: Record) -> Iterator[Finding]:
+        for rule in self.record_rules:
+            if rule.needs_object and not record.is_object:
+                continue
+            if rule.formats is not None and record.format not in rule.formats:
+                continue
+            for hit in rule.check(record):
+                finding = self._locate_record(rule, hit, record.path, record.line,
+                                              record.content_hash, record.raw)  # fmt: skip
+                if finding:
+                    yield finding
+
+    def _run_dataset_rules(self, dataset: Dataset) -> list[Finding]:
+        pending: list[tuple[DatasetRule, Hit]] = []
+        findings: list[Finding] = []
+        for dataset_rule in self.dataset_rules:
+            for hit in dataset_rule.check(dataset):
+                if hit.record is None:
+                    info = dataset.file(hit.path) if hit.path else None
+                    finding = self._locate_file(dataset_rule, hit, info)
+                    if finding:
+                        findings.append(finding)
+                else:
+                    pending.append((dataset_rule, hit))
+        if not pending:
+            return findings
+        records = dataset.records
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for _, hit in pending:
+            if hit.pointer or hit.span:
+                row = records.loc[hit.record]
+                wanted[str(row["path"])].add(int(row["offset"]))
+        raw_lines = {
+            (path, offset): text
+            for path, offsets in wanted.items()
+            for offset, text in _read_lines_at(dataset.file(path), offsets).items()
+        }
+        for rule, hit in pending:
+            row = records.loc[hit.record]
+            path, offset = str(row["path"]), int(row["offset"])
+            finding = self._locate_record(rule, hit, path, int(row["line"]),
+                                          int(row["content_hash"]),
+                                          raw_lines.get((path, offset), ""))  # fmt: skip
+            if finding:
+                findings.append(finding)
+        return findings
+
+    # -- locating and filtering --------------------------------------------------------------
+    def _severity(self, rule: Rule, hit: Hit) -> Severity:
+        best: tuple[int, Severity] | None = None
+        for pattern, level in self.config.severity.items():
+            if matches(type(rule), pattern):
+                specificity = len(pattern)
+                if best is None or specificity > best[0]:
+                    best = (specificity, level)
+        if best is not None:
+            return best[1]
+        return hit.severity or rule.severity
+
+    def _ignored_in(self, rule: Rule, path: str) -> bool:
+        for pattern, codes in self.config.per_file_ignores.items():
+            if _path_matches(path, pattern, self.config) and any(
+                matches(type(rule), code) for code in codes
+            ):
+                return True
+        return False
+
+    def _locate_record(
+        self, rule: Rule, hit: Hit, path: str, line: int, content_hash: int, raw: str
+    ) -> Finding | None:
+        if self._ignored_in(rule, path):
+            return None
+        column: int | None
+        end: int | None
+        if hit.column is not None:
+            column, end = hit.column, None
+        elif raw:
+            column, end = locate.columns(raw, hit.pointer, hit.span)
+        else:
+            column, end = 1, None
+        return Finding(
+            code=rule.code,
+            name=rule.name,
+            category=rule.category,
+            severity=self._severity(rule, hit),
+            path=path,
+            line=line,
+            column=column,
+            pointer=hit.pointer,
+            message=hit.message,
+            fingerprint=fingerprint(rule.code, path, content_hash, hit.pointer, hit.key),
+            end_column=end,
+        )
+
+    def _locate_file(self, rule: Rule, hit: Hit, info: FileInfo | None) -> Finding | None:
+        path = info.path if info else (hit.path or "")
+        if path and self._ignored_in(rule, path):
+            return None
+        return Finding(
+            code=rule.code,
+            name=rule.name,
+            category=rule.category,
+            severity=self._severity(rule, hit),
+            path=path,
+            line=None,
+            column=None,
+            pointer=hit.pointer,
+            message=hit.message,
+            fingerprint=fingerprint(rule.code, path, None, hit.pointer, hit.key),
+        )
+
+
+def _path_matches(path: str, pattern: str, config: Config) -> bool:
+    if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(Path(path).name, pattern):
+        return True
+    try:
+        relative = Path(path).resolve().relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        return False
+    return fnmatch.fnmatch(relative, pattern)
+
+
+def _read_lines_at(info: FileInfo | None, offsets: set[int]) -> dict[int, str]:
+    """Re-read the raw lines at these byte offsets (for columns of dataset-level findings)."""
+    if info is None or not offsets:
+        return {}
+    found: dict[int, str] = {}
+    try:
+        if info.gzip:
+            import gzip
+
+            position = 0
+            with gzip.open(info.real_path, "rb") as stream:
+                for raw in stream:
+                    if position in offsets:
+                        found[position] = _decode_line(raw, position == 0)
+                    position += len(raw)
+                    if len(found) == len(offsets):
+                        break
+        else:
+            with open(info.real_path, "rb") as stream:
+                for offset in sorted(offsets):
+                    stream.seek(offset)
+                    found[offset] = _decode_line(stream.readline(), offset == 0)
+    except (OSError, EOFError):
+        pass
+    return found
+
+
+def _decode_line(raw: bytes, first: bool) -> str:
+    text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
+    return text[1:] if first and text.startswith("\ufeff") else text

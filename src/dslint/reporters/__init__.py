@@ -1,0 +1,25 @@
+"""Reporters turn one immutable Report into text, JSON, SARIF, HTML, annotations or markdown.
+
+Each is a class registered under the ``dslint.reporters`` entry-point group with a
+``render(report) -> str`` method and the file ``extensions`` it is chosen for with ``-o``.
+Reporters never decide anything: severity, order and the exit code are already settled.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from dslint.report import Report
+
+
+class Reporter:
+    name: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, color: bool = False, samples: bool = True) -> None:
+        self.color = color
+        self.samples = samples
+
+    def render(self, report: Report) -> str:
+        raise NotImplementedError

@@ -1,0 +1,240 @@
+"""Structural validation of one record against the schemas in ``rules/schemas/``.
+
+The structure lives in data (``finetune.schema.json``); this module only runs it, once per
+record, and sorts each schema error into the rule code its schema node names (``x-dslint``).
+Messages are validated one by one against the schema of their role, as the API does with its
+``role`` discriminator, so an error says "message 3 (tool): ..." rather than "no oneOf matched".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from dslint.loader import Record
+from dslint.locate import join_pointer
+from dslint.packs import pack_path
+
+LINE_SCHEMAS = {"chat": "chat_line", "rft": "rft_line", "dpo": "dpo_line", "legacy": "legacy_line"}
+
+# Which roles each message list accepts, per format and section.
+ROLES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("chat", "messages"): ("system", "user", "assistant", "tool", "function"),
+    ("rft", "messages"): ("developer", "user", "assistant", "tool"),
+    ("dpo", "input"): ("system", "user", "assistant", "tool", "function"),
+    ("dpo", "preferred"): ("assistant",),
+    ("dpo", "non_preferred"): ("assistant",),
+}
+
+# (section, keys to the list) per format; mirrors dslint.dataset.MESSAGE_LISTS.
+LISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "chat": (("messages", ("messages",)),),
+    "rft": (("messages", ("messages",)),),
+    "dpo": (
+        ("input", ("input", "messages")),
+        ("preferred", ("preferred_output",)),
+        ("non_preferred", ("non_preferred_output",)),
+    ),
+}
+
+DPO_RENAMES = {
+    "preferred_completion": "preferred_output",
+    "non_preferred_completion": "non_preferred_output",
+}
+
+_JSON_TYPES = {
+    dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+    float: "a number", type(None): "null",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str
+    pointer: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    section: str
+    index: int  # position in its list (0-based, as in the pointer)
+    pointer: str
+    message: dict[str, Any]
+
+    @property
+    def role(self) -> str | None:
+        role = self.message.get("role")
+        return role if isinstance(role, str) else None
+
+    @property
+    def label(self) -> str:
+        """How messages are named in findings: 1-based, with the role."""
+        where = "" if self.section == "messages" else f"{self.section} "
+        role = f" ({self.role})" if self.role else ""
+        return f"{where}message {self.index + 1}{role}"
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    with open(pack_path("schemas", "finetune.schema.json"), encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+@cache
+def validator(definition: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = {"$ref": f"#/$defs/{definition}", "$defs": _schema()["$defs"]}
+    return Draft202012Validator(schema)
+
+
+def normalised_value(record: Record) -> Any:
+    """The record as validated: DPO's old key names read as the new ones (S301 reports them)."""
+    value = record.value
+    if record.format == "dpo" and isinstance(value, dict) and value.keys() & DPO_RENAMES.keys():
+        value = {DPO_RENAMES.get(k, k): v for k, v in value.items()}
+    return value
+
+
+def iter_messages(record: Record, value: Any = None) -> Iterator[MessageRef]:
+    """Every message object of a record, in order, with its section and pointer."""
+    value = normalised_value(record) if value is None else value
+    for section, keys in LISTS.get(record.format, ()):
+        container: Any = value
+        for key in keys:
+            container = container.get(key) if isinstance(container, dict) else None
+        if not isinstance(container, list):
+            continue
+        base = join_pointer(*keys)
+        for index, message in enumerate(container):
+            if isinstance(message, dict):
+                yield MessageRef(section, index, f"{base}/{index}", message)
+
+
+def problems(record: Record) -> list[Problem]:
+    """All structural problems of a record, computed once and cached on it."""
+    cached = record.cache.get("structure")
+    if cached is None:
+        cached = list(_problems(record))
+        record.cache["structure"] = cached
+    return cached
+
+
+def _problems(record: Record) -> Iterator[Problem]:
+    definition = LINE_SCHEMAS.get(record.format)
+    if definition is None:
+        return
+    value = normalised_value(record)
+    for error in validator(definition).iter_errors(value):
+        yield from _classify(error, "", "")
+    for section, keys in LISTS.get(record.format, ()):
+        container: Any = value
+        for key in keys:
+            container = container.get(key) if isinstance(container, dict) else None
+        if not isinstance(container, list):
+            continue
+        base = join_pointer(*keys)
+        allowed = ROLES[(record.format, section)]
+        for index, message in enumerate(container):
+            pointer = f"{base}/{index}"
+            if not isinstance(message, dict):
+                yield Problem(
+                    "S101",
+                    pointer,
+                    f"{section} item {index + 1} is {_json_type(message)}, not a message object",
+                )
+                continue
+            ref = MessageRef(section, index, pointer, message)
+            role = ref.role
+            if role is None:
+                yield Problem(
+                    "S103",
+                    pointer + ("/role" if "role" in message else ""),
+                    f"{ref.label} has no 'role' string (expected one of {', '.join(allowed)})",
+                )
+                continue
+            if role not in allowed:
+                yield _role_problem(record.format, section, ref, allowed)
+                continue
+            for error in validator(f"{role}_message").iter_errors(message):
+                yield from _classify(error, pointer, ref.label + ": ")
+
+
+def _role_problem(fmt: str, section: str, ref: MessageRef, allowed: tuple[str, ...]) -> Problem:
+    if fmt == "dpo" and section != "input":
+        return Problem(
+            "S302",
+            ref.pointer + "/role",
+            f"{ref.label}: {section}_output must hold one assistant message, not a {ref.role} message",
+        )
+    hint = ""
+    if ref.role == "developer":
+        hint = " ('developer' is for reinforcement fine-tuning; use 'system' here)"
+    elif ref.role == "system" and fmt == "rft":
+        hint = " (reinforcement fine-tuning uses 'developer' instead of 'system')"
+    elif ref.role in ("human", "gpt", "bot", "model"):
+        hint = " (ShareGPT-style role names: use 'user' or 'assistant')"
+    return Problem(
+        "S103",
+        ref.pointer + "/role",
+        f"{ref.label}: role '{ref.role}' is not allowed in {fmt} data "
+        f"(allowed: {', '.join(allowed)}){hint}",
+    )
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _path_text(path: list[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "the line"
+
+
+def _classify(error: Any, base: str, label: str) -> Iterator[Problem]:
+    node = error.schema if isinstance(error.schema, dict) else {}
+    path = list(error.absolute_path)
+    pointer = base + join_pointer(*path)
+    where = _path_text(path)
+    keyword = error.validator
+    if keyword == "additionalProperties" and isinstance(error.instance, dict):
+        known = node.get("properties", {})
+        for key in sorted(k for k in error.instance if k not in known):
+            container = f" in {where}" if path else ""
+            yield Problem("S102", f"{pointer}/{key}", f"{label}unknown key '{key}'{container}")
+        return
+    if keyword == "required" and isinstance(error.instance, dict):
+        for key in error.validator_value:
+            if key in error.instance:
+                continue
+            code = node.get("x-dslint-required", {}).get(key) or node.get("x-dslint", "S106")
+            inside = f" in {where}" if path else ""
+            yield Problem(code, pointer, f"{label}missing required key '{key}'{inside}")
+        return
+    code = node.get("x-dslint", "S106")
+    template = node.get("x-dslint-message")
+    if template:
+        message = template.replace("{path}", f"'{where}'")
+    elif keyword == "type":
+        expected = error.validator_value
+        expected = expected if isinstance(expected, list) else [expected]
+        message = f"'{where}' must be {' or '.join(expected)}, not {_json_type(error.instance)}"
+    elif keyword in ("const", "enum"):
+        allowed = error.validator_value if keyword == "enum" else [error.validator_value]
+        message = f"'{where}' must be {' or '.join(json.dumps(a) for a in allowed)}"
+    elif keyword == "minItems":
+        message = f"'{where}' must not be empty"
+    elif keyword == "maxItems":
+        message = f"'{where}' holds more than {error.validator_value} items"
+    elif keyword == "minLength":
+        message = f"'{where}' must not be empty"
+    else:
+        message = f"'{where}' is not valid here ({keyword})"
+    yield Problem(code, pointer, label + message)
