@@ -47,12 +47,18 @@ def check(
     extend_select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
     fail_on: str | None = None,
+    validation: Sequence[str | Path] | None = None,
     today: dt.date | None = None,
 ) -> Report:
-    """Lint the given files, folders or globs and return the report."""
+    """Lint the given files, folders or globs and return the report.
+
+    ``validation`` files are checked too and compared with the training files (leakage);
+    a config's ``validation`` table pairs them automatically.
+    """
     from dslint.engine import Engine
 
     files = resolve_paths([str(p) for p in paths])
+    given_validation = resolve_paths([str(p) for p in validation]) if validation else []
     reports = []
     for base, group in configs_for(files, config):
         effective = base.with_overrides(
@@ -66,5 +72,11 @@ def check(
             )
         if ignore:
             effective = effective.with_overrides(ignore=(*effective.ignore, *ignore))
-        reports.append(Engine(effective, today=today).run(group))
+        paired = [v for train in group for v in effective.validation_for(train)]
+        missing = [v for v in paired if not v.is_file()]
+        if missing:
+            raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
+        extra = list(dict.fromkeys([*given_validation, *paired]))
+        reports.append(Engine(effective, today=today).run(group, validation=extra))
+        given_validation = []  # given once, compared with the first group's training files
     return Report.merge(reports)

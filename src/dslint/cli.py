@@ -69,6 +69,8 @@ def common_check_options(function: F) -> F:
         click.option("--select", multiple=True, help="Only these rule codes, prefixes or names."),
         click.option("--extend-select", multiple=True, help="Rules to add to the default set."),
         click.option("--ignore", multiple=True, help="Rule codes, prefixes or names to skip."),
+        click.option("--validation", "validation", multiple=True, type=click.Path(),
+                     help="Validation file(s), checked too and compared with the training data."),
         click.option("--today", hidden=True, help="Pretend today is this date (YYYY-MM-DD)."),
         click.option("--debug", is_flag=True, help="Show tracebacks for internal errors."),
     ]  # fmt: skip
@@ -120,8 +122,8 @@ def cli() -> None:
 def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str, ...],
           fail_on: str | None, exit_zero: bool, quiet: bool, no_samples: bool,
           config_file: str | None, model: str | None, select: tuple[str, ...],
-          extend_select: tuple[str, ...], ignore: tuple[str, ...], today: str | None,
-          debug: bool) -> None:  # fmt: skip
+          extend_select: tuple[str, ...], ignore: tuple[str, ...], validation: tuple[str, ...],
+          today: str | None, debug: bool) -> None:  # fmt: skip
     """Check PATHS (files, folders or globs) and report what the APIs would reject."""
 
     def action() -> int:
@@ -142,6 +144,7 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             extend_select=_split(extend_select),
             ignore=_split(ignore),
             fail_on=fail_on,
+            validation=list(validation),
             today=_today(today),
         )
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")

@@ -11,7 +11,8 @@ Example::
     fail-on = "warning"
     ignore = ["Q001"]
     severity = { S011 = "info" }
-    per-file-ignores = { "data/legacy/*.jsonl" = ["S321"] }
+    per-file-ignores = { "data/legacy/*.jsonl" = ["S024"] }
+    validation = { "data/train.jsonl" = "data/val.jsonl" }   # checked together (leakage)
 
     [tool.dslint.rules.S009]          # a rule's options, by code or name
     minimum = 100
@@ -43,7 +44,7 @@ FAIL_ON = ("error", "warning", "info", "never")
 
 # Sections owned by one feature each; the feature validates its own keys (and rejects
 # unknown ones) when it reads its section.
-FEATURE_SECTIONS = ("validation", "duplicates", "voice", "privacy", "moderation", "review", "cache")
+FEATURE_SECTIONS = ("duplicates", "voice", "privacy", "moderation", "review", "cache")
 
 
 class ConfigError(Exception):
@@ -62,6 +63,8 @@ class Config:
     fail_on: str = "error"
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Training file (glob, relative to the config's folder) -> its validation file.
+    validation: Mapping[str, str] = field(default_factory=dict)
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
@@ -71,6 +74,20 @@ class Config:
 
     def section(self, name: str) -> Mapping[str, Any]:
         return self.sections.get(name, {})
+
+    def validation_for(self, train: Path) -> list[Path]:
+        """Validation files paired with this training file in the config."""
+        import fnmatch
+
+        try:
+            relative = train.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            relative = train.as_posix()
+        return [
+            self.root / validation
+            for pattern, validation in self.validation.items()
+            if fnmatch.fnmatch(relative, pattern)
+        ]
 
     def with_overrides(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -134,6 +151,11 @@ def parse(data: Mapping[str, Any], source: Path | None) -> Config:
                 name: _table(entry, f"rules.{name}", where)
                 for name, entry in _table(value, key, where).items()
             }
+        elif normal == "validation":
+            pairs = _table(value, key, where)
+            if not all(isinstance(v, str) for v in pairs.values()):
+                raise ConfigError(f"{where}: 'validation' maps training files to validation files")
+            kwargs["validation"] = pairs
         elif normal in FEATURE_SECTIONS:
             sections[normal] = _table(value, key, where)
         else:

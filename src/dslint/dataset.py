@@ -1,7 +1,8 @@
 """The dataset as two pandas frames (Arrow-backed strings), built while the files stream in.
 
 ``records``: one row per physical line (blank and unparseable lines included, so a row
-number is a stable record id): ``path``, ``line``, ``offset``, ``format``, ``content_hash``,
+number is a stable record id): ``path``, ``split`` (``train`` or ``validation``), ``line``,
+``offset``, ``format``, ``content_hash``,
 ``is_object``, ``tools`` (the JSON text of the example's tool or function definitions).
 
 ``messages``: one row per text-bearing piece of a message, so text rules run vectorised
@@ -46,6 +47,9 @@ class Dataset:
     records: pd.DataFrame
     messages: pd.DataFrame
     files: list[FileInfo] = field(default_factory=list)
+    # Derived data shared between rules and reporters (token counts, signatures...), so that
+    # work done once is not done again; keys are owned by the module that computes them.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def file(self, path: str) -> FileInfo | None:
         return next((f for f in self.files if f.path == path), None)
@@ -57,7 +61,16 @@ class DatasetBuilder:
     def __init__(self) -> None:
         self._records: dict[str, list[Any]] = {
             k: []
-            for k in ("path", "line", "offset", "format", "content_hash", "is_object", "tools")
+            for k in (
+                "path",
+                "split",
+                "line",
+                "offset",
+                "format",
+                "content_hash",
+                "is_object",
+                "tools",
+            )
         }
         self._messages: dict[str, list[Any]] = {
             k: []
@@ -71,6 +84,7 @@ class DatasetBuilder:
     def add(self, record: Record) -> None:
         r = self._records
         r["path"].append(record.path)
+        r["split"].append(record.file.split)
         r["line"].append(record.line)
         r["offset"].append(record.offset)
         r["format"].append(record.format)
@@ -167,6 +181,7 @@ def records_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     frame: pd.DataFrame = pd.DataFrame(
         {
             "path": pd.Categorical(columns["path"]),
+            "split": pd.Categorical(columns["split"], categories=["train", "validation"]),
             "line": pd.array(columns["line"], dtype="int64"),
             "offset": pd.array(columns["offset"], dtype="int64"),
             "format": pd.Categorical(columns["format"]),

@@ -118,12 +118,14 @@ class Engine:
         self.dataset_rules = [r for r in self.rules if isinstance(r, DatasetRule)]
 
     # -- the run ---------------------------------------------------------------------------
-    def run(self, paths: list[Path]) -> Report:
+    def run(self, paths: list[Path], validation: list[Path] | None = None) -> Report:
+        """Check training files (and validation files, which are compared against them)."""
         builder = DatasetBuilder()
         findings: list[Finding] = []
         next_index = 0
-        for path in paths:
-            info, records = read_file(path, next_index)
+        inputs = [(p, "train") for p in paths] + [(p, "validation") for p in validation or []]
+        for path, split in inputs:
+            info, records = read_file(path, next_index, split)
             for record in self._with_formats(info, records):
                 findings.extend(self._check_record(record))
                 builder.add(record)
@@ -144,6 +146,7 @@ class Engine:
                 examples=f.examples,
                 model=f.target.name if f.target else None,
                 size=f.size,
+                split=f.split,
             )
             for f in dataset.files
         )

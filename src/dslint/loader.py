@@ -48,6 +48,7 @@ class FileInfo:
 
     path: str  # as shown in reports: relative to the working directory where possible
     real_path: Path
+    split: str = "train"  # "train", or "validation" for files given with --validation
     size: int = 0
     gzip: bool = False
     lfs_pointer: bool = False
@@ -152,12 +153,14 @@ def _open_stream(path: Path) -> tuple[Any, bool]:
     return open(path, "rb"), False
 
 
-def read_file(path: Path, first_index: int = 0) -> tuple[FileInfo, Iterator[Record]]:
+def read_file(
+    path: Path, first_index: int = 0, split: str = "train"
+) -> tuple[FileInfo, Iterator[Record]]:
     """Open one file; return its info (filled in while reading) and its records.
 
     Raises :class:`InputError` when the file cannot be opened at all.
     """
-    info = FileInfo(path=display_path(path), real_path=path)
+    info = FileInfo(path=display_path(path), real_path=path, split=split)
     try:
         info.size = path.stat().st_size
         stream, info.gzip = _open_stream(path)

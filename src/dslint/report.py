@@ -27,6 +27,7 @@ class FileSummary:
     examples: int
     model: str | None
     size: int
+    split: str = "train"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ class JsonReporter(Reporter):
     def render(self, report: Report) -> str:
         summary = report.summary()
         summary["inputs"] = [
-            {"path": f.path, "format": f.format, "examples": f.examples, "model": f.model}
+            {
+                "path": f.path,
+                "split": f.split,
+                "format": f.format,
+                "examples": f.examples,
+                "model": f.model,
+            }
             for f in report.files
         ]
         if report.notes:

@@ -1,0 +1,66 @@
+"""Shared helpers: write a dataset to a temporary file and lint it through the real engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dslint.api import check
+from dslint.finding import Finding
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus" / "real"
+TODAY = dt.date(2026, 11, 24)
+
+
+def jsonl(*examples: Any) -> str:
+    """Examples (dicts, or raw strings taken as they are) as JSONL text."""
+    return "".join((e if isinstance(e, str) else json.dumps(e)) + "\n" for e in examples)
+
+
+def chat(user: str = "Hi", assistant: str = "Hello!", system: str | None = None) -> dict[str, Any]:
+    messages = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return {"messages": messages}
+
+
+def clean_chat(count: int = 10) -> list[dict[str, Any]]:
+    """Distinct, valid chat examples (enough to pass the file-level minimum)."""
+    return [
+        chat(f"Question number {i} about our service?", f"Answer number {i}.") for i in range(count)
+    ]
+
+
+@pytest.fixture
+def lint(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """lint(text, name="data.jsonl", **check_kwargs) -> list of findings."""
+
+    def run(text: str | bytes, name: str = "data.jsonl", **kwargs: Any) -> list[Finding]:
+        path = tmp_path / name
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8", newline="")
+        kwargs.setdefault("today", TODAY)
+        return list(check([path], **kwargs).findings)
+
+    return run
+
+
+def located(findings: Sequence[Finding], *codes: str) -> list[tuple[str, int | None, str]]:
+    """(code, line, pointer) of the findings, optionally only those with these codes."""
+    return [(f.code, f.line, f.pointer) for f in findings if not codes or f.code in codes]
+
+
+def codes(findings: Sequence[Finding]) -> set[str]:
+    return {f.code for f in findings}
+
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/real is absent")
