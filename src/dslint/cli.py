@@ -118,11 +118,17 @@ def cli() -> None:
 @click.option("--exit-zero", is_flag=True, help="Always exit 0 unless dslint itself fails.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only findings, no summary or notes.")
 @click.option("--no-samples", is_flag=True, help="HTML: aggregates only, no dataset text.")
+@click.option(
+    "--moderation",
+    type=click.Choice(["openai", "none"]),
+    help="Send message texts to OpenAI's moderation endpoint (needs OPENAI_API_KEY).",
+)
 @common_check_options
 def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str, ...],
           fail_on: str | None, exit_zero: bool, quiet: bool, no_samples: bool,
-          config_file: str | None, model: str | None, select: tuple[str, ...],
-          extend_select: tuple[str, ...], ignore: tuple[str, ...], validation: tuple[str, ...],
+          moderation: str | None, config_file: str | None, model: str | None,
+          select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
+          validation: tuple[str, ...],
           today: str | None, debug: bool) -> None:  # fmt: skip
     """Check PATHS (files, folders or globs) and report what the APIs would reject."""
 
@@ -146,6 +152,8 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             fail_on=fail_on,
             validation=list(validation),
             today=_today(today),
+            moderation=moderation,
+            announce=lambda message: click.echo(f"dslint: {message}", err=True),
         )
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
         render(report, stdout_format, None, quiet=quiet, samples=not no_samples)

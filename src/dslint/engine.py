@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,9 @@ class RunContext:
     today: dt.date
     model_given: bool  # the user named a target (so a format mismatch is the user's intent)
     notes: list[str] = field(default_factory=list)
+    # Tells the user something before it happens (data about to leave the machine); the CLI
+    # prints it on stderr. The engine itself never prints.
+    announce: Callable[[str], None] = lambda message: None
 
 
 def matches(rule: type[Rule], pattern: str) -> bool:
@@ -98,7 +101,12 @@ def instantiate(config: Config, chosen: list[type[Rule]]) -> list[Rule]:
 
 
 class Engine:
-    def __init__(self, config: Config, today: dt.date | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        today: dt.date | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         self.config = config
         available = all_rules()
         _check_patterns(config, available)
@@ -106,6 +114,8 @@ class Engine:
         self.context = RunContext(
             config=config, today=today or dt.date.today(), model_given=config.model is not None
         )
+        if announce is not None:
+            self.context.announce = announce
         self.fixed_target = (
             models.resolve(config.model, {k: dict(v) for k, v in config.models.items()})
             if config.model

@@ -43,8 +43,7 @@ class PrivacyRule(DatasetRule):
 
 class PersonalData(PrivacyRule):
     advice = (
-        "remove it or replace it with a placeholder, "
-        "or allow the value in [tool.dslint.privacy]"
+        "remove it or replace it with a placeholder, or allow the value in [tool.dslint.privacy]"
     )
     severity = Severity.WARNING
 

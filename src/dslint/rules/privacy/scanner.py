@@ -130,10 +130,10 @@ class _Finder:
     def candidates(self, column: pd.Series[Any]) -> np.ndarray[Any, Any]:
         """Row positions whose string some pattern can match (RE2 over the whole column)."""
         import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-        array = pa.chunked_array(column.array.__arrow_array__())  # type: ignore[attr-defined]
+        array = pa.chunked_array(column.array.__arrow_array__())
         mask = None
         for pack in self.packs:
             hit = pc.match_substring_regex(array, pack.re2)
@@ -169,9 +169,7 @@ class _Finder:
                     where=where,
                 )
 
-    def _judge(
-        self, pack: Pack, pattern: Pattern, text: str, start: int, end: int
-    ) -> str | None:
+    def _judge(self, pack: Pack, pattern: Pattern, text: str, start: int, end: int) -> str | None:
         """The shown prefix when this candidate is reported, None when it is dropped."""
         value = text[start:end]
         kept = pattern.keep.match(value) if pattern.keep else None

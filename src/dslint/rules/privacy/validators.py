@@ -90,6 +90,8 @@ def public_ip(value: str, text: str, start: int, end: int, tables: Mapping[str, 
     reserved ranges are not personal data (``ipaddress``' ``is_global``)."""
     if _touches(text, start, end, ".") or (start > 0 and text[start - 1] in "vV"):
         return False  # a version number (v1.2.3.4) or a longer dotted sequence (an OID)
+    if "version" in text[max(0, start - 12) : start].lower():
+        return False
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
