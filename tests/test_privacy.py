@@ -28,7 +28,9 @@ JWT = (
     "eyJhbGciOiAiSFMyNTYiLCAidHlwIjogIkpXVCJ9.eyJzdWIiOiAidS04ODEyIiwgImV4cCI6IDE4OTM0NTYwMDB9"
     ".vnEN5N1aE6PwZPf1Qh6yYTWmE4lBYOvfZ8UzDzV8fUk"
 )
-KEY_BODY = "MIIEpAIBAAKCAQEAQxj79TtUzpuf4uo3rp/4uOIgMs+tqBCKHFAk5LufhzUHKCH1XX9PROmdvO13hCQTRpWEQ46D"
+KEY_BODY = (
+    "MIIEpAIBAAKCAQEAQxj79TtUzpuf4uo3rp/4uOIgMs+tqBCKHFAk5LufhzUHKCH1XX9PROmdvO13hCQTRpWEQ46D"
+)
 PRIVATE_KEY = f"-----BEGIN RSA PRIVATE KEY-----\n{KEY_BODY}\n-----END RSA PRIVATE KEY-----"
 PASSWORD = "kibjL5DZPjN0ME"
 
@@ -211,7 +213,7 @@ def test_bad_privacy_section_is_a_config_error(tmp_path: Path, body: str, needle
 
 
 def test_json_escapes_before_the_value_keep_the_column_exact(tmp_path: Path) -> None:
-    text = "line one\nline \u00e9\t\"two\" \U0001f600 mail bob.smith@gmail.com"
+    text = 'line one\nline \u00e9\t"two" \U0001f600 mail bob.smith@gmail.com'
     path = tmp_path / "data.jsonl"
     path.write_text(jsonl(chat(text, "OK.")), encoding="utf-8")
     (finding,) = check([path], select=["P001"], today=TODAY).findings
