@@ -139,7 +139,8 @@ def problems(record: Record) -> list[Problem]:
         key = None
     found = _BY_SHAPE.get(key) if key is not None else None
     if found is None:
-        found = list(_problems(record))
+        # jsonschema reports a missing key once per "required" error; keep each problem once.
+        found = list(dict.fromkeys(_problems(record)))
         if key is not None:
             if len(_BY_SHAPE) >= _SHAPE_CACHE_SIZE:
                 _BY_SHAPE.clear()
