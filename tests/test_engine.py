@@ -117,3 +117,15 @@ def test_a_plugin_rule_runs_like_a_built_in(
         ]
     finally:
         registry.all_rules.cache_clear()
+
+
+def test_rule_triggers_do_not_hide_escaped_keys(lint) -> None:  # type: ignore[no-untyped-def]
+    # "\u0074ool_calls" is "tool_calls": the substring pre-filter must not skip this line.
+    line = (
+        '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", '
+        '"\\u0074ool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}'
+    )
+    findings = lint(jsonl(*clean_chat(50)) + line + "\n", select=["S201"])
+    assert [(f.code, f.line, f.pointer) for f in findings] == [
+        ("S201", 51, "/messages/1/tool_calls/0")
+    ]
