@@ -14,7 +14,7 @@ EXPECTED = {
     "bad/broken-lines.jsonl": {"S001", "S002", "S003", "S004", "S005", "S006", "S007", "S107"},
     "bad/chat-schema.jsonl": {
         "S101", "S102", "S103", "S104", "S105", "S106", "S107", "S108", "S109", "S110", "S111",
-        "S201", "S202", "S203", "S204", "S205", "S206", "S207", "Q001",
+        "S201", "S202", "S203", "S204", "S205", "S206", "S207", "Q001", "Q002",
     },
     "bad/dpo-old-keys.jsonl": {"S301", "S302"},
     "bad/rft-ends-with-answer.jsonl": {"S311"},
