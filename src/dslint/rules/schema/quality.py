@@ -64,7 +64,7 @@ class SurroundingWhitespace(RecordRule):
 
     FAIL::
 
-        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!\n\n"}]}
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!\\n\\n"}]}
 
     PASS::
 
