@@ -167,7 +167,8 @@ def render(report: Any, fmt: str, destination: str | None, *, quiet: bool, sampl
     else:
         output = reporter.render(report)
     if destination is None:
-        click.echo(output, nl=False)
+        # Colour was decided above (TTY, NO_COLOR); tell click not to second-guess it.
+        click.echo(output, nl=False, color=reporter.color)
         return
     try:
         Path(destination).write_text(output, encoding="utf-8")

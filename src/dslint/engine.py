@@ -206,10 +206,14 @@ class Engine:
                 info.image_examples += 1
 
     def _check_record(self, record: Record) -> Iterator[Finding]:
+        raw = record.raw
+        escaped = "\\u" in raw
         for rule in self.record_rules:
             if rule.needs_object and not record.is_object:
                 continue
             if rule.formats is not None and record.format not in rule.formats:
+                continue
+            if rule.triggers and not escaped and not any(t in raw for t in rule.triggers):
                 continue
             for hit in rule.check(record):
                 finding = self._locate_record(rule, hit, record.path, record.line,
