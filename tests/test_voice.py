@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
+from conftest import ROOT, SHARED, chat, jsonl
 from dslint.config import ConfigError
 from dslint.finding import Finding, Severity
-
-from .conftest import ROOT, SHARED, chat, jsonl
 
 ASSISTANT = "/messages/1/content"
 
@@ -46,7 +45,9 @@ def normal_replies(count: int = 40) -> list[dict[str, Any]]:
 
 # -- profile terms (V001-V003, V006, V007) ------------------------------------------------
 def test_banned_term_points_at_the_term(lint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    write_profile(tmp_path, '[terms]\nbanned = ["synergy"]\nbanned-patterns = [\'(?i)\\bdear sir\\b\']\n')
+    write_profile(
+        tmp_path, "[terms]\nbanned = [\"synergy\"]\nbanned-patterns = ['(?i)\\bdear sir\\b']\n"
+    )
     bad = chat("Hi", "We love the Synergy here. Dear Sir, thanks.")
     findings = lint(jsonl(chat("Hi", "Plain answer."), bad), select=["V001"])
     assert spans(findings, "V001") == [
@@ -165,7 +166,7 @@ def test_system_prompt_variant_points_at_the_difference(lint) -> None:  # type: 
     other = chat("Q", "A.", system="Translate everything into French.")
     report = lint(jsonl(*rows, variant, other), select=["V009"])
     line = json.dumps(variant)
-    position = [a == b for a, b in zip(PROMPT, edited)].index(False)
+    position = [a == b for a, b in zip(PROMPT, edited, strict=False)].index(False)
     column = line.index(json.dumps(edited)) + 1 + position + 1
     assert spans(report, "V009") == [("V009", 9, "/messages/0/content", column)]
 
@@ -207,7 +208,9 @@ PT = [
     "O documento resume as obrigações do fornecedor quanto à entrega e à garantia dos produtos.",
     "Segundo a decisão, o tribunal reconheceu o direito do autor à indenização por danos morais.",
 ]
-EN = "The contract states that the tenant must pay the rent by the fifth business day of each month."
+EN = (
+    "The contract states that the tenant must pay the rent by the fifth business day of each month."
+)
 
 
 def test_language_dominant_per_role(lint) -> None:  # type: ignore[no-untyped-def]
@@ -238,7 +241,9 @@ def write_style(tmp_path: Path) -> None:
         "extends: substitution\nmessage: \"Use '%s' instead of '%s'.\"\nlevel: error\n"
         "ignorecase: true\naction:\n  name: replace\nswap:\n  log in: sign in\n"
     )
-    (style / "Spelling.yml").write_text("extends: spelling\nmessage: \"Did you really mean '%s'?\"\n")
+    (style / "Spelling.yml").write_text(
+        "extends: spelling\nmessage: \"Did you really mean '%s'?\"\n"
+    )
     (style / "Hedging.yml").write_text(
         "extends: existence\nmessage: \"Avoid '%s'.\"\nlevel: suggestion\nignorecase: true\n"
         "tokens:\n  - perhaps\n"

@@ -14,7 +14,7 @@ Every check of a scope scans the scope's joined text once (see
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,7 +233,11 @@ class Substitution(Check):
         self.pattern = regex.compile(source, _flags(self.ignorecase))
         self.except_re = _exceptions(d.get("exceptions"), self.ignorecase)
         action = d.get("action") or {}
-        self.replace = isinstance(action, dict) and action.get("name") == "replace" and not action.get("params")
+        self.replace = (
+            isinstance(action, dict)
+            and action.get("name") == "replace"
+            and not action.get("params")
+        )
         self.capitalize = bool(d.get("capitalize", False))
 
     def run(self, corpus: Corpus) -> Iterator[Alert]:
@@ -305,7 +309,11 @@ class Repetition(Check):
             if previous is not None and previous[0] == segment:
                 last = previous[1]
                 gap = joined.pieces[segment][last.end() - offset : m.start() - offset]
-                same = last.group().lower() == word.lower() if self.ignorecase else last.group() == word
+                same = (
+                    last.group().lower() == word.lower()
+                    if self.ignorecase
+                    else last.group() == word
+                )
                 if same and gap.strip() == "" and gap:
                     base = int(starts[segment]) - offset
                     yield self.alert(int(owners[segment]), base + last.start(), base + m.end(),
@@ -345,7 +353,32 @@ class Consistency(Check):
 
 
 SMALL_WORDS = frozenset(
-    "a an and as at but by en for if in nor of on or per the to v v. vs vs. via with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "but",
+        "by",
+        "en",
+        "for",
+        "if",
+        "in",
+        "nor",
+        "of",
+        "on",
+        "or",
+        "per",
+        "the",
+        "to",
+        "v",
+        "v.",
+        "vs",
+        "vs.",
+        "via",
+        "with",
+    ]
 )
 _WORD = regex.compile(r"[^\s]+")
 
@@ -389,7 +422,9 @@ class Capitalization(Check):
             else:
                 good += not capital
             previous = word
-        return good / len(words) >= self.threshold if self.match == "$sentence" else good == len(words)
+        return (
+            good / len(words) >= self.threshold if self.match == "$sentence" else good == len(words)
+        )
 
     def run(self, corpus: Corpus) -> Iterator[Alert]:
         joined, owners, starts = corpus.scope(self.scope)
@@ -486,23 +521,27 @@ def text_statistics(text: str) -> TextStatistics:
     )
 
 
-def _per(a: float, b: float) -> float:
+def _per(a: Any, b: Any) -> Any:
+    """a / b, and 0 where b is 0 (works on numbers and on numpy columns alike)."""
+    if isinstance(b, np.ndarray):
+        return np.where(b > 0, a / np.maximum(b, 1e-9), 0.0)
     return a / b if b else 0.0
 
 
-GRADE_METRICS = {
-    "Flesch-Kincaid": lambda s: 0.39 * _per(s.words, s.sentences)
-    + 11.8 * _per(s.syllables, s.words)
-    - 15.59,
-    "Gunning Fog": lambda s: 0.4
-    * (_per(s.words, s.sentences) + 100 * _per(s.complex_words, s.words)),
-    "Coleman-Liau": lambda s: 0.0588 * 100 * _per(s.letters, s.words)
-    - 0.296 * 100 * _per(s.sentences, s.words)
-    - 15.8,
+GRADE_METRICS: dict[str, Callable[[TextStatistics], Any]] = {
+    "Flesch-Kincaid": lambda s: (
+        0.39 * _per(s.words, s.sentences) + 11.8 * _per(s.syllables, s.words) - 15.59
+    ),
+    "Gunning Fog": lambda s: (
+        0.4 * (_per(s.words, s.sentences) + 100 * _per(s.complex_words, s.words))
+    ),
+    "Coleman-Liau": lambda s: (
+        0.0588 * 100 * _per(s.letters, s.words) - 0.296 * 100 * _per(s.sentences, s.words) - 15.8
+    ),
     "SMOG": lambda s: 1.043 * math.sqrt(s.polysyllables * _per(30, s.sentences)) + 3.1291,
-    "Automated Readability": lambda s: 4.71 * _per(s.letters, s.words)
-    + 0.5 * _per(s.words, s.sentences)
-    - 21.43,
+    "Automated Readability": lambda s: (
+        4.71 * _per(s.letters, s.words) + 0.5 * _per(s.words, s.sentences) - 21.43
+    ),
 }
 
 KINDS: dict[str, type[Check]] = {

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+from pyarrow import ArrowException
 
 from dslint.dataset import Dataset
 from dslint.finding import Hit, Severity
@@ -30,8 +32,11 @@ def profile_for(rule: Rule, dataset: Dataset) -> Profile:
         if path is not None:
             cached = load_profile(path)
         else:
-            entries, pattern = compile_entries(None, (), (), (), (), {}, (), (), "built-in")
-            cached = Profile(name="built-in", source="built-in", entries=entries, pattern=pattern)
+            entries, pattern, prefilter = compile_entries(
+                None, (), (), (), (), {}, (), (), "built-in"
+            )
+            cached = Profile(name="built-in", source="built-in", entries=entries,
+                             pattern=pattern, prefilter=prefilter)  # fmt: skip
         dataset.cache["voice.profile"] = cached
     profile: Profile = cached
     return profile
@@ -69,18 +74,40 @@ def profile_matches(rule: Rule, dataset: Dataset) -> list[TermMatch]:
     if cached is None:
         profile = profile_for(rule, dataset)
         rows = checked_rows(rule, dataset)
-        roles = ",".join(profile.roles or voice_settings(rule).roles)
-        joined = joined_texts(dataset, rows, roles)
+        candidates = _prefiltered(rows, profile.prefilter)
+        texts = rows["text"].to_numpy()[candidates]
+        joined = Joined.of(texts.tolist())
         cached = []
         if profile.pattern is not None:
             for piece, match, offset in joined.scan(profile.pattern):
                 group = match.lastindex or 0
                 start = match.start() - offset
-                cached.append(TermMatch(piece, start, start + len(match.group()), group - 1,
+                cached.append(TermMatch(int(candidates[piece]), start,
+                                        start + len(match.group()), group - 1,
                                         match.group()))  # fmt: skip
         dataset.cache["voice.profile.matches"] = cached
     matches: list[TermMatch] = cached
     return matches
+
+
+def _prefiltered(rows: pd.DataFrame, prefilter: str) -> np.ndarray[Any, Any]:
+    """Positions of the rows the RE2 prefilter keeps (all rows if RE2 rejects the pattern).
+
+    Arrow's ``match_substring_regex`` uses RE2, a linear-time automaton that handles a long
+    alternation in one pass over the column.
+    """
+    everything = np.arange(len(rows))
+    if not prefilter or rows.empty:
+        return everything
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        column = pa.array(rows["text"].array, type=pa.large_string())
+        found = pc.match_substring_regex(column, prefilter, ignore_case=True)
+    except (ValueError, TypeError, ArrowException):
+        return everything
+    return np.flatnonzero(found.to_numpy(zero_copy_only=False))
 
 
 def text_hit(
@@ -95,7 +122,7 @@ def text_hit(
         message,
         str(rows["pointer"].iat[row]),
         span=span,
-        record=int(rows["record"].iat[row]),
+        record=int(rows["record"].to_numpy()[row]),
         severity=severity,
         key=key,
     )

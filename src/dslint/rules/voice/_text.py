@@ -72,9 +72,9 @@ class Joined:
         )
         crossing = (ends > piece_end) | (first != last) | (begins > piece_end)
         redo: set[int] = set()
-        for index in np.flatnonzero(crossing):
-            redo.update(range(int(first[index]), int(last[index]) + 1))
-        previous = -1
+        for crossed in np.flatnonzero(crossing):
+            redo.update(range(int(first[crossed]), int(last[crossed]) + 1))
+        previous: int = -1
         for index, match in enumerate(matches):
             piece = int(first[index])
             if piece in redo:

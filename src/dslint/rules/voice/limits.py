@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
-from dslint.vale.checks import GRADE_METRICS, text_statistics
+from dslint.vale.checks import GRADE_METRICS, TextStatistics
 
 # Emoji and pictographs (the main Unicode blocks), plus regional-indicator flags.
 EMOJI = (
@@ -31,6 +32,17 @@ METRIC_NAMES = {
     "coleman-liau": "Coleman-Liau",
     "automated-readability": "Automated Readability",
 }
+
+
+def grade_column(text: pd.Series, metric_name: str) -> Any:
+    """A reading grade per row, computed column-wise with the same statistics as
+    :func:`dslint.vale.checks.text_statistics` (syllables approximated by vowel groups)."""
+    words = np.maximum(text.str.count(r"[A-Za-z0-9'’]+").to_numpy(dtype=float), 1.0)
+    sentences = np.maximum(text.str.count(r"[.!?]+(?:\s|$)").to_numpy(dtype=float), 1.0)
+    letters = text.str.count(r"[A-Za-z0-9]").to_numpy(dtype=float)
+    syllables = np.maximum(text.str.count(r"(?i)[aeiouy]+").to_numpy(dtype=float), words)
+    statistics = TextStatistics(words, sentences, syllables, 0, letters, 0, 0)  # type: ignore[arg-type]
+    return GRADE_METRICS[metric_name](statistics)
 
 
 def max_sentence_words(text: str) -> int:
@@ -120,17 +132,19 @@ class Readability(DatasetRule):
             return
         rows = checked_rows(self, dataset)
         metric_name = METRIC_NAMES[bounds.get("metric", "flesch-kincaid")]
-        metric = GRADE_METRICS[metric_name]
+        grades = grade_column(rows["text"], metric_name)
         table = counts(dataset, rows, ",".join(profile.roles or ()))
         low, high = bounds.get("min-grade"), bounds.get("max-grade")
-        candidates = np.flatnonzero(table["words"].to_numpy() >= bounds.get("min-words", 30))
-        texts = rows["text"]
-        for row in candidates:
-            grade = metric(text_statistics(texts.iat[int(row)]))
-            if (high is not None and grade > high) or (low is not None and grade < low):
-                yield text_hit(rows, int(row),
-                               f"{metric_name} grade {grade:.1f} is outside {low}-{high} "
-                               f"(profile '{profile.name}' [readability])")  # fmt: skip
+        long_enough = table["words"].to_numpy() >= bounds.get("min-words", 30)
+        outside = np.zeros(len(rows), dtype=bool)
+        if high is not None:
+            outside |= grades > high
+        if low is not None:
+            outside |= grades < low
+        for row in np.flatnonzero(outside & long_enough):
+            yield text_hit(rows, int(row),
+                           f"{metric_name} grade {grades[row]:.1f} is outside {low}-{high} "
+                           f"(profile '{profile.name}' [readability])")  # fmt: skip
 
 
 class MissingElement(DatasetRule):

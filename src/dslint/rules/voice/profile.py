@@ -6,16 +6,20 @@ names it, because a misspelt limit would otherwise silently check nothing.
 
 All the term-like entries of a profile (persona phrases, banned terms and patterns,
 preferred terms, brand names, either/or variants) compile into **one** pattern, each entry
-in its own group, so a dataset is scanned once however long the profile is.
+in its own group, so a dataset is scanned once however long the profile is. The pattern is
+compiled with the ``regex`` module, whose literal-prefix search makes a long alternation of
+terms about as cheap as one term (the standard ``re`` tries every branch at every position,
+about 100 times slower on the benchmark file).
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import regex as re
 
 from dslint.config import ConfigError
 
@@ -40,8 +44,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "profile": ("name", "roles"),
     "terms": ("banned", "banned-patterns", "preferred"),
     "brands": ("names",),
-    "limits": ("max-exclamations", "max-emoji", "max-questions", "max-sentence-words",
-               "max-message-words", "min-message-words"),  # fmt: skip
+    "limits": (
+        "max-exclamations",
+        "max-emoji",
+        "max-questions",
+        "max-sentence-words",
+        "max-message-words",
+        "min-message-words",
+    ),
     "readability": ("metric", "min-grade", "max-grade", "min-words"),
     "persona": ("name", "allowed-names", "forbidden"),
     "consistency": ("either",),
@@ -64,7 +74,7 @@ class Entry:
 @dataclass(frozen=True)
 class Required:
     name: str
-    pattern: re.Pattern[str]
+    pattern: Any
     message: str
 
 
@@ -74,7 +84,10 @@ class Profile:
     source: str
     roles: tuple[str, ...] | None = None
     entries: tuple[Entry, ...] = ()
-    pattern: re.Pattern[str] | None = None
+    pattern: Any | None = None
+    # The same entries without lookarounds, case-insensitive: a superset for a fast
+    # column-wise RE2 pass that picks the rows worth scanning with ``pattern``.
+    prefilter: str = ""
     limits: dict[str, int] = field(default_factory=dict)
     readability: dict[str, Any] = field(default_factory=dict)
     persona_name: str | None = None
@@ -102,7 +115,7 @@ def _user_pattern(source: str, where: str) -> str:
     # A leading global flag such as (?i) applies to this entry only inside the alternation.
     flags = _GLOBAL_FLAGS.match(source)
     if flags:
-        source = f"(?{flags.group(1)}:{source[flags.end():]})"
+        source = f"(?{flags.group(1)}:{source[flags.end() :]})"
     return source
 
 
@@ -119,13 +132,15 @@ def compile_entries(
     brands: tuple[str, ...],
     either: tuple[tuple[str, ...], ...],
     where: str,
-) -> tuple[tuple[Entry, ...], re.Pattern[str]]:
+) -> tuple[tuple[Entry, ...], Any, str]:
     entries: list[Entry] = []
     sources: list[str] = []
+    loose: list[str] = []
 
-    def add(entry: Entry, source: str) -> None:
+    def add(entry: Entry, source: str, prefilter: str | None = None) -> None:
         entries.append(entry)
         sources.append(f"(?i:{source})" if entry.kind != "brand" else source)
+        loose.append(prefilter if prefilter is not None else source)
 
     for phrase in (*GENERIC_PERSONA, *forbidden):
         add(Entry("persona", phrase, "persona.forbidden"), _user_pattern(phrase, where))
@@ -134,27 +149,36 @@ def compile_entries(
     if others:
         names = "|".join(re.escape(n) for n in others)
         add(Entry("other-name", "another assistant's name", "persona.name", persona_name),
-            rf"\b(?:I'm|I am|my name is|this is|call me)\s+(?:{names})(?![\w-])")  # fmt: skip
+            rf"\b(?:I'm|I am|my name is|this is|call me)\s+(?:{names})(?![\w-])",
+            rf"(?:I'm|I am|my name is|this is|call me)\s+(?:{names})")  # fmt: skip
     if persona_name:
         add(Entry("other-name", "a different name", "persona.name", persona_name),
-            rf"\bmy name is\s+(?!(?:{'|'.join(re.escape(n) for n in own)})\b)[A-Z][\w-]+")  # fmt: skip
+            rf"\bmy name is\s+(?!(?:{'|'.join(re.escape(n) for n in own)})\b)[A-Z][\w-]+",
+            r"my name is\s")  # fmt: skip
     for term in banned:
-        add(Entry("banned", term, "terms.banned"), _word(term))
+        add(Entry("banned", term, "terms.banned"), _word(term), _literal(term))
     for source in patterns:
         add(Entry("pattern", source, "terms.banned-patterns"), _user_pattern(source, where))
     for wrong, right in preferred.items():
-        add(Entry("preferred", wrong, "terms.preferred", right), _word(wrong))
+        add(Entry("preferred", wrong, "terms.preferred", right), _word(wrong), _literal(wrong))
     for brand in brands:
         # Found case-insensitively, reported only when the casing differs.
-        add(Entry("brand", brand, "brands.names", brand), "(?i:" + _word(brand) + ")")
+        add(Entry("brand", brand, "brands.names", brand), "(?i:" + _word(brand) + ")",
+            _literal(brand))  # fmt: skip
     for index, variants in enumerate(either):
         for variant in variants:
-            add(Entry("either", variant, "consistency.either", group=index), _word(variant))
+            add(Entry("either", variant, "consistency.either", group=index), _word(variant),
+                _literal(variant))  # fmt: skip
     try:
         pattern = re.compile("|".join(f"({s})" for s in sources) or r"(?!)")
     except re.error as exc:
         raise ConfigError(f"{where}: the profile's patterns do not combine: {exc}") from None
-    return tuple(entries), pattern
+    return tuple(entries), pattern, "|".join(f"(?:{s})" for s in loose)
+
+
+def _literal(term: str) -> str:
+    """A looser form of a term for the RE2 prefilter (no lookarounds)."""
+    return r"\s+".join(re.escape(part) for part in term.split())
 
 
 def load_profile(path: Path) -> Profile:
@@ -176,13 +200,17 @@ def load_profile(path: Path) -> Profile:
             for key in item:
                 if key not in SECTIONS[section]:
                     known = ", ".join(SECTIONS[section])
-                    raise ConfigError(f"{where}: unknown key '{key}' in [{section}] (known: {known})")
+                    raise ConfigError(
+                        f"{where}: unknown key '{key}' in [{section}] (known: {known})"
+                    )
     profile = data.get("profile", {})
     terms = data.get("terms", {})
     persona = data.get("persona", {})
     either = tuple(
         tuple(_strings(group, "consistency.either", where))
-        for group in _list(data.get("consistency", {}).get("either", []), "consistency.either", where)
+        for group in _list(
+            data.get("consistency", {}).get("either", []), "consistency.either", where
+        )
     )
     preferred = terms.get("preferred", {})
     if not isinstance(preferred, dict) or not all(isinstance(v, str) for v in preferred.values()):
@@ -190,7 +218,7 @@ def load_profile(path: Path) -> Profile:
     persona_name = persona.get("name")
     if persona_name is not None and not isinstance(persona_name, str):
         raise ConfigError(f"{where}: [persona] name must be a string")
-    entries, pattern = compile_entries(
+    entries, pattern, prefilter = compile_entries(
         persona_name,
         _strings(persona.get("allowed-names", []), "persona.allowed-names", where),
         _strings(persona.get("forbidden", []), "persona.forbidden", where),
@@ -220,7 +248,9 @@ def load_profile(path: Path) -> Profile:
         try:
             compiled = re.compile(item["pattern"])
         except re.error as exc:
-            raise ConfigError(f"{where}: [[required]] {item['name']}: invalid pattern: {exc}") from None
+            raise ConfigError(
+                f"{where}: [[required]] {item['name']}: invalid pattern: {exc}"
+            ) from None
         required.append(Required(item["name"], compiled, str(item.get("message", ""))))
     roles = profile.get("roles")
     return Profile(
@@ -229,6 +259,7 @@ def load_profile(path: Path) -> Profile:
         roles=_strings(roles, "profile.roles", where) if roles is not None else None,
         entries=entries,
         pattern=pattern,
+        prefilter=prefilter,
         limits=limits,
         readability=readability,
         persona_name=persona_name,

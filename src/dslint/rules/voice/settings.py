@@ -67,7 +67,9 @@ def parse(section: Mapping[str, Any], root: Path, where: str) -> VoiceSettings:
         elif normal == "vale-min-level":
             level = _string(value, key, where)
             if level not in VALE_LEVELS:
-                raise ConfigError(f"{where}: 'vale-min-level' must be one of {', '.join(VALE_LEVELS)}")
+                raise ConfigError(
+                    f"{where}: 'vale-min-level' must be one of {', '.join(VALE_LEVELS)}"
+                )
             kwargs["vale_min_level"] = level
         elif normal == "language":
             code = _string(value, key, where).lower()
