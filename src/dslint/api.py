@@ -48,6 +48,7 @@ def check(
     ignore: Sequence[str] | None = None,
     fail_on: str | None = None,
     validation: Sequence[str | Path] | None = None,
+    combine_files: bool | None = None,
     today: dt.date | None = None,
     moderation: str | None = None,
     announce: Callable[[str], None] | None = None,
@@ -71,6 +72,7 @@ def check(
             model=model,
             select=tuple(select) if select is not None else None,
             fail_on=fail_on,
+            combine_files=combine_files,
         )
         if extend_select:
             effective = effective.with_overrides(

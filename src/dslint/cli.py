@@ -71,6 +71,8 @@ def common_check_options(function: F) -> F:
         click.option("--ignore", multiple=True, help="Rule codes, prefixes or names to skip."),
         click.option("--validation", "validation", multiple=True, type=click.Path(),
                      help="Validation file(s), checked too and compared with the training data."),
+        click.option("--combine-files", is_flag=True, default=None,
+                     help="Treat all inputs as shards of one dataset (compare across files)."),
         click.option("--today", hidden=True, help="Pretend today is this date (YYYY-MM-DD)."),
         click.option("--debug", is_flag=True, help="Show tracebacks for internal errors."),
     ]  # fmt: skip
@@ -128,7 +130,7 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
           fail_on: str | None, exit_zero: bool, quiet: bool, no_samples: bool,
           moderation: str | None, config_file: str | None, model: str | None,
           select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
-          validation: tuple[str, ...],
+          validation: tuple[str, ...], combine_files: bool | None,
           today: str | None, debug: bool) -> None:  # fmt: skip
     """Check PATHS (files, folders or globs) and report what the APIs would reject."""
 
@@ -151,6 +153,7 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             ignore=_split(ignore),
             fail_on=fail_on,
             validation=list(validation),
+            combine_files=combine_files,
             today=_today(today),
             moderation=moderation,
             announce=lambda message: click.echo(f"dslint: {message}", err=True),

@@ -84,10 +84,12 @@ class SystemPromptVariant(DatasetRule):
         distinct = len(prompts.counts)
         dominant, uses = str(prompts.counts.index[0]), int(prompts.counts.iloc[0])
         with_prompt = len(prompts.frame)
-        self.context.notes.append(
-            f"voice: {distinct:,} distinct system prompt(s); the most used is in "
-            f"{uses:,} of {with_prompt:,} examples that have one"
-        )
+        if distinct > 1:  # one shared prompt is the normal case, not worth a note
+            where = ", ".join(f.path for f in dataset.files if f.split == "train")
+            self.context.notes.append(
+                f"{where}: {distinct:,} distinct system prompts; the most used is in "
+                f"{uses:,} of {with_prompt:,} examples that have one"
+            )
         if distinct < 2 or uses / with_prompt < self.options.dominant_share:
             return
         variants: dict[str, float] = {}
