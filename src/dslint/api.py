@@ -10,8 +10,9 @@ Errors a user can fix (a missing path, a bad config, an unknown model) raise
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from dslint import config as config_module
 from dslint.config import Config, ConfigError
@@ -49,13 +50,22 @@ def check(
     fail_on: str | None = None,
     validation: Sequence[str | Path] | None = None,
     today: dt.date | None = None,
+    review: str | None = None,
+    sample: int | None = None,
+    confirm: Callable[[Any], bool] | None = None,
 ) -> Report:
     """Lint the given files, folders or globs and return the report.
 
     ``validation`` files are checked too and compared with the training files (leakage);
     a config's ``validation`` table pairs them automatically.
+
+    ``review="llm"`` turns the LLM review on (``sample``: only N examples' replies). Before
+    it sends anything, ``confirm(plan)`` sees a :class:`dslint.review.cost.ReviewPlan`
+    (requests, tokens, dollars) and returns whether to go ahead; without ``confirm`` a
+    review above its ``confirm-above`` limit raises instead of sending.
     """
     from dslint.engine import Engine
+    from dslint.review import settings as review_settings
 
     files = resolve_paths([str(p) for p in paths])
     given_validation = resolve_paths([str(p) for p in validation]) if validation else []
@@ -72,11 +82,14 @@ def check(
             )
         if ignore:
             effective = effective.with_overrides(ignore=(*effective.ignore, *ignore))
+        effective = review_settings.apply(effective, review, sample)
         paired = [v for train in group for v in effective.validation_for(train)]
         missing = [v for v in paired if not v.is_file()]
         if missing:
             raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
         extra = list(dict.fromkeys([*given_validation, *paired]))
-        reports.append(Engine(effective, today=today).run(group, validation=extra))
+        engine = Engine(effective, today=today)
+        engine.context.confirm = confirm
+        reports.append(engine.run(group, validation=extra))
         given_validation = []  # given once, compared with the first group's training files
     return Report.merge(reports)

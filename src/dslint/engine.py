@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,9 @@ class RunContext:
     today: dt.date
     model_given: bool  # the user named a target (so a format mismatch is the user's intent)
     notes: list[str] = field(default_factory=list)
+    # Asked before a paid remote pass sends anything (the CLI shows the plan and asks);
+    # returns whether to go ahead. None: only passes within their configured limit run.
+    confirm: Callable[[Any], bool] | None = None
 
 
 def matches(rule: type[Rule], pattern: str) -> bool:
