@@ -422,10 +422,14 @@ def test_cli_prints_the_estimate_then_reports(project, server: ReviewServer, run
     assert result.exit_code == 1
     assert "LLM review: 2 replies to judge" in result.stderr
     assert "sends 2 requests to " + server.url + "/chat/completions" in result.stderr
-    assert "cost: about $0.00" in result.stderr and "openai-pricing" in result.stderr
+    assert "cost: less than $0.01 ($0.40 in / $1.60 out per 1M" in result.stderr
+    assert "openai-pricing" in result.stderr
     document = json.loads(result.stdout)  # stdout stays a clean report
     assert [(f["code"], f["line"]) for f in document["findings"]] == [("M501", 1)]
     assert len(server.requests) == 2
+    again = run("check", "data.jsonl", "--select", "M5,V5")
+    assert "2 found in the cache. Nothing to send." in again.stderr
+    assert again.exit_code == 1 and len(server.requests) == 2
 
 
 def test_cli_without_a_terminal_needs_yes_above_the_limit(
@@ -435,7 +439,7 @@ def test_cli_without_a_terminal_needs_yes_above_the_limit(
     _data(folder)
     refused = run("check", "data.jsonl", "--select", "M5,V5", input="y\n")
     assert refused.exit_code == 2
-    assert "cost: about $" in refused.stderr  # the estimate is shown before refusing
+    assert "cost: less than $0.01" in refused.stderr  # the estimate is shown before refusing
     assert "nothing was sent: re-run with --yes" in refused.stderr
     assert "Traceback" not in refused.output and "Send it?" not in refused.output
     assert server.requests == []
@@ -530,3 +534,13 @@ def test_cli_config_errors_are_one_line(
     assert result.exit_code == 2
     assert error in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_legacy_completion_is_judged_with_its_prompt(project, server: ReviewServer) -> None:  # type: ignore[no-untyped-def]
+    folder = project()
+    legacy = {"prompt": "Can I have my money back?", "completion": "Sure, we will refund you."}
+    findings = review(folder, legacy, {"prompt": "Hi", "completion": "Hello!"})
+    assert located(findings) == [("M501", 1, "/completion")]
+    assert raw_span(folder, findings[0]) == "we will refund"
+    sent = [r["messages"][1]["content"] for r in server.requests]
+    assert any("[user] Can I have my money back?" in message for message in sent)

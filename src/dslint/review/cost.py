@@ -110,7 +110,11 @@ class ReviewPlan:
         )
         lines = [
             f"LLM review: {plural(self.replies, 'reply', 'replies')} to judge{sample}; "
-            f"{self.cached:,} found in the cache.",
+            f"{self.cached:,} found in the cache."
+        ]
+        if self.requests == 0:
+            return lines[0] + " Nothing to send."
+        lines += [
             f"  sends {plural(self.requests, 'request')} to {self.endpoint}/chat/completions "
             f"(model {self.model}): about {self.input_tokens:,} input and "
             f"{self.output_tokens:,} output tokens.",
@@ -122,9 +126,10 @@ class ReviewPlan:
                 "and price-per-million-output in [tool.dslint.review], 0 for a local model)."
             )
         else:
+            amount = "less than $0.01" if 0 < cost < 0.01 else f"about ${cost:,.2f}"
             lines.append(
-                f"  cost: about ${cost:,.2f} (${self.price.input_per_million:g} in / "
-                f"${self.price.output_per_million:g} out per 1M tokens; {self.price.source})."
+                f"  cost: {amount} (${self.price.input_per_million:.2f} in / "
+                f"${self.price.output_per_million:.2f} out per 1M tokens; {self.price.source})."
             )
         return "\n".join(lines)
 
