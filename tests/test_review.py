@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -474,12 +475,14 @@ def test_cli_asks_on_a_terminal(
     assert len(server.requests) == 2
 
 
-def test_cli_never_prompts_under_ci(
-    project, server: ReviewServer, run, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(cli_module.sys.stdin, "isatty", lambda: True, raising=False)
-    monkeypatch.setenv("CI", "true")
-    assert cli_module.interactive() is False
+def test_cli_never_prompts_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = SimpleNamespace(isatty=lambda: True)
+    monkeypatch.setattr(cli_module, "sys", SimpleNamespace(stdin=terminal, stderr=terminal))
+    assert cli_module.interactive() is True
+    for variable in ("CI", "GITHUB_ACTIONS", "PRE_COMMIT"):
+        monkeypatch.setenv(variable, "1")
+        assert cli_module.interactive() is False
+        monkeypatch.delenv(variable)
 
 
 def test_cli_review_flag_and_sample(tmp_path: Path, server: ReviewServer, run) -> None:  # type: ignore[no-untyped-def]
