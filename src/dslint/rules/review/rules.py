@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.textutil import excerpt, plural, safe
 
 if TYPE_CHECKING:
+    from dslint.dataset import Dataset
     from dslint.review.client import ReviewResult
 
 CACHE_KEY = "review.llm"
