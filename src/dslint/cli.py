@@ -125,12 +125,31 @@ def cli() -> None:
     type=click.Choice(["openai", "none"]),
     help="Send message texts to OpenAI's moderation endpoint (needs OPENAI_API_KEY).",
 )
+@click.option(
+    "--review",
+    type=click.Choice(["none", "llm"]),
+    help="LLM review of replies against your guidelines (sends them to a chat model).",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="LLM review: only the replies of N examples (a fixed, seeded choice).",
+)
+@click.option(
+    "-y",
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Send a paid remote pass without asking, even above its limit.",
+)
 @common_check_options
 def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str, ...],
           fail_on: str | None, exit_zero: bool, quiet: bool, no_samples: bool,
-          moderation: str | None, config_file: str | None, model: str | None,
-          select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
-          validation: tuple[str, ...], combine_files: bool | None,
+          moderation: str | None, review: str | None, sample: int | None, assume_yes: bool,
+          config_file: str | None, model: str | None, select: tuple[str, ...],
+          extend_select: tuple[str, ...], ignore: tuple[str, ...], validation: tuple[str, ...],
+          combine_files: bool | None,
           today: str | None, debug: bool) -> None:  # fmt: skip
     """Check PATHS (files, folders or globs) and report what the APIs would reject."""
 
@@ -157,6 +176,9 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             today=_today(today),
             moderation=moderation,
             announce=lambda message: click.echo(f"dslint: {message}", err=True),
+            review=review,
+            sample=sample,
+            confirm=_confirm_remote(assume_yes),
         )
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
         render(report, stdout_format, None, quiet=quiet, samples=not no_samples)
@@ -165,6 +187,27 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
         return 0 if exit_zero else report.exit_code(fail_on)
 
     run_guarded(action, debug)
+
+
+def interactive() -> bool:
+    """Can we ask a person? Never in CI or under pre-commit, never without a terminal."""
+    if any(os.environ.get(name) for name in ("CI", "GITHUB_ACTIONS", "PRE_COMMIT")):
+        return False
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _confirm_remote(assume_yes: bool) -> Callable[[Any], bool]:
+    """Show a remote pass's plan (requests, tokens, cost) on stderr; ask above its limit."""
+
+    def confirm(plan: Any) -> bool:
+        click.echo(plan.describe(), err=True)
+        if assume_yes or not plan.needs_confirmation:
+            return True
+        if not interactive():
+            fail(plan.refusal())
+        return click.confirm("Send it?", default=False, err=True)
+
+    return confirm
 
 
 def render(report: Any, fmt: str, destination: str | None, *, quiet: bool, samples: bool) -> None:

@@ -42,6 +42,9 @@ class RunContext:
     # Tells the user something before it happens (data about to leave the machine); the CLI
     # prints it on stderr. The engine itself never prints.
     announce: Callable[[str], None] = lambda message: None
+    # Asked before a paid remote pass sends anything (the CLI shows the plan and asks);
+    # returns whether to go ahead. None: only passes within their configured limit run.
+    confirm: Callable[[Any], bool] | None = None
 
 
 def matches(rule: type[Rule], pattern: str) -> bool:
