@@ -22,7 +22,12 @@ from dslint.report import Report
 from dslint.tokens.encodings import EncodingUnavailable
 
 DslintError = (
-    InputError, ConfigError, UnknownModelError, ModelConfigError, PluginError, EncodingUnavailable
+    InputError,
+    ConfigError,
+    UnknownModelError,
+    ModelConfigError,
+    PluginError,
+    EncodingUnavailable,
 )
 
 

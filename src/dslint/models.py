@@ -51,7 +51,7 @@ class Target:
     def date(self, figure: str) -> dt.date | None:
         """One of the date figures (``new_jobs_until``, ``deprecated``, ``shutdown``) as a date."""
         value = getattr(self, figure)
-        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+        return dt.date.fromisoformat(str(value)) if isinstance(value, str) else None
 
     def source_of(self, figure: str) -> str:
         """'title (read DATE)' for a figure, or '' when the figure has no named source."""
@@ -105,7 +105,7 @@ def _check_custom(name: str, entry: Mapping[str, Any], base: Mapping[str, Any] |
             raise ModelConfigError(f"{where}: '{key}' must be {description}")
         if key in _DATES:
             try:
-                dt.date.fromisoformat(value)
+                dt.date.fromisoformat(str(value))
             except ValueError:
                 raise ModelConfigError(f"{where}: '{key}' must be {description}") from None
     if base is None:

@@ -56,8 +56,8 @@ class Counts:
     """Token counts for one choice of encoding per file, aligned with the frames' rows."""
 
     encoding_by_path: dict[str, str]
-    message_tokens: pd.array  # type: ignore[valid-type]
-    message_end: pd.array  # type: ignore[valid-type]
+    message_tokens: pd.arrays.IntegerArray
+    message_end: pd.arrays.IntegerArray
     # Per messages row: the tokens training learns from (content and tool calls).
     message_learned: Int64Array
     records: pd.DataFrame  # RECORD_COLUMNS, same index as dataset.records
@@ -225,9 +225,9 @@ def _count(
             "assistant_tokens": _nullable(record_assistant, missing),
             "tool_tokens": _nullable(tool_tokens, missing),
             "image_tokens": _nullable(
-                np.rint(
-                    np.bincount(row_record, weights=image_tokens, minlength=n_records)
-                ).astype(np.int64),
+                np.rint(np.bincount(row_record, weights=image_tokens, minlength=n_records)).astype(
+                    np.int64
+                ),
                 missing,
             ),
         },
@@ -245,7 +245,7 @@ def _count(
     )
 
 
-def _nullable(values: Int64Array, missing: BoolArray) -> Any:
+def _nullable(values: Int64Array, missing: BoolArray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(values.astype(np.int64), missing.astype(bool))
 
 

@@ -93,7 +93,7 @@ def get_encoding(name: str) -> Any:
     ranks = parse_ranks(data)
     try:
         import tiktoken
-        from tiktoken_ext import openai_public
+        from tiktoken_ext import openai_public  # type: ignore[import-untyped]
     except ImportError:
         raise EncodingUnavailable(
             "exact token counts need the 'tiktoken' package (pip install tiktoken)"

@@ -33,11 +33,9 @@ class ImagePrices:
 def tile_tokens(width: int, height: int, constants: Mapping[str, int]) -> int:
     """The tile rule: fit within max_side, shrink the short side to short_side, count tiles."""
     scale = min(1.0, constants["max_side"] / max(width, height))
-    width, height = width * scale, height * scale
-    scale = min(1.0, constants["short_side"] / min(width, height))
-    width, height = width * scale, height * scale
+    scale *= min(1.0, constants["short_side"] / (min(width, height) * scale))
     size = constants["tile_size"]
-    tiles = math.ceil(width / size) * math.ceil(height / size)
+    tiles = math.ceil(width * scale / size) * math.ceil(height * scale / size)
     return constants["base"] + constants["tile"] * tiles
 
 

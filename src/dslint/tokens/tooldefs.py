@@ -61,9 +61,7 @@ def _pieces(function: Mapping[str, Any], constants: Mapping[str, int]) -> Iterat
         yield f"{key}:{_text(spec.get('type'))}:{description}"
 
 
-def tool_tokens(
-    tools_json: str, constants: Mapping[str, int], length: Callable[[str], int]
-) -> int:
+def tool_tokens(tools_json: str, constants: Mapping[str, int], length: Callable[[str], int]) -> int:
     """Tokens of a JSON list of tool definitions; ``length`` counts one string's tokens."""
     functions = definitions(tools_json)
     if not functions:

@@ -14,7 +14,7 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.textutil import plural
-from dslint.tokens import count
+from dslint.tokens.counting import count
 
 # The pointer of a whole message, from the pointer of one of its text pieces.
 _MESSAGE_POINTER = re.compile(r"^(.*?/\d+)(?:/content.*)?$")
@@ -230,8 +230,11 @@ def _tools_pointer(dataset: Dataset, record: int, tools_json: str) -> str:
     prefix = "/input" if dataset.records.at[record, "format"] == "dpo" else ""
     items = json.loads(tools_json)
     # Legacy ``functions`` items have no {"type": "function", "function": ...} wrapper.
-    wrapped = isinstance(items, list) and items and isinstance(items[0], dict) and (
-        "function" in items[0]
+    wrapped = (
+        isinstance(items, list)
+        and items
+        and isinstance(items[0], dict)
+        and ("function" in items[0])
     )
     return f"{prefix}/{'tools' if wrapped else 'functions'}"
 
