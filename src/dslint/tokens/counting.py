@@ -27,7 +27,9 @@ unparseable lines, look-alike or unknown formats, files without a target):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -87,11 +89,27 @@ class _Column:
         return result
 
 
+#: Threads that encode distinct strings. tiktoken releases the GIL while it encodes one
+#: string, so a large batch split in contiguous chunks runs on several cores (its own
+#: ``encode_ordinary_batch`` maps one task per string and is slower than one thread).
+WORKERS = min(2, os.cpu_count() or 1)
+#: Below this many characters a thread pool costs more than it saves.
+PARALLEL_MIN_CHARS = 1_000_000
+
+
 def _lengths(encoding: Any) -> Callable[[list[str]], list[int]]:
     encode = encoding.encode_ordinary
 
-    def lengths(texts: list[str]) -> list[int]:
+    def serial(texts: list[str]) -> list[int]:
         return [len(encode(text)) for text in texts]
+
+    def lengths(texts: list[str]) -> list[int]:
+        if WORKERS < 2 or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
+            return serial(texts)
+        size = -(-len(texts) // WORKERS)
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        with ThreadPoolExecutor(WORKERS) as pool:
+            return [n for part in pool.map(serial, chunks) for n in part]
 
     return lengths
 
