@@ -285,6 +285,11 @@ def test_dpo_counts_the_longer_sequence(tmp_path: Path) -> None:
     assert dataset.records["assistant_tokens"].tolist() == [n("A much, much longer reply.")]
 
 
+def test_empty_and_unparseable_files_count_nothing(lint) -> None:  # type: ignore[no-untyped-def]
+    assert lint("", select=["T"]) == []
+    assert lint("{bad\n", select=["T"]) == []
+
+
 def test_unparseable_and_lookalike_lines_are_not_counted(tmp_path: Path) -> None:
     path = tmp_path / "mixed.jsonl"
     path.write_text(jsonl(chat(), "{not json", {"conversations": []}), encoding="utf-8")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dslint import models
+from dslint.textutil import plural
 from dslint.tokens.counting import count, count_with
 
 if TYPE_CHECKING:
@@ -250,12 +251,14 @@ def _file_text(entry: Mapping[str, Any]) -> list[str]:
     lines = [f"{entry['path']}{split}"]
     if entry["tokens"] is None:
         lines.append(
-            f"  {entry['examples']:,} examples in {entry['format']} format: no tokens counted"
+            f"  {plural(entry['examples'], 'example')} in {entry['format']} format: "
+            "no tokens counted"
         )
         return lines
     lines.append(
-        f"  {entry['examples']:,} examples, {entry['messages']:,} messages; target "
-        f"{entry['model']} ({entry['encoding']}, limit {entry['max_tokens']:,} tokens per example)"
+        f"  {plural(entry['examples'], 'example')}, {plural(entry['messages'], 'message')}; "
+        f"target {entry['model']} ({entry['encoding']}, limit {entry['max_tokens']:,} tokens "
+        "per example)"
     )
     rows = [
         [label, *(_number(entry[key][k]) for k in DISTRIBUTION_KEYS)]
