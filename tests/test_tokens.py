@@ -251,6 +251,16 @@ def test_each_distinct_string_is_encoded_once(tmp_path: Path, monkeypatch) -> No
     assert count_tokens(dataset) is first  # memoised for the run
 
 
+def test_threaded_encoding_gives_the_same_counts(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    examples = [chat(f"Question {i} " * (i % 7 + 1), f"Answer {i}. " * 3) for i in range(200)]
+    path = tmp_path / "many.jsonl"
+    path.write_text(jsonl(*examples), encoding="utf-8")
+    serial = dataset_of(path, "gpt-4o-mini").records["tokens"].tolist()
+    monkeypatch.setattr(counting, "WORKERS", 2)
+    monkeypatch.setattr(counting, "PARALLEL_MIN_CHARS", 10)
+    assert dataset_of(path, "gpt-4o-mini").records["tokens"].tolist() == serial
+
+
 def test_files_count_with_their_own_encoding(tmp_path: Path) -> None:
     text = "Ünïcödé façade — naïve coöperation, 東京 and emoji 🎉"
     (tmp_path / "a.jsonl").write_text(jsonl(chat(text, text)), encoding="utf-8")

@@ -27,7 +27,6 @@ unparseable lines, look-alike or unknown formats, files without a target):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -90,10 +89,11 @@ class _Column:
 
 
 #: Threads that encode distinct strings. tiktoken releases the GIL while it encodes one
-#: string, so a large batch split in contiguous chunks runs on several cores (its own
-#: ``encode_ordinary_batch`` maps one task per string and is slower than one thread).
-WORKERS = min(2, os.cpu_count() or 1)
-#: Below this many characters a thread pool costs more than it saves.
+#: string, so a large batch split in contiguous chunks can run on several cores (its own
+#: ``encode_ordinary_batch`` maps one task per string and is far slower). On the project's
+#: shared 2-core machine two threads were slower than one (benchmarks/bench_tokens.py prints
+#: both), so one thread is the default until a measurement says otherwise.
+WORKERS = 1
 PARALLEL_MIN_CHARS = 1_000_000
 
 
