@@ -57,7 +57,7 @@ def test_fail_on_and_exit_zero(run, data: Path) -> None:  # type: ignore[no-unty
 
 def test_clean_data_exits_zero(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "ok.jsonl").write_text(jsonl(*clean_chat(50)))
-    result = run("check", "ok.jsonl")
+    result = run("check", "ok.jsonl", "--today", "2026-01-01")
     assert result.exit_code == 0
     assert result.output == "No problems found in 1 file, 50 examples.\n"
 

@@ -34,7 +34,9 @@ EXPECTED = {
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_bad_fixture_triggers_its_rules(name: str) -> None:
     report = dslint.check([FIXTURES / name], today=TODAY, ignore=["S014"])
-    assert {f.code for f in report.findings} == EXPECTED[name]
+    # The bad fixtures are there for the format and schema rules; other families may add
+    # their own findings (heavy tool definitions, tone) without changing what is tested here.
+    assert {f.code for f in report.findings if f.code[0] in "SQ"} == EXPECTED[name]
 
 
 @pytest.mark.parametrize("name", ["good/chat.jsonl", "good/tools.jsonl", "good/dpo.jsonl"])

@@ -17,11 +17,19 @@ from typing import Any
 from dslint import config as config_module
 from dslint.config import Config, ConfigError
 from dslint.loader import InputError, resolve_paths
-from dslint.models import UnknownModelError
+from dslint.models import ModelConfigError, UnknownModelError
 from dslint.registry import PluginError
 from dslint.report import Report
+from dslint.tokens.encodings import EncodingUnavailable
 
-DslintError = (InputError, ConfigError, UnknownModelError, PluginError)
+DslintError = (
+    InputError,
+    ConfigError,
+    UnknownModelError,
+    ModelConfigError,
+    PluginError,
+    EncodingUnavailable,
+)
 
 
 def configs_for(

@@ -230,6 +230,41 @@ def render(report: Any, fmt: str, destination: str | None, *, quiet: bool, sampl
         fail(f"cannot write {destination}: {exc.strerror or exc}")
 
 
+@cli.command("stats")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--all-models", is_flag=True, help="Also show billed tokens and cost per model.")
+@common_check_options
+def stats_command(paths: tuple[str, ...], output_format: str, all_models: bool,
+                  config_file: str | None, model: str | None, select: tuple[str, ...],
+                  extend_select: tuple[str, ...], ignore: tuple[str, ...],
+                  validation: tuple[str, ...], combine_files: bool | None, today: str | None,
+                  debug: bool) -> None:  # fmt: skip
+    """Token statistics, billed tokens, epochs and estimated cost for PATHS."""
+
+    def action() -> int:
+        import json
+
+        from dslint import stats
+
+        result = stats.collect(paths, config=config_file, model=model,
+                               validation=list(validation), all_models=all_models,
+                               combine_files=combine_files, today=_today(today))  # fmt: skip
+        if output_format == "json":
+            click.echo(json.dumps(result.to_dict(), indent=2))
+        else:
+            click.echo(stats.render_text(result), nl=False)
+        return 0
+
+    run_guarded(action, debug)
+
+
 @cli.command("rules")
 @click.option(
     "--format",

@@ -76,7 +76,7 @@ class DatasetBuilder:
             k: []
             for k in (
                 "record", "section", "message", "part", "role", "name", "text", "pointer",
-                "weight", "tool_calls",
+                "weight", "tool_calls", "images",
             )
         }  # fmt: skip
         self.files: list[FileInfo] = []
@@ -123,6 +123,7 @@ class DatasetBuilder:
         calls = message.get("tool_calls") or message.get("function_call")
         calls_json = json.dumps(calls, ensure_ascii=False) if calls else None
         content = message.get("content")
+        images = _image_details(content)
         if isinstance(content, str):
             self._row(index, section, position, -1, role, name, content, pointer + "/content",
                       weight, calls_json)  # fmt: skip
@@ -134,10 +135,12 @@ class DatasetBuilder:
                     # Tool calls are counted once per message: on its first row only.
                     self._row(index, section, position, part_index, role, name, part["text"],
                               f"{pointer}/content/{part_index}/text", weight,
-                              calls_json if rows == 0 else None)  # fmt: skip
+                              calls_json if rows == 0 else None,
+                              images if rows == 0 else None)  # fmt: skip
                     rows += 1
         if rows == 0:
-            self._row(index, section, position, -1, role, name, "", pointer, weight, calls_json)
+            self._row(index, section, position, -1, role, name, "", pointer, weight, calls_json,
+                      images)  # fmt: skip
 
     def _row(
         self,
@@ -151,6 +154,7 @@ class DatasetBuilder:
         pointer: str,
         weight: int | None = None,
         tool_calls: str | None = None,
+        images: str | None = None,
     ) -> None:
         m = self._messages
         m["record"].append(index)
@@ -163,9 +167,23 @@ class DatasetBuilder:
         m["pointer"].append(pointer)
         m["weight"].append(weight)
         m["tool_calls"].append(tool_calls)
+        m["images"].append(images)
 
     def build(self) -> Dataset:
         return Dataset(records_frame(self._records), messages_frame(self._messages), self.files)
+
+
+def _image_details(content: Any) -> str | None:
+    """The detail level of each image part of a content list ("low,auto"), or None."""
+    if not isinstance(content, list):
+        return None
+    details = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "image_url":
+            image = part.get("image_url")
+            detail = image.get("detail") if isinstance(image, dict) else None
+            details.append(detail if isinstance(detail, str) else "auto")
+    return ",".join(details) if details else None
 
 
 def _tools_json(value: dict[str, Any]) -> str | None:
@@ -207,6 +225,7 @@ def messages_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
             "pointer": pd.array(columns["pointer"], dtype=TEXT),
             "weight": pd.array(columns["weight"], dtype="Int8"),
             "tool_calls": pd.array(columns["tool_calls"], dtype=TEXT),
+            "images": pd.array(columns["images"], dtype=TEXT),
         }
     )
     return frame

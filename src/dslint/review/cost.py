@@ -58,14 +58,14 @@ def _from_model_table(name: str) -> Price | None:
         target = models.resolve(name)
     except models.UnknownModelError:
         return None
-    prices = target.extra
-    if "inference_input_per_million" in prices and "inference_output_per_million" in prices:
-        return Price(
-            float(prices["inference_input_per_million"]),
-            float(prices["inference_output_per_million"]),
-            f"model table ({target.source or target.name})",
-        )
-    return None
+    if target.inference_input_per_million is None or target.inference_output_per_million is None:
+        return None
+    source = target.source_of("inference_input_per_million") or target.name
+    return Price(
+        float(target.inference_input_per_million),
+        float(target.inference_output_per_million),
+        f"model table ({source})",
+    )
 
 
 @dataclass(frozen=True)

