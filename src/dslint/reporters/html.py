@@ -242,7 +242,7 @@ class HtmlReporter(Reporter):
             return ""
         return (
             '<section id="charts" aria-labelledby="charts-title">'
-            '<h2 id="charts-title">Charts</h2><div class="grid">'
+            '<h2 id="charts-title">Charts</h2><div class="grid charts">'
             + "".join(figures)
             + "</div></section>"
         )

@@ -109,7 +109,7 @@ def histogram(
 
 def bars(chart_id: str, items: Sequence[tuple[str, int, str]], *, title: str) -> str:
     """Horizontal bars: (label, value, CSS class) each, value written after the bar."""
-    row, top = 22, 6
+    row, top = 24, 6
     height = top * 2 + row * max(len(items), 1)
     peak = max((v for _, v, _ in items), default=0) or 1
     plot_w = WIDTH - LABEL_WIDTH - 70
