@@ -9,13 +9,13 @@ token rules put in the records frame.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from conftest import TODAY, chat, jsonl
-
 from dslint.api import check
 from dslint.finding import Category, Finding, Severity
 from dslint.fingerprint import fingerprint
@@ -62,6 +62,7 @@ def lines() -> list[str]:
     return jsonl(*examples).splitlines()
 
 
+SELECTED = ["S001", "S014", "S021", "S103", "S108", "Q001"]
 TOKENS = [120, 4_600, 35, 180, 90, 2_400, 150, 130, 110]  # per parsed chat example
 
 
@@ -79,12 +80,12 @@ def write_dataset(folder: Path, extra_top_lines: int = 0) -> Path:
     return path
 
 
-def _email_finding(report: Report, path: str) -> Finding:
+def _email_finding(report: Report, folder: Path, path: str) -> Finding:
     dataset = report.datasets[0]
     records = dataset.records
     target = dataset.messages[dataset.messages["text"].str.contains(EMAIL, regex=False)].iloc[0]
     row = records.loc[int(target["record"])]
-    raw = Path(path).read_text(encoding="utf-8").splitlines()[int(row["line"]) - 1]
+    raw = (folder / path).read_text(encoding="utf-8").splitlines()[int(row["line"]) - 1]
     start = raw.index(EMAIL) + 1
     return Finding(
         code=FakeEmail.code,
@@ -107,12 +108,12 @@ def sample_report(folder: Path, extra_top_lines: int = 0, tokens: bool = True) -
     previous = Path.cwd()
     os.chdir(folder)
     try:
-        report = check(["data/train.jsonl"], model=MODEL, today=TODAY)
+        # Only the rules this data triggers: rule families added later leave the goldens alone.
+        report = check(["data/train.jsonl"], model=MODEL, today=TODAY, select=SELECTED)
     finally:
         os.chdir(previous)
     path = "data/train.jsonl"
-    email = _email_finding(report, str(folder / path))
-    email = dataclasses.replace(email, path=path)
+    email = _email_finding(report, folder, path)
     overlap = Finding(
         code=FakeNearDuplicate.code,
         name=FakeNearDuplicate.name,
@@ -129,7 +130,7 @@ def sample_report(folder: Path, extra_top_lines: int = 0, tokens: bool = True) -
     if tokens:
         records = report.datasets[0].records
         parsed = records["is_object"] & (records["format"] == "chat")
-        counts = iter(TOKENS)
+        counts = itertools.cycle(TOKENS)
         records["tokens"] = [next(counts) if ok else None for ok in parsed]
         records["assistant_tokens"] = [t // 3 if t is not None else None for t in records["tokens"]]
     return dataclasses.replace(

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reportdata import EMAIL, IMG_PAYLOAD, SCRIPT_PAYLOAD, render_in, sample_report
 
 from dslint.finding import Severity
 from dslint.report import Report
 from dslint.reporters.html import HtmlReporter
+from reportdata import EMAIL, IMG_PAYLOAD, SCRIPT_PAYLOAD, render_in, sample_report
 
 CHROMIUM = Path(os.environ.get("DSLINT_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -54,14 +54,21 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Path]:
     return report, page
 
 
+def _note_request(events: list[str], url: str) -> None:
+    if not url.startswith("file:"):
+        events.append(f"request: {url}")
+
+
 def _open(browser: Any, page_path: Path, javascript: bool = True) -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(java_script_enabled=javascript, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        java_script_enabled=javascript, viewport={"width": 1280, "height": 900}
+    )
     page = context.new_page()
     events: list[str] = []
     page.on("dialog", lambda dialog: (events.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     page.on("console", lambda message: events.append(f"console {message.type}: {message.text}"))
     page.on("pageerror", lambda error: events.append(f"pageerror: {error}"))
-    page.on("request", lambda request: events.append(f"request: {request.url}") if not request.url.startswith("file:") else None)
+    page.on("request", lambda request: _note_request(events, request.url))
     page.goto(page_path.as_uri())
     return context, page, events
 
@@ -135,7 +142,7 @@ def test_filters_and_sorting(browser: Any, rendered: tuple[Report, Path]) -> Non
 
 
 def test_dataset_markup_executes_nothing(browser: Any, rendered: tuple[Report, Path]) -> None:
-    report, path = rendered
+    _, path = rendered
     context, page, events = _open(browser, path)
     try:
         row = page.locator("#findings-table tbody tr[data-rule=Q001]")
@@ -163,7 +170,7 @@ def test_dataset_markup_executes_nothing(browser: Any, rendered: tuple[Report, P
 
 def test_readable_without_javascript(browser: Any, rendered: tuple[Report, Path]) -> None:
     report, path = rendered
-    context, page, events = _open(browser, path, javascript=False)
+    context, page, _ = _open(browser, path, javascript=False)
     try:
         assert not page.is_visible("#controls")
         assert page.locator("#findings-table tbody tr:visible").count() == len(report.findings)
