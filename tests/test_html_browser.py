@@ -173,6 +173,7 @@ def test_readable_without_javascript(browser: Any, rendered: tuple[Report, Path]
     context, page, _ = _open(browser, path, javascript=False)
     try:
         assert not page.is_visible("#controls")
+        assert page.get_attribute("#findings-table", "class") is None  # no sort arrows
         assert page.locator("#findings-table tbody tr:visible").count() == len(report.findings)
         assert page.text_content("#sum-examples") == f"{report.examples:,}"
         row = page.locator("#findings-table tbody tr[data-rule=S103]")

@@ -11,6 +11,7 @@
   var search = document.getElementById("filter-text");
   var counter = document.getElementById("shown-count");
   controls.hidden = false;
+  table.classList.add("sortable");
 
   function apply() {
     var text = search.value.trim().toLowerCase();
