@@ -10,7 +10,7 @@ Errors a user can fix (a missing path, a bad config, an unknown model) raise
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dslint import config as config_module
@@ -49,13 +49,19 @@ def check(
     fail_on: str | None = None,
     validation: Sequence[str | Path] | None = None,
     today: dt.date | None = None,
+    moderation: str | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> Report:
     """Lint the given files, folders or globs and return the report.
 
     ``validation`` files are checked too and compared with the training files (leakage);
     a config's ``validation`` table pairs them automatically.
+    ``moderation="openai"`` turns the remote moderation pass on (as the config's
+    ``[tool.dslint.moderation] provider`` does); ``announce`` receives, before it happens,
+    the one-line notice of what is sent where.
     """
     from dslint.engine import Engine
+    from dslint.rules.moderation import settings as moderation_settings
 
     files = resolve_paths([str(p) for p in paths])
     given_validation = resolve_paths([str(p) for p in validation]) if validation else []
@@ -72,11 +78,13 @@ def check(
             )
         if ignore:
             effective = effective.with_overrides(ignore=(*effective.ignore, *ignore))
+        effective = moderation_settings.apply(effective, moderation)
         paired = [v for train in group for v in effective.validation_for(train)]
         missing = [v for v in paired if not v.is_file()]
         if missing:
             raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
         extra = list(dict.fromkeys([*given_validation, *paired]))
-        reports.append(Engine(effective, today=today).run(group, validation=extra))
+        engine = Engine(effective, today=today, announce=announce)
+        reports.append(engine.run(group, validation=extra))
         given_validation = []  # given once, compared with the first group's training files
     return Report.merge(reports)

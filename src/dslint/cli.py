@@ -118,11 +118,17 @@ def cli() -> None:
 @click.option("--exit-zero", is_flag=True, help="Always exit 0 unless dslint itself fails.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only findings, no summary or notes.")
 @click.option("--no-samples", is_flag=True, help="HTML: aggregates only, no dataset text.")
+@click.option(
+    "--moderation",
+    type=click.Choice(["openai", "none"]),
+    help="Send message texts to OpenAI's moderation endpoint (needs OPENAI_API_KEY).",
+)
 @common_check_options
 def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str, ...],
           fail_on: str | None, exit_zero: bool, quiet: bool, no_samples: bool,
-          config_file: str | None, model: str | None, select: tuple[str, ...],
-          extend_select: tuple[str, ...], ignore: tuple[str, ...], validation: tuple[str, ...],
+          moderation: str | None, config_file: str | None, model: str | None,
+          select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
+          validation: tuple[str, ...],
           today: str | None, debug: bool) -> None:  # fmt: skip
     """Check PATHS (files, folders or globs) and report what the APIs would reject."""
 
@@ -146,6 +152,8 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             fail_on=fail_on,
             validation=list(validation),
             today=_today(today),
+            moderation=moderation,
+            announce=lambda message: click.echo(f"dslint: {message}", err=True),
         )
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
         runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
@@ -190,7 +198,8 @@ def render(report: Any, fmt: str, destination: str | None, *, quiet: bool, sampl
     else:
         output = reporter.render(report)
     if destination is None:
-        click.echo(output, nl=False)
+        # Colour was decided above (TTY, NO_COLOR); tell click not to second-guess it.
+        click.echo(output, nl=False, color=reporter.color)
         return
     try:
         Path(destination).write_text(output, encoding="utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ class RunContext:
     today: dt.date
     model_given: bool  # the user named a target (so a format mismatch is the user's intent)
     notes: list[str] = field(default_factory=list)
+    # Tells the user something before it happens (data about to leave the machine); the CLI
+    # prints it on stderr. The engine itself never prints.
+    announce: Callable[[str], None] = lambda message: None
 
 
 def matches(rule: type[Rule], pattern: str) -> bool:
@@ -99,7 +102,12 @@ def instantiate(config: Config, chosen: list[type[Rule]]) -> list[Rule]:
 
 
 class Engine:
-    def __init__(self, config: Config, today: dt.date | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        today: dt.date | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         self.config = config
         available = all_rules()
         _check_patterns(config, available)
@@ -107,6 +115,8 @@ class Engine:
         self.context = RunContext(
             config=config, today=today or dt.date.today(), model_given=config.model is not None
         )
+        if announce is not None:
+            self.context.announce = announce
         self.fixed_target = (
             models.resolve(config.model, {k: dict(v) for k, v in config.models.items()})
             if config.model
@@ -207,10 +217,14 @@ class Engine:
                 info.image_examples += 1
 
     def _check_record(self, record: Record) -> Iterator[Finding]:
+        raw = record.raw
+        escaped = "\\u" in raw
         for rule in self.record_rules:
             if rule.needs_object and not record.is_object:
                 continue
             if rule.formats is not None and record.format not in rule.formats:
+                continue
+            if rule.triggers and not escaped and not any(t in raw for t in rule.triggers):
                 continue
             for hit in rule.check(record):
                 finding = self._locate_record(rule, hit, record.path, record.line,

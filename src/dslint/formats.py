@@ -61,12 +61,12 @@ def detect_record(value: Any) -> str:
         if _is_rft(value, messages):
             return "rft"
         return "chat"
-    if keys & DPO_KEYS:
-        return "dpo"
     if "conversations" in value:
         return "sharegpt"
     if "instruction" in value and ("output" in value or "response" in value):
         return "alpaca"
+    if keys & DPO_KEYS:
+        return "dpo"
     if "prompt" in value or "completion" in value:
         return "legacy"
     return "unknown"

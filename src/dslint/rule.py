@@ -79,6 +79,10 @@ class RecordRule(Rule):
 
     formats: ClassVar[frozenset[str] | None] = None
     needs_object: ClassVar[bool] = True
+    #: A cheap pre-filter: when set, the rule only runs on lines whose raw text contains one
+    #: of these strings (e.g. '"tool_calls"'). Lines with \u escapes always run, since an
+    #: escaped key would hide from a plain substring test.
+    triggers: ClassVar[tuple[str, ...]] = ()
 
     def check(self, record: Record) -> Iterable[Hit]:
         raise NotImplementedError

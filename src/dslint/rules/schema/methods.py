@@ -23,6 +23,7 @@ class DeprecatedDpoKeys(StructureRule):
 
     code = "S301"
     name = "deprecated-dpo-keys"
+    triggers = ('_completion"',)
     formats = frozenset({"dpo"})
 
     def extra(self, record: Record) -> Iterator[Hit]:

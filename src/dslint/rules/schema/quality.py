@@ -55,4 +55,46 @@ class EmptyContent(RecordRule):
                                   f"{ref.pointer}/content/{index}/text")  # fmt: skip
 
 
-RULES = [EmptyContent]
+class SurroundingWhitespace(RecordRule):
+    """Content starts or ends with whitespace (spaces, tabs, newlines).
+
+    The model learns assistant replies character by character, so leading or trailing
+    whitespace in an assistant message becomes a habit (and costs tokens). Reported as a
+    warning on assistant messages and as info elsewhere. ``dslint fix`` strips it.
+
+    FAIL::
+
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!\\n\\n"}]}
+
+    PASS::
+
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+    """
+
+    code = "Q002"
+    name = "surrounding-whitespace"
+    category = Category.QUALITY
+    severity = Severity.WARNING
+    # Not legacy data: prompt/completion pairs start completions with a space on purpose
+    # (the old data-preparation tool added it, and those models were trained that way).
+    formats = frozenset({"chat", "dpo", "rft"})
+
+    def check(self, record: Record) -> Iterator[Hit]:
+        from dslint.rules.schema.structure import content_strings
+
+        roles = {ref.pointer: ref.role for ref in iter_messages(record)}
+        for pointer, text in content_strings(record):
+            if not text.strip() or text == text.strip():
+                continue  # empty content is Q001's
+            message_pointer = pointer.split("/content")[0]
+            role = roles.get(message_pointer)
+            where = "leading and trailing" if text != text.lstrip() and text != text.rstrip() else (
+                "leading" if text != text.lstrip() else "trailing")  # fmt: skip
+            yield Hit(
+                f"{where} whitespace around the {role or 'text'} content; strip it",
+                pointer,
+                severity=None if role == "assistant" else Severity.INFO,
+            )
+
+
+RULES = [EmptyContent, SurroundingWhitespace]

@@ -210,6 +210,7 @@ class InvalidImage(StructureRule):
 
     code = "S109"
     name = "invalid-image"
+    triggers = ('"image_url"',)
 
     def extra(self, record: Record) -> Iterator[Hit]:
         for ref in iter_messages(record):
@@ -246,6 +247,7 @@ class TooManyImages(StructureRule):
 
     code = "S110"
     name = "too-many-images"
+    triggers = ('"image_url"',)
     options_type = TooManyImagesOptions
 
     def extra(self, record: Record) -> Iterator[Hit]:
@@ -280,6 +282,7 @@ class SpecialToken(StructureRule):
 
     code = "S111"
     name = "special-token"
+    triggers = ("<|",)
 
     def extra(self, record: Record) -> Iterator[Hit]:
         if "<|" not in record.raw:

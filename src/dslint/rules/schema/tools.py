@@ -64,6 +64,7 @@ class InvalidToolCall(StructureRule):
 
     code = "S201"
     name = "invalid-tool-call"
+    triggers = ('"tool_calls"', '"function_call"')
 
 
 class InvalidArguments(StructureRule):
@@ -84,6 +85,7 @@ class InvalidArguments(StructureRule):
 
     code = "S202"
     name = "invalid-arguments"
+    triggers = ('"arguments"',)
 
     def extra(self, record: Record) -> Iterator[Hit]:
         for ref in iter_messages(record):
@@ -123,6 +125,7 @@ class UndefinedFunction(StructureRule):
 
     code = "S203"
     name = "undefined-function"
+    triggers = ('"tool_calls"', '"function_call"')
 
     def extra(self, record: Record) -> Iterator[Hit]:
         defined = {name for _, name in _definitions(record) if isinstance(name, str)}
@@ -152,6 +155,7 @@ class OrphanToolMessage(StructureRule):
 
     code = "S204"
     name = "orphan-tool-message"
+    triggers = ('"tool"',)
 
     def extra(self, record: Record) -> Iterator[Hit]:
         called: set[str] = set()
@@ -184,6 +188,7 @@ class UnansweredToolCall(StructureRule):
 
     code = "S205"
     name = "unanswered-tool-call"
+    triggers = ('"tool_calls"',)
 
     def extra(self, record: Record) -> Iterator[Hit]:
         pending: dict[str, tuple[MessageRef, int]] = {}
@@ -219,6 +224,7 @@ class InvalidFunctionName(StructureRule):
 
     code = "S206"
     name = "invalid-function-name"
+    triggers = ('"tools"', '"functions"', '"tool_calls"', '"function_call"')
 
     def extra(self, record: Record) -> Iterator[Hit]:
         prefix = _prefix(record)
@@ -256,6 +262,7 @@ class InvalidToolDefinition(StructureRule):
 
     code = "S207"
     name = "invalid-tool-definition"
+    triggers = ('"tools"', '"functions"')
 
 
 RULES = [InvalidToolCall, InvalidArguments, UndefinedFunction, OrphanToolMessage,

@@ -1,0 +1,203 @@
+"""Find PII and secrets in a dataset's text columns, once for all privacy rules.
+
+What is scanned (``[tool.dslint.privacy] scan``, all three by default):
+
+* ``messages``: every message text (content strings and text parts), legacy prompt and
+  completion, DPO inputs and outputs: the ``text`` column of the messages frame;
+* ``tool-calls``: every string inside an assistant's ``tool_calls`` / ``function_call``
+  (arguments are where a model learns to pass an email or a key along);
+* ``tools``: every string inside the tool and function definitions (descriptions and enum
+  values sometimes carry a real address or a key).
+
+How: for each column, RE2 (pyarrow) marks the strings in which any pattern of a pack can
+match, in one vectorised pass per pack; Python's ``re`` then walks only those strings with
+the same single alternation, and each candidate is validated (checksums, ranges), checked
+against placeholders and the config's allow-lists, and scored with its context words.
+
+Nothing here keeps a matched value: a :class:`Detection` holds the kind, the span, the part
+of the value a report may show (the vendor prefix of a key, never more) and a hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dslint.dataset import MESSAGE_LISTS
+from dslint.locate import join_pointer
+from dslint.rules.privacy import packs as packs_module
+from dslint.rules.privacy.packs import Pack, Pattern, Placeholders
+from dslint.rules.privacy.settings import PrivacySettings, parse
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from dslint.config import Config
+    from dslint.dataset import Dataset
+
+CACHE_KEY = "privacy.detections"
+# The longest part of a value a report may show (a vendor prefix such as "sk-svcacct-").
+MAX_SHOWN = 16
+SECTION_KEYS = {
+    section: keys for lists in MESSAGE_LISTS.values() for section, keys in lists
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Detection:
+    kind: str
+    label: str
+    record: int
+    pointer: str
+    span: tuple[int, int]
+    shown: str  # the vendor prefix a report may quote, "" when nothing may be shown
+    key: str  # a hash of the kind and value: stable across runs, never the value
+    where: str  # "user message", "tool call", "tool definitions"
+
+
+def detections(dataset: Dataset, config: Config) -> list[Detection]:
+    """All detections of the dataset, computed on first use and shared by the rules."""
+    cached: list[Detection] | None = dataset.cache.get(CACHE_KEY)
+    if cached is None:
+        cached = list(_scan(dataset, parse(config)))
+        dataset.cache[CACHE_KEY] = cached
+    return cached
+
+
+def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
+    finder = _Finder(settings)
+    messages = dataset.messages
+    if "messages" in settings.scan and len(messages):
+        rows = finder.candidates(messages["text"])
+        if len(rows):
+            picked = messages.iloc[rows]
+            for text, record, pointer, role in zip(
+                picked["text"], picked["record"], picked["pointer"], picked["role"], strict=True
+            ):
+                where = f"{role} message" if isinstance(role, str) else "message"
+                yield from finder.find(text, int(record), str(pointer), where)
+    if "tool-calls" in settings.scan and len(messages):
+        rows = finder.candidates(messages["tool_calls"])
+        if len(rows):
+            picked = messages.iloc[rows]
+            for calls, record, section, position in zip(
+                picked["tool_calls"], picked["record"], picked["section"], picked["message"],
+                strict=True,
+            ):  # fmt: skip
+                value = json.loads(calls)
+                base = join_pointer(*SECTION_KEYS.get(str(section), (str(section),)), position)
+                base += "/tool_calls" if isinstance(value, list) else "/function_call"
+                for pointer, text in _strings(value, base):
+                    yield from finder.find(text, int(record), pointer, "tool call")
+    records = dataset.records
+    if "tools" in settings.scan and len(records):
+        rows = finder.candidates(records["tools"])
+        if len(rows):
+            picked = records.iloc[rows]
+            for record, tools, fmt in zip(picked.index, picked["tools"], picked["format"],
+                                          strict=True):  # fmt: skip
+                value = json.loads(tools)
+                first = value[0] if isinstance(value, list) and value else {}
+                key = "tools" if isinstance(first, dict) and "type" in first else "functions"
+                base = ("/input/" if fmt == "dpo" else "/") + key
+                for pointer, text in _strings(value, base):
+                    yield from finder.find(text, int(record), pointer, "tool definitions")
+
+
+def _strings(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
+    """Every string leaf of a JSON value with its pointer."""
+    if isinstance(value, str):
+        yield pointer, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{pointer}/{index}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, pointer + join_pointer(key))
+
+
+class _Finder:
+    def __init__(self, settings: PrivacySettings) -> None:
+        self.settings = settings
+        self.packs: list[Pack] = [packs_module.load(name) for name in packs_module.PACKS]
+        self.placeholders: Placeholders = packs_module.placeholders()
+
+    def candidates(self, column: pd.Series[Any]) -> np.ndarray[Any, Any]:
+        """Row positions whose string some pattern can match (RE2 over the whole column)."""
+        import numpy as np
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+        array = pa.chunked_array(column.array.__arrow_array__())
+        mask = None
+        for pack in self.packs:
+            hit = pc.match_substring_regex(array, pack.re2)
+            mask = hit if mask is None else pc.or_(mask, hit)
+        if mask is None:
+            return np.zeros(0, dtype=np.int64)
+        selected: np.ndarray[Any, Any] = np.flatnonzero(
+            pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+        )
+        return selected
+
+    def find(self, text: str, record: int, pointer: str, where: str) -> Iterator[Detection]:
+        for pack in self.packs:
+            for match in pack.regex.finditer(text):
+                group = match.lastgroup
+                if group is None:
+                    continue
+                pattern = pack.patterns[group]
+                start, end = match.span(pattern.value_group or group)
+                found = self._judge(pack, pattern, text, start, end)
+                if found is None:
+                    continue
+                yield Detection(
+                    kind=pattern.kind,
+                    label=pattern.label,
+                    record=record,
+                    pointer=pointer,
+                    span=(start, end),
+                    shown=found,
+                    key=hashlib.sha256(f"{pattern.kind}\0{text[start:end]}".encode()).hexdigest()[
+                        :20
+                    ],
+                    where=where,
+                )
+
+    def _judge(self, pack: Pack, pattern: Pattern, text: str, start: int, end: int) -> str | None:
+        """The shown prefix when this candidate is reported, None when it is dropped."""
+        value = text[start:end]
+        kept = pattern.keep.match(value) if pattern.keep else None
+        shown = kept.group()[:MAX_SHOWN] if kept else ""
+        if self._placeholder(pack, value, len(kept.group()) if kept else 0):
+            return None
+        tables = self.placeholders.tables
+        if pattern.validate is not None and not pattern.validate(value, text, start, end, tables):
+            return None
+        score = pattern.score
+        if score < pack.threshold and pattern.context is not None:
+            window = text[max(0, start - pack.window) : end + pack.window]
+            if pattern.context.search(window):
+                score += pack.boost
+        if score < pack.threshold:
+            return None
+        if self.settings.allowed(pattern.kind, value):
+            return None
+        return shown
+
+    def _placeholder(self, pack: Pack, value: str, kept: int) -> bool:
+        known = self.placeholders
+        if value in known.examples:
+            return True
+        lowered = value.lower()
+        if any(marker in lowered for marker in known.markers):
+            return True
+        if pack.name == "secrets":
+            body = re.sub(r"[\s_-]", "", value[kept:])
+            return len(set(body)) < known.min_distinct
+        return False

@@ -1,0 +1,131 @@
+"""The engine's own guarantees: columns, fingerprints, plugins, the DataFrame API."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+import dslint
+from conftest import TODAY, chat, clean_chat, jsonl
+from dslint import registry
+from dslint.locate import columns
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["plain <|endoftext|> text", 'é\n\t"quoted" <|endoftext|>', "emoji 😀 then <|endoftext|>"],
+)
+def test_span_columns_count_escapes_in_the_raw_line(lint, content: str) -> None:  # type: ignore[no-untyped-def]
+    example = chat(user=content)
+    for ensure_ascii in (True, False):
+        line = json.dumps(example, ensure_ascii=ensure_ascii)
+        (finding,) = lint(jsonl(*clean_chat(50)) + line + "\n", select=["S111"])
+        token = "<|endoftext|>"
+        assert line[finding.column - 1 : finding.end_column - 1] == token
+
+
+def test_pointer_columns_point_at_the_value() -> None:
+    raw = '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "x": [1, {"y": 2}]}]}'
+    assert columns(raw, "", None) == (1, None)
+    assert raw[columns(raw, "/messages/1/x/1/y", None)[0] - 1] == "2"
+    assert columns(raw, "/messages/7", None) == (None, None)
+
+
+def test_fingerprints_survive_inserted_and_reordered_lines(lint) -> None:  # type: ignore[no-untyped-def]
+    bad = [
+        {"messages": [{"role": "user", "content": "A"}, {"role": "assistant"}]},
+        {"messages": [{"role": "user", "content": "B"}, {"role": "assistant"}]},
+    ]
+    before = lint(jsonl(*clean_chat(50), *bad), select=["S104"])
+    after = lint(
+        jsonl(bad[1], *clean_chat(50)[:7], chat("new"), *clean_chat(50)[7:], bad[0]),
+        select=["S104"],
+    )
+    assert [f.line for f in before] != [f.line for f in after]
+    assert {f.fingerprint for f in before} == {f.fingerprint for f in after}
+    assert len({f.fingerprint for f in before}) == 2
+
+
+def test_findings_as_a_dataframe(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*clean_chat(9)))
+    frame = dslint.check([path], today=TODAY).findings_frame()
+    assert list(frame["code"]) == ["S013"]
+    assert {"code", "line", "column", "pointer", "fingerprint"} <= set(frame.columns)
+
+
+def test_a_broken_plugin_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = EntryPoint(
+        name="acme", value="acme_rules_that_do_not_exist:RULES", group="dslint.rules"
+    )
+    real = registry.entry_points
+
+    def fake(group: str):  # type: ignore[no-untyped-def]
+        found = list(real(group=group))
+        return [*found, broken] if group == registry.RULES_GROUP else found
+
+    monkeypatch.setattr(registry, "entry_points", fake)
+    registry.all_rules.cache_clear()
+    try:
+        with pytest.raises(registry.PluginError, match="acme_rules_that_do_not_exist"):
+            registry.all_rules()
+    finally:
+        registry.all_rules.cache_clear()
+
+
+def test_a_plugin_rule_runs_like_a_built_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("acme_dslint_rules")
+    exec(  # a third-party rule, as a plugin package would ship it
+        "from dslint.rule import RecordRule\n"
+        "from dslint.finding import Category, Hit, Severity\n"
+        "class NoShouting(RecordRule):\n"
+        "    '''Assistant replies must not be all capitals.'''\n"
+        "    code = 'X100'\n"
+        "    name = 'no-shouting'\n"
+        "    category = Category.VOICE\n"
+        "    severity = Severity.WARNING\n"
+        "    def check(self, record):\n"
+        "        for i, m in enumerate(record.value.get('messages', [])):\n"
+        "            if m.get('role') == 'assistant' and str(m.get('content')).isupper():\n"
+        "                yield Hit('shouting', f'/messages/{i}/content')\n"
+        "RULES = [NoShouting]\n",
+        module.__dict__,
+    )
+    monkeypatch.setitem(sys.modules, "acme_dslint_rules", module)
+    plugin = EntryPoint(name="acme", value="acme_dslint_rules:RULES", group="dslint.rules")
+    real = registry.entry_points
+    monkeypatch.setattr(
+        registry,
+        "entry_points",
+        lambda group: [*real(group=group), *([plugin] if group == registry.RULES_GROUP else [])],
+    )
+    registry.all_rules.cache_clear()
+    try:
+        path = tmp_path / "d.jsonl"
+        path.write_text(jsonl(*clean_chat(50), chat(assistant="HELLO THERE")))
+        report = dslint.check([path], today=TODAY)
+        assert [(f.code, f.line, f.pointer) for f in report.findings] == [
+            ("X100", 51, "/messages/1/content")
+        ]
+    finally:
+        registry.all_rules.cache_clear()
+
+
+def test_rule_triggers_do_not_hide_escaped_keys(lint) -> None:  # type: ignore[no-untyped-def]
+    # "\u0074ool_calls" is "tool_calls": the substring pre-filter must not skip this line.
+    line = (
+        '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", '
+        '"\\u0074ool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}'
+    )
+    findings = lint(jsonl(*clean_chat(50)) + line + "\n", select=["S201"])
+    assert [(f.code, f.line, f.pointer) for f in findings] == [
+        ("S201", 51, "/messages/1/tool_calls/0")
+    ]

@@ -1,0 +1,158 @@
+"""The loader: every physical line becomes a located record or a located finding."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import dslint
+from conftest import TODAY, chat, clean_chat, jsonl, located
+from dslint.loader import InputError, read_file, resolve_paths
+
+GOOD = jsonl(*clean_chat(50))
+
+
+def test_line_numbers_and_byte_offsets(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    lines = [json.dumps(chat("é" * i)) for i in range(3)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, records = read_file(path)
+    got = [(r.line, r.offset) for r in records]
+    expected_offsets = [0]
+    for line in lines[:-1]:
+        expected_offsets.append(expected_offsets[-1] + len(line.encode()) + 1)
+    assert got == list(zip([1, 2, 3], expected_offsets, strict=True))
+
+
+def test_crlf_missing_final_newline_and_bom_are_read(lint) -> None:  # type: ignore[no-untyped-def]
+    text = GOOD.replace("\n", "\r\n").rstrip("\r\n")
+    assert lint(text) == []
+    findings = lint("\ufeff" + GOOD)
+    assert located(findings) == [("S007", 1, "")]
+
+
+def test_blank_lines_are_reported_and_not_counted(lint) -> None:  # type: ignore[no-untyped-def]
+    lines = GOOD.splitlines(keepends=True)
+    text = "".join(lines[:3]) + "\n   \n" + "".join(lines[3:])
+    findings = lint(text)
+    assert located(findings) == [("S006", 4, ""), ("S006", 5, "")]
+
+
+def test_invalid_json_gives_the_parser_message_and_column(lint) -> None:  # type: ignore[no-untyped-def]
+    bad = '{"messages": [{"role": "user", "content": "Hi"} {"role": "assistant"}]}'
+    findings = lint(GOOD + bad + "\n", select=["S001"])
+    assert located(findings) == [("S001", 51, "")]
+    assert findings[0].column == bad.index('{"role": "assistant"') + 1
+    assert "Expecting ',' delimiter" in findings[0].message
+
+
+def test_invalid_utf8_is_located(lint) -> None:  # type: ignore[no-untyped-def]
+    bad = b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n'
+    findings = lint(GOOD.encode() + bad, select=["S002"])
+    assert located(findings) == [("S002", 51, "")]
+    assert findings[0].column == bad.index(b"\xe9") + 1
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ('["a", "b"]', "S003"),
+        ('"just a string"', "S003"),
+        ("42", "S003"),
+        ('{"messages": [], "messages": []}', "S004"),
+        ('{"messages": [{"role": "user", "content": "x", "score": NaN}]}', "S005"),
+        ('{"messages": [{"role": "user", "content": "x"}], "s": -Infinity}', "S005"),
+        ('{"messages": [{"role": "user", "content": "x"}], "s": 1e999}', "S005"),
+    ],
+)
+def test_json_that_the_api_rejects(lint, line: str, code: str) -> None:  # type: ignore[no-untyped-def]
+    findings = lint(GOOD + line + "\n", select=[code])
+    assert located(findings) == [(code, 51, "")]
+
+
+def test_deep_nesting_and_long_lines_do_not_crash(lint) -> None:  # type: ignore[no-untyped-def]
+    deep = "[" * 100_000 + "]" * 100_000
+    long_text = "word " * 2_000_000  # a 10 MB line
+    text = GOOD + deep + "\n" + json.dumps(chat(long_text)) + "\n"
+    findings = lint(text, select=["S001", "S003"])
+    assert located(findings) == [("S001", 51, "")]
+    assert "nested too deeply" in findings[0].message
+
+
+def test_gzip_is_read_by_content_not_name(tmp_path: Path) -> None:
+    data = gzip.compress(GOOD.encode())
+    (tmp_path / "a.jsonl.gz").write_bytes(data)
+    (tmp_path / "b.jsonl").write_bytes(data)  # gzip without its extension
+    report = dslint.check([tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl"], today=TODAY)
+    assert [f.examples for f in report.files] == [50, 50]
+    assert located(report.findings) == [("S016", None, "")]  # decompress before upload (info)
+
+
+def test_truncated_gzip_and_lfs_pointer_and_empty_file(lint) -> None:  # type: ignore[no-untyped-def]
+    data = gzip.compress(GOOD.encode() * 20)
+    assert "S012" in {f.code for f in lint(data[: len(data) // 2], name="t.jsonl")}
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 10\n"
+    assert located(lint(pointer)) == [("S011", None, "")]
+    assert located(lint("")) == [("S010", None, "")]
+
+
+def test_paths_files_folders_and_globs(tmp_path: Path) -> None:
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    for name in ("a.jsonl", "sub/b.ndjson", "sub/deeper/c.jsonl.gz", "sub/notes.txt"):
+        (tmp_path / name).write_text("")
+    found = resolve_paths([str(tmp_path)])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "a.jsonl",
+        "sub/b.ndjson",
+        "sub/deeper/c.jsonl.gz",
+    ]
+    assert resolve_paths([str(tmp_path / "sub" / "*.ndjson")]) == [tmp_path / "sub" / "b.ndjson"]
+    assert len(resolve_paths([str(tmp_path / "a.jsonl"), str(tmp_path)])) == 3  # no repeats
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("missing.jsonl", "no such file or folder"),
+        ("nothing-*.jsonl", "no file matches this pattern"),
+        ("emptydir", "folder holds no .jsonl"),
+    ],
+)
+def test_unusable_paths_raise_input_errors(tmp_path: Path, given: str, message: str) -> None:
+    (tmp_path / "emptydir").mkdir()
+    with pytest.raises(InputError, match=message):
+        resolve_paths([str(tmp_path / given)])
+
+
+def test_frames_hold_records_and_messages(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    vision = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What?"},
+                    {"type": "image_url", "image_url": {"url": "https://x/a.png"}},
+                ],
+            },
+            {"role": "assistant", "content": "A chart."},
+        ]
+    }
+    path.write_text(jsonl(chat(system="Be kind."), "not json", vision))
+    dataset = dslint.check([path], today=TODAY).datasets[0]
+    records, messages = dataset.records, dataset.messages
+    assert list(records["line"]) == [1, 2, 3]
+    assert list(records["is_object"]) == [True, False, True]
+    assert isinstance(messages["text"].dtype, pd.StringDtype)
+    assert messages["text"].dtype.storage == "pyarrow"
+    assert list(zip(messages["record"], messages["role"], messages["pointer"], strict=True)) == [
+        (0, "system", "/messages/0/content"),
+        (0, "user", "/messages/1/content"),
+        (0, "assistant", "/messages/2/content"),
+        (2, "user", "/messages/0/content/0/text"),
+        (2, "assistant", "/messages/1/content"),
+    ]

@@ -1,0 +1,463 @@
+"""Schema rules: each rule's failing and passing cases, asserted as (code, line, pointer)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conftest import chat, clean_chat, jsonl, located
+
+USER = {"role": "user", "content": "Where is my order?"}
+ANSWER = {"role": "assistant", "content": "It ships today."}
+TOOLS = [{"type": "function", "function": {"name": "get_status", "parameters": {"type": "object"}}}]
+
+
+def call(
+    call_id: str = "c1", name: str = "get_status", arguments: Any = '{"id": 1}'
+) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def messages(*items: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"messages": list(items), **extra}
+
+
+# (case id, the example on line 2 after one clean line, expected (code, pointer) on that line)
+CASES: list[tuple[str, dict[str, Any] | str, list[tuple[str, str]]]] = [
+    ("missing messages", {"prompt_text": "hi"}, [("S101", "")]),
+    ("empty messages", {"messages": []}, [("S101", "/messages")]),
+    ("messages not a list", {"messages": "hi"}, [("S101", "/messages")]),
+    ("message not an object", messages(USER, "oops"), [("S101", "/messages/1")]),  # type: ignore[arg-type]
+    ("unknown top-level key", messages(USER, ANSWER, metadata={}), [("S102", "/metadata")]),
+    (
+        "unknown message key",
+        messages({**USER, "contents": "x"}, ANSWER),
+        [("S102", "/messages/0/contents")],
+    ),
+    (
+        "developer role in chat",
+        messages({"role": "developer", "content": "x"}, USER, ANSWER),
+        [("S103", "/messages/0/role")],
+    ),
+    (
+        "sharegpt role",
+        messages({"role": "human", "content": "x"}, ANSWER),
+        [("S103", "/messages/0/role")],
+    ),
+    ("missing role", messages({"content": "x"}, ANSWER), [("S103", "/messages/0")]),
+    ("user without content", messages({"role": "user"}, ANSWER), [("S104", "/messages/0")]),
+    ("assistant without content", messages(USER, {"role": "assistant"}), [("S104", "/messages/1")]),
+    (
+        "assistant null content",
+        messages(USER, {"role": "assistant", "content": None}),
+        [("S104", "/messages/1")],
+    ),
+    (
+        "tool without content",
+        messages(
+            USER,
+            {"role": "assistant", "tool_calls": [call()]},
+            {"role": "tool", "tool_call_id": "c1"},
+            ANSWER,
+        ),
+        [("S104", "/messages/2")],
+    ),
+    (
+        "content a number",
+        messages({"role": "user", "content": 42}, ANSWER),
+        [("S105", "/messages/0/content")],
+    ),
+    (
+        "content empty list",
+        messages({"role": "user", "content": []}, ANSWER),
+        [("S105", "/messages/0/content")],
+    ),
+    (
+        "audio part",
+        messages({"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}, ANSWER),
+        [("S105", "/messages/0/content/0/type")],
+    ),
+    (
+        "image part in system",
+        messages(
+            {
+                "role": "system",
+                "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}],
+            },
+            USER,
+            ANSWER,
+        ),
+        [("S105", "/messages/0/content/0/type")],
+    ),
+    (
+        "text part without text",
+        messages({"role": "user", "content": [{"type": "text"}]}, ANSWER),
+        [("S105", "/messages/0/content/0")],
+    ),
+    ("name not a string", messages({**USER, "name": 7}, ANSWER), [("S106", "/messages/0/name")]),
+    (
+        "parallel_tool_calls not boolean",
+        messages(USER, ANSWER, parallel_tool_calls="yes"),
+        [("S106", "/parallel_tool_calls")],
+    ),
+    (
+        "weight fraction",
+        messages(USER, {**ANSWER, "weight": 0.5}),
+        [("S107", "/messages/1/weight")],
+    ),
+    ("weight true", messages(USER, {**ANSWER, "weight": True}), [("S107", "/messages/1/weight")]),
+    ("weight on user", messages({**USER, "weight": 1}, ANSWER), [("S107", "/messages/0/weight")]),
+    ("weight at top level", messages(USER, ANSWER, weight=1), [("S107", "/weight")]),
+    ("no assistant", messages({"role": "system", "content": "x"}, USER), [("S108", "/messages")]),
+    ("all weight 0", messages(USER, {**ANSWER, "weight": 0}), [("S108", "/messages")]),
+    (
+        "image without url",
+        messages({"role": "user", "content": [{"type": "image_url", "image_url": {}}]}, ANSWER),
+        [("S109", "/messages/0/content/0/image_url")],
+    ),
+    (
+        "image bad detail",
+        messages(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": "max"}}
+                ],
+            },
+            ANSWER,
+        ),
+        [("S109", "/messages/0/content/0/image_url/detail")],
+    ),
+    (
+        "image local path",
+        messages(
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "cat.png"}}]},
+            ANSWER,
+        ),
+        [("S109", "/messages/0/content/0/image_url/url")],
+    ),
+    (
+        "image in assistant",
+        messages(
+            USER,
+            {
+                "role": "assistant",
+                "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}],
+            },
+        ),
+        [("S109", "/messages/1/content/0")],
+    ),
+    (
+        "eleven images",
+        messages(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": f"https://x/{i}.png"}}
+                    for i in range(11)
+                ],
+            },
+            ANSWER,
+        ),
+        [("S110", "")],
+    ),
+    (
+        "special token",
+        messages({"role": "user", "content": "go <|im_start|> now"}, ANSWER),
+        [("S111", "/messages/0/content")],
+    ),
+    (
+        "tool call without id",
+        messages(
+            USER,
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {"type": "function", "function": {"name": "get_status", "arguments": "{}"}}
+                ],
+            },
+        ),
+        [("S201", "/messages/1/tool_calls/0")],
+    ),
+    (
+        "tool call wrong type",
+        messages(USER, {"role": "assistant", "tool_calls": [{**call(), "type": "tool"}]}),
+        [("S201", "/messages/1/tool_calls/0/type")],
+    ),
+    (
+        "tool_calls not a list",
+        messages(USER, {"role": "assistant", "tool_calls": call()}),
+        [("S201", "/messages/1/tool_calls")],
+    ),
+    (
+        "arguments not JSON",
+        messages(USER, {"role": "assistant", "tool_calls": [call(arguments="{id: 1}")]}),
+        [("S202", "/messages/1/tool_calls/0/function/arguments")],
+    ),
+    (
+        "arguments double encoded",
+        messages(
+            USER, {"role": "assistant", "tool_calls": [call(arguments=json.dumps('{"id": 1}'))]}
+        ),
+        [("S202", "/messages/1/tool_calls/0/function/arguments")],
+    ),
+    (
+        "arguments an object",
+        messages(USER, {"role": "assistant", "tool_calls": [call(arguments={"id": 1})]}),
+        [("S202", "/messages/1/tool_calls/0/function/arguments")],
+    ),
+    (
+        "arguments a list",
+        messages(USER, {"role": "assistant", "tool_calls": [call(arguments="[1]")]}),
+        [("S202", "/messages/1/tool_calls/0/function/arguments")],
+    ),
+    (
+        "undefined function",
+        messages(USER, {"role": "assistant", "tool_calls": [call(name="get_stats")]}, tools=TOOLS),
+        [("S203", "/messages/1/tool_calls/0/function/name")],
+    ),
+    (
+        "orphan tool message",
+        messages(
+            USER,
+            {"role": "assistant", "tool_calls": [call()]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            {"role": "tool", "tool_call_id": "c2", "content": "ok"},
+            ANSWER,
+        ),
+        [("S204", "/messages/3/tool_call_id")],
+    ),
+    (
+        "tool message without id",
+        messages(
+            USER, {"role": "assistant", "tool_calls": [call()]}, {"role": "tool", "content": "ok"}
+        ),
+        [("S204", "/messages/2")],
+    ),
+    (
+        "unanswered call",
+        messages(
+            USER,
+            {"role": "assistant", "tool_calls": [call(), call("c2")]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            ANSWER,
+        ),
+        [("S205", "/messages/1/tool_calls/1/id")],
+    ),
+    (
+        "function name with space",
+        messages(USER, ANSWER, tools=[{"type": "function", "function": {"name": "get status"}}]),
+        [("S206", "/tools/0/function/name")],
+    ),
+    (
+        "function name too long",
+        messages(USER, {"role": "assistant", "tool_calls": [call(name="f" * 65)]}),
+        [("S206", "/messages/1/tool_calls/0/function/name")],
+    ),
+    (
+        "tool definition without function",
+        messages(USER, ANSWER, tools=[{"type": "function"}]),
+        [("S207", "/tools/0")],
+    ),
+    (
+        "parameters not an object",
+        messages(
+            USER, ANSWER, tools=[{"type": "function", "function": {"name": "f", "parameters": "x"}}]
+        ),
+        [("S207", "/tools/0/function/parameters")],
+    ),
+    ("functions empty", messages(USER, ANSWER, functions=[]), [("S207", "/functions")]),
+    (
+        "functions over 128",
+        messages(USER, ANSWER, functions=[{"name": f"f{i}"} for i in range(129)]),
+        [("S207", "/functions")],
+    ),
+    (
+        "empty content",
+        messages({"role": "user", "content": ""}, ANSWER),
+        [("Q001", "/messages/0/content")],
+    ),
+    (
+        "whitespace part",
+        messages({"role": "user", "content": [{"type": "text", "text": " \n"}]}, ANSWER),
+        [("Q001", "/messages/0/content/0/text")],
+    ),
+]
+
+PASSING: list[tuple[str, dict[str, Any]]] = [
+    ("plain chat", chat()),
+    (
+        "assistant with only tool calls",
+        messages(USER, {"role": "assistant", "tool_calls": [call()]}, tools=TOOLS),
+    ),
+    (
+        "full tool round trip",
+        messages(
+            USER,
+            {"role": "assistant", "content": None, "tool_calls": [call()]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            ANSWER,
+            tools=TOOLS,
+            parallel_tool_calls=False,
+        ),
+    ),
+    (
+        "legacy function call",
+        messages(
+            USER,
+            {"role": "assistant", "function_call": {"name": "get_status", "arguments": "{}"}},
+            {"role": "function", "name": "get_status", "content": "ok"},
+            ANSWER,
+            functions=[{"name": "get_status"}],
+        ),
+    ),
+    (
+        "vision",
+        messages(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is it?"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"},
+                    },
+                ],
+            },
+            {"role": "assistant", "content": [{"type": "text", "text": "A chart."}]},
+        ),
+    ),
+    ("weights", messages(USER, {**ANSWER, "weight": 0}, USER, {**ANSWER, "weight": 1})),
+    (
+        "names and refusal",
+        messages(
+            {**USER, "name": "alice"}, {"role": "assistant", "content": "No.", "refusal": None}
+        ),
+    ),
+    (
+        "empty content beside tool calls",
+        messages(USER, {"role": "assistant", "content": "", "tool_calls": [call()]}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "example", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_failing_case(lint, case: str, example: Any, expected: list[tuple[str, str]]) -> None:  # type: ignore[no-untyped-def]
+    codes = sorted({code for code, _ in expected})
+    findings = lint(jsonl(chat(), example), select=codes)
+    assert located(findings) == [(code, 2, pointer) for code, pointer in expected]
+
+
+@pytest.mark.parametrize(("case", "example"), PASSING, ids=[c[0] for c in PASSING])
+def test_passing_case(lint, case: str, example: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    findings = lint(jsonl(*clean_chat(9), example), model="gpt-4o-2024-08-06")
+    assert [f for f in findings if f.severity.value != "info"] == []
+
+
+def test_clean_file_has_no_error_or_warning(lint) -> None:  # type: ignore[no-untyped-def]
+    findings = lint(jsonl(*clean_chat(60)))
+    assert findings == []
+
+
+# -- DPO, RFT, legacy ------------------------------------------------------------------------
+def dpo(preferred: Any = None, non_preferred: Any = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "input": {"messages": [USER]},
+        "preferred_output": preferred if preferred is not None else [ANSWER],
+        "non_preferred_output": non_preferred
+        if non_preferred is not None
+        else [{"role": "assistant", "content": "No."}],
+        **extra,
+    }
+
+
+def test_dpo_valid_and_invalid(lint) -> None:  # type: ignore[no-untyped-def]
+    old = {
+        "input": {"messages": [USER]},
+        "preferred_completion": [ANSWER],
+        "non_preferred_completion": [ANSWER],
+    }
+    lines = [dpo()] * 10 + [
+        dpo(preferred=[ANSWER, ANSWER]),
+        dpo(non_preferred=[USER]),
+        old,
+        {"input": {"messages": []}, "preferred_output": [ANSWER], "non_preferred_output": [ANSWER]},
+        {"input": {"messages": [USER]}, "preferred_output": [ANSWER]},
+    ]
+    findings = lint(jsonl(*lines), ignore=["S014"])
+    assert located(findings) == [
+        ("S302", 11, "/preferred_output"),
+        ("S302", 12, "/non_preferred_output/0/role"),
+        ("S301", 13, "/preferred_completion"),
+        ("S301", 13, "/non_preferred_completion"),
+        ("S101", 14, "/input/messages"),
+        ("S302", 15, ""),
+    ]
+
+
+def test_rft_rules(lint) -> None:  # type: ignore[no-untyped-def]
+    prompt = [{"role": "developer", "content": "Reply with a number."}, USER]
+    lines = [{"messages": prompt, "answer": "4"}] * 10 + [
+        {"messages": [*prompt, ANSWER], "answer": "4"},
+        {"messages": [{"role": "system", "content": "x"}, USER], "answer": "4"},
+    ]
+    findings = lint(jsonl(*lines), model="o4-mini", ignore=["S014"])
+    assert located(findings) == [("S311", 11, "/messages/2"), ("S103", 12, "/messages/0/role")]
+
+
+def test_legacy_needs_a_legacy_model(lint) -> None:  # type: ignore[no-untyped-def]
+    lines = jsonl(*[{"prompt": f"Q{i} ->", "completion": f" A{i}"} for i in range(50)])
+    assert located(lint(lines)) == [("S024", None, "")]
+    assert located(lint(lines, model="davinci-002")) == []
+    assert located(lint(lines, model="gpt-4o-mini")) == [("S023", None, "")]
+
+
+def test_format_not_accepted_by_target(lint) -> None:  # type: ignore[no-untyped-def]
+    assert located(lint(jsonl(*[dpo()] * 50), model="gpt-3.5-turbo")) == [("S023", None, "")]
+    vision = messages(
+        {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}],
+        },
+        ANSWER,
+    )
+    data = jsonl(*clean_chat(49), vision)
+    assert located(lint(data, model="gpt-4o-mini")) == [("S023", None, "")]
+    assert located(lint(data, model="gpt-4o")) == []
+    # Without --model the target follows the data: vision files get a vision model.
+    assert located(lint(data)) == []
+
+
+# -- file level -------------------------------------------------------------------------------
+def test_example_counts(lint) -> None:  # type: ignore[no-untyped-def]
+    assert located(lint(jsonl(*clean_chat(9)))) == [("S013", None, "")]
+    assert located(lint(jsonl(*clean_chat(10)))) == [("S014", None, "")]
+    assert located(lint(jsonl(*clean_chat(50)))) == []
+    assert located(lint(jsonl(*clean_chat(10)), ignore=["S014"])) == []
+
+
+def test_file_too_large_is_configurable(lint, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "dslint.toml"
+    config.write_text("[rules.file-too-large]\nmax-bytes = 100\n")
+    assert located(lint(jsonl(*clean_chat(50)), config=config)) == [("S015", None, "")]
+
+
+def test_lookalike_formats_get_one_file_finding(lint) -> None:  # type: ignore[no-untyped-def]
+    sharegpt = [
+        {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}
+    ] * 60
+    assert located(lint(jsonl(*sharegpt))) == [("S020", None, "")]
+    alpaca = [{"instruction": "Say hi", "input": "", "output": "hi"}] * 60
+    assert located(lint(jsonl(*alpaca))) == [("S020", None, "")]
+
+
+def test_mixed_and_unknown_formats(lint) -> None:  # type: ignore[no-untyped-def]
+    assert located(lint(jsonl(*clean_chat(50), dpo()))) == [("S021", None, "")]
+    assert located(lint(jsonl(*[{"q": "a"}] * 50))) == [("S022", None, "")]
+    # A stray line without any format key in a chat file gets the API's complaint.
+    assert located(lint(jsonl(*clean_chat(50), {"q": "a"}))) == [
+        ("S101", 51, ""),
+        ("S102", 51, "/q"),
+    ]
