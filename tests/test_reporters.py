@@ -28,13 +28,14 @@ from dslint.cli import cli
 from dslint.finding import Category, Finding, Severity
 from dslint.loader import FileInfo
 from dslint.rawlines import read_lines_at
+from dslint.registry import all_rules
 from dslint.report import FileSummary, Report
 from dslint.reporters.figures import default_epochs
 from dslint.reporters.github import GithubReporter, escape_data, escape_property
 from dslint.reporters.html import HtmlReporter
 from dslint.reporters.json import JsonReporter
 from dslint.reporters.markdown import MAX_BYTES, MarkdownReporter
-from dslint.reporters.sarif import GITHUB_MAX_RESULTS, SarifReporter
+from dslint.reporters.sarif import GITHUB_MAX_RESULTS, SarifReporter, _sentence, rule_descriptor
 from dslint.reporters.text import TextReporter
 from reportdata import EMAIL, IMG_PAYLOAD, SCRIPT_PAYLOAD, render_in, sample_report
 
@@ -168,6 +169,17 @@ def test_sarif_rules_and_results(sample: tuple[Report, Path]) -> None:
     assert dataset_level["level"] == "note"
 
 
+def test_sarif_help_of_privacy_and_moderation_rules_quotes_no_example() -> None:
+    for rule in all_rules():
+        descriptor = rule_descriptor(rule)
+        help_text = descriptor["help"]["text"] + descriptor["help"]["markdown"]
+        if rule.category in (Category.PRIVACY, Category.MODERATION):
+            assert "FAIL::" not in help_text and f"dslint rule {rule.code}" in help_text
+            assert descriptor["fullDescription"]["text"] == _sentence(rule.summary())
+        else:
+            assert descriptor["help"]["text"] == rule.documentation()
+
+
 def test_sarif_fingerprints_survive_inserted_lines(tmp_path: Path) -> None:
     before_folder, after_folder = tmp_path / "before", tmp_path / "after"
     before_folder.mkdir()
@@ -216,6 +228,9 @@ def test_sarif_multitool_finds_nothing(sample: tuple[Report, Path], tmp_path: Pa
         "npm install --prefix .tools/sarif @microsoft/sarif-multitool"
     )
     report, folder = sample
+    # Every installed rule in the table, so each rule's metadata is checked too.
+    everything = {r.code: r for r in (*all_rules(), *report.rules)}
+    report = dataclasses.replace(report, rules=tuple(everything.values()))
     log = tmp_path / "dslint.sarif"
     log.write_text(render_in(folder, SarifReporter(root=folder), report), encoding="utf-8")
     out = tmp_path / "validation.sarif"

@@ -13,6 +13,7 @@ the messages are already redacted by the rules.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ PROBLEM_SEVERITY = {
 # GitHub's security-severity bands: 9.0+ critical, 7.0-8.9 high, 4.0-6.9 medium, below low.
 SECURITY_SEVERITY = {Severity.ERROR: "8.0", Severity.WARNING: "5.5", Severity.INFO: "2.0"}
 SECURITY_CATEGORIES = frozenset({Category.PRIVACY, Category.MODERATION})
+# A documented example: ``FAIL::`` or ``PASS::``, a blank line, indented JSONL lines.
+EXAMPLE_BLOCK = re.compile(r"^(?:FAIL|PASS)::\n\n(?:    .*(?:\n|$)|\n)+", re.MULTILINE)
 # How often a category's findings are real problems, when a rule does not say (``precision``).
 DEFAULT_PRECISION = {
     Category.SCHEMA: "very-high",
@@ -85,10 +88,12 @@ def _sentence(text: str) -> str:
 
 
 def _description(rule: type[Rule]) -> str:
-    """The documentation's first paragraph after the summary (or the summary itself)."""
-    paragraphs = [p.strip() for p in rule.documentation().split("\n\n")]
-    body = [p for p in paragraphs[1:] if p and not p.rstrip().endswith("::")]
-    first = " ".join(body[0].split()) if body and not body[0].startswith("    ") else ""
+    """The summary and the documentation's first paragraph of prose (never an example)."""
+    prose = EXAMPLE_BLOCK.sub("", rule.documentation())
+    paragraphs = [p for p in prose.split("\n\n")[1:] if p.strip()]
+    first = " ".join(paragraphs[0].split()) if paragraphs else ""
+    if paragraphs and (paragraphs[0].startswith("    ") or first.endswith("::")):
+        first = ""
     return _sentence(f"{rule.summary()} {first}".strip())
 
 
@@ -103,12 +108,25 @@ def rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
     }
     if rule.category in SECURITY_CATEGORIES:
         properties["security-severity"] = SECURITY_SEVERITY[rule.severity]
+    text, markdown = rule.documentation(), rule_page(rule)
+    full = _description(rule)
+    if rule.category in SECURITY_CATEGORIES:
+        # Their documentation quotes secret-shaped and personal example values (moderation's,
+        # offensive text). SARIF files are uploaded and scanned, so they carry the summary
+        # and point to the full page instead.
+        full = _sentence(rule.summary())
+        see = f"Run `dslint rule {rule.code}` for the full documentation with examples."
+        text = f"{full}\n\n{see}\n"
+        markdown = (
+            f"## {rule.code} `{rule.name}`\n\n**{full}**\n\nCategory `{rule.category.value}`, "
+            f"severity `{rule.severity.value}`.\n\n{see}\n"
+        )
     return {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": _sentence(rule.summary())},
-        "fullDescription": {"text": _description(rule)},
-        "help": {"text": rule.documentation(), "markdown": rule_page(rule)},
+        "fullDescription": {"text": full},
+        "help": {"text": text, "markdown": markdown},
         "defaultConfiguration": {
             "enabled": rule.enabled_by_default,
             "level": LEVELS[rule.severity],
