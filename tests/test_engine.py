@@ -129,3 +129,19 @@ def test_rule_triggers_do_not_hide_escaped_keys(lint) -> None:  # type: ignore[n
     assert [(f.code, f.line, f.pointer) for f in findings] == [
         ("S201", 51, "/messages/1/tool_calls/0")
     ]
+
+
+def test_dataset_rules_compare_examples_within_one_file_unless_combined(tmp_path: Path) -> None:
+    with_prompt = tmp_path / "support.jsonl"
+    with_prompt.write_text(
+        jsonl(*[chat(f"Q{i}?", f"Answer {i}.", system="Be kind.") for i in range(50)])
+    )
+    without = tmp_path / "other.jsonl"
+    without.write_text(jsonl(*[chat(f"Other {i}?", f"Reply {i}.") for i in range(10)]))
+    separate = dslint.check([with_prompt, without], select=["V010"], today=TODAY)
+    assert separate.findings == ()
+    assert len(separate.datasets) == 2
+    combined = dslint.check(
+        [with_prompt, without], select=["V010"], combine_files=True, today=TODAY
+    )
+    assert {(Path(f.path).name, f.code) for f in combined.findings} == {("other.jsonl", "V010")}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from dslint import config as config_module
 from dslint.config import Config, ConfigError
@@ -48,9 +49,13 @@ def check(
     ignore: Sequence[str] | None = None,
     fail_on: str | None = None,
     validation: Sequence[str | Path] | None = None,
+    combine_files: bool | None = None,
     today: dt.date | None = None,
     moderation: str | None = None,
     announce: Callable[[str], None] | None = None,
+    review: str | None = None,
+    sample: int | None = None,
+    confirm: Callable[[Any], bool] | None = None,
 ) -> Report:
     """Lint the given files, folders or globs and return the report.
 
@@ -59,8 +64,14 @@ def check(
     ``moderation="openai"`` turns the remote moderation pass on (as the config's
     ``[tool.dslint.moderation] provider`` does); ``announce`` receives, before it happens,
     the one-line notice of what is sent where.
+
+    ``review="llm"`` turns the LLM review on (``sample``: only N examples' replies). Before
+    it sends anything, ``confirm(plan)`` sees a :class:`dslint.review.cost.ReviewPlan`
+    (requests, tokens, dollars) and returns whether to go ahead; without ``confirm`` a
+    review above its ``confirm-above`` limit raises instead of sending.
     """
     from dslint.engine import Engine
+    from dslint.review import settings as review_settings
     from dslint.rules.moderation import settings as moderation_settings
 
     files = resolve_paths([str(p) for p in paths])
@@ -71,6 +82,7 @@ def check(
             model=model,
             select=tuple(select) if select is not None else None,
             fail_on=fail_on,
+            combine_files=combine_files,
         )
         if extend_select:
             effective = effective.with_overrides(
@@ -79,12 +91,14 @@ def check(
         if ignore:
             effective = effective.with_overrides(ignore=(*effective.ignore, *ignore))
         effective = moderation_settings.apply(effective, moderation)
+        effective = review_settings.apply(effective, review, sample)
         paired = [v for train in group for v in effective.validation_for(train)]
         missing = [v for v in paired if not v.is_file()]
         if missing:
             raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
         extra = list(dict.fromkeys([*given_validation, *paired]))
         engine = Engine(effective, today=today, announce=announce)
+        engine.context.confirm = confirm
         reports.append(engine.run(group, validation=extra))
         given_validation = []  # given once, compared with the first group's training files
     return Report.merge(reports)

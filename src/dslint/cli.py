@@ -71,6 +71,8 @@ def common_check_options(function: F) -> F:
         click.option("--ignore", multiple=True, help="Rule codes, prefixes or names to skip."),
         click.option("--validation", "validation", multiple=True, type=click.Path(),
                      help="Validation file(s), checked too and compared with the training data."),
+        click.option("--combine-files", is_flag=True, default=None,
+                     help="Treat all inputs as shards of one dataset (compare across files)."),
         click.option("--today", hidden=True, help="Pretend today is this date (YYYY-MM-DD)."),
         click.option("--debug", is_flag=True, help="Show tracebacks for internal errors."),
     ]  # fmt: skip
@@ -123,12 +125,31 @@ def cli() -> None:
     type=click.Choice(["openai", "none"]),
     help="Send message texts to OpenAI's moderation endpoint (needs OPENAI_API_KEY).",
 )
+@click.option(
+    "--review",
+    type=click.Choice(["none", "llm"]),
+    help="LLM review of replies against your guidelines (sends them to a chat model).",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="LLM review: only the replies of N examples (a fixed, seeded choice).",
+)
+@click.option(
+    "-y",
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Send a paid remote pass without asking, even above its limit.",
+)
 @common_check_options
 def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str, ...],
           fail_on: str | None, exit_zero: bool, quiet: bool, no_samples: bool,
-          moderation: str | None, config_file: str | None, model: str | None,
-          select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
-          validation: tuple[str, ...],
+          moderation: str | None, review: str | None, sample: int | None, assume_yes: bool,
+          config_file: str | None, model: str | None, select: tuple[str, ...],
+          extend_select: tuple[str, ...], ignore: tuple[str, ...], validation: tuple[str, ...],
+          combine_files: bool | None,
           today: str | None, debug: bool) -> None:  # fmt: skip
     """Check PATHS (files, folders or globs) and report what the APIs would reject."""
 
@@ -151,9 +172,13 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             ignore=_split(ignore),
             fail_on=fail_on,
             validation=list(validation),
+            combine_files=combine_files,
             today=_today(today),
             moderation=moderation,
             announce=lambda message: click.echo(f"dslint: {message}", err=True),
+            review=review,
+            sample=sample,
+            confirm=_confirm_remote(assume_yes),
         )
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
         runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
@@ -182,6 +207,27 @@ def note_limits(report: Any, formats: Sequence[str]) -> Any:
                 f"findings{f' ({reason})' if reason else ''}; the text and json formats list all"
             )
     return dataclasses.replace(report, notes=(*report.notes, *notes)) if notes else report
+
+
+def interactive() -> bool:
+    """Can we ask a person? Never in CI or under pre-commit, never without a terminal."""
+    if any(os.environ.get(name) for name in ("CI", "GITHUB_ACTIONS", "PRE_COMMIT")):
+        return False
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _confirm_remote(assume_yes: bool) -> Callable[[Any], bool]:
+    """Show a remote pass's plan (requests, tokens, cost) on stderr; ask above its limit."""
+
+    def confirm(plan: Any) -> bool:
+        click.echo(plan.describe(), err=True)
+        if assume_yes or not plan.needs_confirmation:
+            return True
+        if not interactive():
+            fail(plan.refusal())
+        return click.confirm("Send it?", default=False, err=True)
+
+    return confirm
 
 
 def render(report: Any, fmt: str, destination: str | None, *, quiet: bool, samples: bool) -> None:

@@ -13,6 +13,7 @@ Example::
     severity = { S011 = "info" }
     per-file-ignores = { "data/legacy/*.jsonl" = ["S024"] }
     validation = { "data/train.jsonl" = "data/val.jsonl" }   # checked together (leakage)
+    combine-files = false   # true: the inputs are shards of one dataset, compared together
 
     [tool.dslint.rules.S009]          # a rule's options, by code or name
     minimum = 100
@@ -65,6 +66,8 @@ class Config:
     rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Training file (glob, relative to the config's folder) -> its validation file.
     validation: Mapping[str, str] = field(default_factory=dict)
+    # Treat all input files as shards of one dataset (dataset rules compare across them).
+    combine_files: bool = False
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
@@ -151,6 +154,10 @@ def parse(data: Mapping[str, Any], source: Path | None) -> Config:
                 name: _table(entry, f"rules.{name}", where)
                 for name, entry in _table(value, key, where).items()
             }
+        elif normal == "combine-files":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: 'combine-files' must be true or false")
+            kwargs["combine_files"] = value
         elif normal == "validation":
             pairs = _table(value, key, where)
             if not all(isinstance(v, str) for v in pairs.values()):

@@ -43,6 +43,9 @@ class RunContext:
     # Tells the user something before it happens (data about to leave the machine); the CLI
     # prints it on stderr. The engine itself never prints.
     announce: Callable[[str], None] = lambda message: None
+    # Asked before a paid remote pass sends anything (the CLI shows the plan and asks);
+    # returns whether to go ahead. None: only passes within their configured limit run.
+    confirm: Callable[[Any], bool] | None = None
 
 
 def matches(rule: type[Rule], pattern: str) -> bool:
@@ -130,11 +133,57 @@ class Engine:
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, paths: list[Path], validation: list[Path] | None = None) -> Report:
-        """Check training files (and validation files, which are compared against them)."""
+        """Check training files (and validation files, which are compared against them).
+
+        Dataset rules compare examples within one *dataset*: by default each training file
+        with its validation files; with ``combine-files`` (shards of one dataset) all files
+        together. Comparing unrelated files would call a Spanish file's replies off-language
+        because an English file was checked in the same run.
+        """
+        validation = validation or []
+        if self.config.combine_files or not paths:
+            units = [(paths, validation)]
+        else:
+            units = [([path], validation) for path in paths]
+        findings: list[Finding] = []
+        datasets: list[Dataset] = []
+        for train, held_out in units:
+            unit_findings, dataset = self._run_unit(train, held_out)
+            findings.extend(unit_findings)
+            datasets.append(dataset)
+        # A validation file shared by several training files is read once per unit; its own
+        # findings are the same each time, so keep one of each.
+        unique = {(f.fingerprint, f.line, f.column, f.message): f for f in findings}
+        ordered = sorted(unique.values(), key=lambda f: f.sort_key)
+        seen_files: dict[str, FileSummary] = {}
+        for dataset in datasets:
+            for f in dataset.files:
+                seen_files.setdefault(
+                    f.path,
+                    FileSummary(
+                        path=f.path,
+                        format=f.format,
+                        examples=f.examples,
+                        model=f.target.name if f.target else None,
+                        size=f.size,
+                        split=f.split,
+                    ),
+                )
+        return Report(
+            findings=tuple(ordered),
+            files=tuple(seen_files.values()),
+            rules=tuple(type(r) for r in self.rules),
+            notes=tuple(dict.fromkeys(self.context.notes)),
+            datasets=tuple(datasets),
+            fail_on=self.config.fail_on,
+        )
+
+    def _run_unit(self, paths: list[Path], validation: list[Path]) -> tuple[list[Finding], Dataset]:
+        """Stream one dataset's files through the record and file rules, then dataset rules."""
         builder = DatasetBuilder()
         findings: list[Finding] = []
         next_index = 0
-        inputs = [(p, "train") for p in paths] + [(p, "validation") for p in validation or []]
+        inputs = [(p, "train") for p in paths] + [(p, "validation") for p in validation]
         for path, split in inputs:
             info, records = read_file(path, next_index, split)
             for record in self._with_formats(info, records):
@@ -149,26 +198,7 @@ class Engine:
                         findings.append(finding)
         dataset = builder.build()
         findings.extend(self._run_dataset_rules(dataset))
-        findings.sort(key=lambda f: f.sort_key)
-        summaries = tuple(
-            FileSummary(
-                path=f.path,
-                format=f.format,
-                examples=f.examples,
-                model=f.target.name if f.target else None,
-                size=f.size,
-                split=f.split,
-            )
-            for f in dataset.files
-        )
-        return Report(
-            findings=tuple(findings),
-            files=summaries,
-            rules=tuple(type(r) for r in self.rules),
-            notes=tuple(dict.fromkeys(self.context.notes)),
-            datasets=(dataset,),
-            fail_on=self.config.fail_on,
-        )
+        return findings, dataset
 
     def _with_formats(self, info: FileInfo, records: Iterator[Record]) -> Iterator[Record]:
         """Decide the file's format from its first records, then set each record's format."""

@@ -130,8 +130,8 @@ class _Finder:
     def candidates(self, column: pd.Series[Any]) -> np.ndarray[Any, Any]:
         """Row positions whose string some pattern can match (RE2 over the whole column)."""
         import numpy as np
-        import pyarrow as pa  # type: ignore[import-untyped]
-        import pyarrow.compute as pc  # type: ignore[import-untyped]
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
         array = pa.chunked_array(column.array.__arrow_array__())
         mask = None

@@ -1,0 +1,173 @@
+"""Language consistency: replies in another language than the dataset is meant to teach.
+
+Detection is offline with py3langid (its model ships inside the wheel; imported only when
+this rule runs). Short texts and texts the model is unsure about (mixed languages, code,
+names) are left alone: a wrong "this is Tagalog" finding costs more than a missed one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dslint.dataset import Dataset
+from dslint.finding import Category, Hit, Severity
+from dslint.rule import DatasetRule
+from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
+
+# How much of a message the detector reads: enough for a confident answer, and it keeps
+# the cost per message flat on long replies.
+SAMPLE_CHARS = 400
+_CODE = r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+"
+
+
+@dataclass(frozen=True)
+class LanguageOptions:
+    min_letters: int = 40  # fewer letters than this: too short to tell
+    min_confidence: float = 0.95  # normalised probability of the detected language
+    dominant_share: float = (
+        0.6  # without a configured language, the dominant one must hold this share
+    )
+
+
+SAMPLE_MESSAGES = 2000
+_TOKEN = re.compile(r"[^\W\d_]{2,}")
+
+
+def _settle_by_vocabulary(
+    prose: pd.Series,
+    texts: Any,
+    candidates: Any,
+    languages: Any,
+    confidence: Any,
+) -> Any:
+    """Decide the clear cases of a large dataset without the detector; return the rest.
+
+    The detector reads an evenly spread sample. The 100 most frequent words of the sample's
+    dominant language form its vocabulary; a message whose words are mostly from it (at
+    least as much as 95% of the sample's messages in that language) is that language. Only
+    the other messages go through the detector, which keeps a 100k-example dataset
+    affordable without guessing: a message in another language shares few of those words.
+    """
+    classify = identifier().classify
+    sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
+    results = [classify(texts[row]) for row in sample]
+    for row, (language, score) in zip(sample, results, strict=False):
+        languages[row], confidence[row] = language, score
+    sure = [
+        (row, language)
+        for row, (language, score) in zip(sample, results, strict=False)
+        if score >= 0.95
+    ]
+    if not sure:
+        return np.setdiff1d(candidates, sample)
+    dominant = Counter(language for _, language in sure).most_common(1)[0][0]
+    words: Counter[str] = Counter()
+    for row, language in sure:
+        if language == dominant:
+            words.update(w.lower() for w in _TOKEN.findall(texts[row]))
+    vocabulary = [w for w, _ in words.most_common(100)]
+    pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
+    total = np.maximum(prose.str.count(r"[^\W\d_]{2,}").to_numpy(dtype=float), 1.0)
+    share = prose.str.count(pattern).to_numpy(dtype=float) / total
+    in_dominant = np.array([row for row, language in sure if language == dominant])
+    threshold = max(0.2, float(np.quantile(share[in_dominant], 0.05)))
+    rest = np.setdiff1d(candidates, sample)
+    clear = rest[share[rest] >= threshold]
+    languages[clear] = dominant
+    confidence[clear] = 1.0
+    return rest[share[rest] < threshold]
+
+
+@cache
+def identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect(
+    dataset: Dataset, rows: pd.DataFrame, key: str, options: LanguageOptions
+) -> pd.DataFrame:
+    """Language and confidence per row ("" when too short to tell); memoised."""
+    cache_key = f"voice.language.{key}.{options.min_letters}"
+    cached = dataset.cache.get(cache_key)
+    if cached is not None:
+        frame: pd.DataFrame = cached
+        return frame
+    prose = rows["text"].str.replace(_CODE, " ", regex=True).str.slice(0, SAMPLE_CHARS)
+    letters = prose.str.count(r"[^\W\d_]").to_numpy()
+    languages = np.full(len(rows), "", dtype=object)
+    confidence = np.zeros(len(rows))
+    candidates = np.flatnonzero(letters >= options.min_letters)
+    texts = prose.to_numpy()
+    if len(candidates) > SAMPLE_MESSAGES:
+        candidates = _settle_by_vocabulary(prose, texts, candidates, languages, confidence)
+    if len(candidates):
+        classify = identifier().classify
+        memo: dict[str, tuple[str, float]] = {}
+        for row in candidates:
+            text = texts[row]
+            result = memo.get(text)
+            if result is None:
+                result = memo[text] = classify(text)
+            languages[row], confidence[row] = result
+    frame = pd.DataFrame({"language": languages, "confidence": confidence})
+    dataset.cache[cache_key] = frame
+    return frame
+
+
+class LanguageMismatch(DatasetRule):
+    """A reply is written in another language than the dataset's.
+
+    With ``[tool.dslint.voice] language = "pt"`` every checked reply confidently detected as
+    another language is reported; without it, the dominant language of each role is the
+    reference (when it holds at least ``dominant-share`` of the confident detections).
+    Replies with fewer than ``min-letters`` letters, or detected with less than
+    ``min-confidence``, are skipped. Code blocks and URLs are ignored.
+    """
+
+    code = "V012"
+    name = "language-mismatch"
+    category = Category.VOICE
+    severity = Severity.WARNING
+    options_type = LanguageOptions
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        settings = voice_settings(self)
+        rows = checked_rows(self, dataset)
+        if rows.empty:
+            return
+        detected = detect(dataset, rows, ",".join(settings.roles), self.options)
+        confident = (detected["confidence"] >= self.options.min_confidence).to_numpy()
+        roles = rows["role"].to_numpy()
+        for role in pd.unique(roles):
+            mine = confident & (roles == role)
+            languages = detected["language"].to_numpy()[mine]
+            if not len(languages):
+                continue
+            expected = settings.language
+            source = "configured"
+            if expected is None:
+                tally = Counter(languages.tolist())
+                expected, count = tally.most_common(1)[0]
+                if count / len(languages) < self.options.dominant_share:
+                    continue
+                source = f"{count / len(languages):.0%} of the {role} messages"
+            mismatched = np.flatnonzero(mine & (detected["language"].to_numpy() != expected))
+            for row in (int(r) for r in mismatched):
+                found = detected["language"].iat[row]
+                yield text_hit(rows, int(row),
+                               f"{role} message is in '{found}' "
+                               f"({detected['confidence'].iat[row]:.0%} sure), "
+                               f"but the dataset's language is '{expected}' ({source})")  # fmt: skip
+
+
+RULES = [LanguageMismatch]

@@ -1,0 +1,178 @@
+"""Per-message limits of a voice profile: counts, readability, required elements.
+
+Counts are computed column-wise (pandas string methods over the checked rows), once per
+run, and shared through ``dataset.cache['voice.features']`` with the tone-outlier rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dslint.dataset import Dataset
+from dslint.finding import Category, Hit, Severity
+from dslint.rule import DatasetRule
+from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
+from dslint.vale.checks import GRADE_METRICS, TextStatistics
+
+# Emoji and pictographs (the main Unicode blocks), plus regional-indicator flags.
+EMOJI = (
+    "[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff"
+    "\U0001f1e6-\U0001f1ff\U00002b50\U00002b55\U0000231a-\U0000231b\U000023e9-\U000023fa]"
+)
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|\n+")
+WORD = re.compile(r"\S+")
+
+METRIC_NAMES = {
+    "flesch-kincaid": "Flesch-Kincaid",
+    "coleman-liau": "Coleman-Liau",
+    "automated-readability": "Automated Readability",
+}
+
+
+def grade_column(text: pd.Series, metric_name: str) -> Any:
+    """A reading grade per row, computed column-wise with the same statistics as
+    :func:`dslint.vale.checks.text_statistics` (syllables approximated by vowel groups)."""
+    words = np.maximum(text.str.count(r"[A-Za-z0-9'’]+").to_numpy(dtype=float), 1.0)
+    sentences = np.maximum(text.str.count(r"[.!?]+(?:\s|$)").to_numpy(dtype=float), 1.0)
+    letters = text.str.count(r"[A-Za-z0-9]").to_numpy(dtype=float)
+    syllables = np.maximum(text.str.count(r"(?i)[aeiouy]+").to_numpy(dtype=float), words)
+    statistics = TextStatistics(words, sentences, syllables, 0, letters, 0, 0)  # type: ignore[arg-type]
+    return GRADE_METRICS[metric_name](statistics)
+
+
+def max_sentence_words(text: str) -> int:
+    return max((len(WORD.findall(s)) for s in SENTENCE_SPLIT.split(text)), default=0)
+
+
+def counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Per-row counts (exclamations, questions, emoji, words, sentences, longest sentence)."""
+    cache_key = "voice.features." + key
+    cached = dataset.cache.get(cache_key)
+    if cached is None:
+        text = rows["text"]
+        cached = pd.DataFrame(
+            {
+                "exclamations": text.str.count("!").to_numpy(dtype=np.int64),
+                "questions": text.str.count(r"\?").to_numpy(dtype=np.int64),
+                "emoji": text.str.count(EMOJI).to_numpy(dtype=np.int64),
+                "words": text.str.count(r"\S+").to_numpy(dtype=np.int64),
+                "sentence_words": np.fromiter(
+                    (max_sentence_words(t) for t in text.tolist()), dtype=np.int64, count=len(text)
+                ),
+            }
+        )
+        dataset.cache[cache_key] = cached
+    frame: pd.DataFrame = cached
+    return frame
+
+
+LIMITS = {
+    # profile key: (column, is a maximum, what is counted)
+    "max-exclamations": ("exclamations", True, "exclamation marks"),
+    "max-emoji": ("emoji", True, "emoji"),
+    "max-questions": ("questions", True, "questions"),
+    "max-sentence-words": ("sentence_words", True, "words in its longest sentence"),
+    "max-message-words": ("words", True, "words"),
+    "min-message-words": ("words", False, "words"),
+}
+
+
+class MessageLimit(DatasetRule):
+    """A reply exceeds a per-message limit of the voice profile.
+
+    ``[limits]`` takes ``max-exclamations``, ``max-emoji``, ``max-questions``,
+    ``max-sentence-words``, ``max-message-words`` and ``min-message-words``. The message
+    says which limit, the value found and the limit.
+    """
+
+    code = "V004"
+    name = "message-limit"
+    category = Category.VOICE
+    severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        profile = profile_for(self, dataset)
+        if not profile.limits:
+            return
+        rows = checked_rows(self, dataset)
+        table = counts(dataset, rows, ",".join(profile.roles or ()))
+        for key, limit in profile.limits.items():
+            column, is_max, what = LIMITS[key]
+            values = table[column].to_numpy()
+            bad = np.flatnonzero(values > limit if is_max else values < limit)
+            for row in bad:
+                bound = "at most" if is_max else "at least"
+                yield text_hit(rows, int(row),
+                               f"{values[row]} {what}; the voice allows {bound} {limit} "
+                               f"(profile '{profile.name}' [limits] {key})", key=key)  # fmt: skip
+
+
+class Readability(DatasetRule):
+    """A reply's reading grade is outside the profile's bounds.
+
+    ``[readability] metric = "flesch-kincaid"`` (or ``coleman-liau``,
+    ``automated-readability``), ``min-grade``, ``max-grade``; replies shorter than
+    ``min-words`` (default 30) are not graded, since the formulas are noise on short text.
+    """
+
+    code = "V005"
+    name = "readability"
+    category = Category.VOICE
+    severity = Severity.INFO
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        profile = profile_for(self, dataset)
+        bounds = profile.readability
+        if "min-grade" not in bounds and "max-grade" not in bounds:
+            return
+        rows = checked_rows(self, dataset)
+        metric_name = METRIC_NAMES[bounds.get("metric", "flesch-kincaid")]
+        grades = grade_column(rows["text"], metric_name)
+        table = counts(dataset, rows, ",".join(profile.roles or ()))
+        low, high = bounds.get("min-grade"), bounds.get("max-grade")
+        long_enough = table["words"].to_numpy() >= bounds.get("min-words", 30)
+        outside = np.zeros(len(rows), dtype=bool)
+        if high is not None:
+            outside |= grades > high
+        if low is not None:
+            outside |= grades < low
+        for row in np.flatnonzero(outside & long_enough):
+            yield text_hit(rows, int(row),
+                           f"{metric_name} grade {grades[row]:.1f} is outside {low}-{high} "
+                           f"(profile '{profile.name}' [readability])")  # fmt: skip
+
+
+class MissingElement(DatasetRule):
+    """A reply lacks an element the voice profile requires (a sign-off, a disclaimer).
+
+    Each ``[[required]]`` table has a ``name``, a regular expression ``pattern`` that must
+    be found in every checked reply, and an optional ``message``.
+    """
+
+    code = "V008"
+    name = "missing-element"
+    category = Category.VOICE
+    severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        profile = profile_for(self, dataset)
+        if not profile.required:
+            return
+        rows = checked_rows(self, dataset)
+        for required in profile.required:
+            search = required.pattern.search
+            found = np.fromiter((search(t) is not None for t in rows["text"].tolist()),
+                                dtype=bool, count=len(rows))  # fmt: skip
+            for row in np.flatnonzero(~found):
+                hint = f": {required.message}" if required.message else ""
+                yield text_hit(rows, int(row),
+                               f"missing required {required.name}{hint} "
+                               f"(profile '{profile.name}' [[required]])", key=required.name)  # fmt: skip
+
+
+RULES = [MessageLimit, Readability, MissingElement]

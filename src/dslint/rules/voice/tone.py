@@ -1,0 +1,153 @@
+"""Tone outliers with no configuration: replies whose style is far from the dataset's own.
+
+Each checked reply gets a few style features, computed column-wise. For each feature the
+dataset's median and MAD (median absolute deviation) give a robust z-score,
+``0.6745 * (x - median) / MAD``, which a handful of outliers cannot drag the way a mean and
+standard deviation would. A reply is reported when a feature's |z| passes the threshold
+*and* the difference is large in absolute terms (``floor``), so that a dataset whose replies
+all look alike (MAD near zero) stays quiet instead of flagging tiny differences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dslint.dataset import Dataset
+from dslint.finding import Category, Hit, Severity
+from dslint.rule import DatasetRule
+from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
+from dslint.rules.voice.limits import EMOJI, counts
+
+FIRST_SINGULAR = r"(?i)\b(?:I|me|my|mine|myself)\b|\bI'(?:m|ve|ll|d)\b"
+FIRST_PLURAL = r"(?i)\b(?:we|us|our|ours|ourselves)\b|\bwe'(?:re|ve|ll|d)\b"
+CONTRACTION = r"(?i)\b\w+(?:n't|'re|'ve|'ll|'m|'d)\b"
+MARKDOWN = r"(?m)^\s*(?:#{1,6}\s|[-*+]\s|\d+[.)]\s|```|>\s)|\*\*|__|`"
+
+
+@dataclass(frozen=True)
+class Feature:
+    label: str
+    unit: str
+    floor: float  # smallest absolute difference worth reporting
+
+
+FEATURES = {
+    "length": Feature("length", "words (log)", np.log(3.0)),
+    "sentence": Feature("sentence length", "words per sentence", 8.0),
+    "exclamation": Feature("exclamation rate", "per sentence", 0.5),
+    "question": Feature("question rate", "per sentence", 0.5),
+    "emoji": Feature("emoji", "per 100 words", 2.0),
+    "capitals": Feature("capital letters", "share of letters", 0.15),
+    "first_singular": Feature("first person singular", "per 100 words", 3.0),
+    "first_plural": Feature("first person plural", "per 100 words", 3.0),
+    "contractions": Feature("contractions", "per 100 words", 3.0),
+    "markdown": Feature("markdown", "marks per 100 words", 5.0),
+    "grade": Feature("reading grade", "grade", 5.0),
+}
+
+
+@dataclass(frozen=True)
+class ToneOptions:
+    threshold: float = 4.0  # robust z-score beyond which a feature is an outlier
+    min_messages: int = 30  # below this the dataset's distribution means little
+    min_words: int = 5  # very short replies are not scored
+
+
+def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The style feature matrix of the checked rows (memoised)."""
+    cache_key = "voice.tone." + key
+    cached = dataset.cache.get(cache_key)
+    if cached is not None:
+        frame: pd.DataFrame = cached
+        return frame
+    text = rows["text"]
+    base = counts(dataset, rows, key)
+    words = base["words"].to_numpy(dtype=float)
+    per_words = 100.0 / np.maximum(words, 1.0)
+    sentences = np.maximum(text.str.count(r"[.!?]+(?:\s|$)").to_numpy(dtype=float), 1.0)
+    letters = np.maximum(text.str.count(r"[A-Za-z]").to_numpy(dtype=float), 1.0)
+    syllables = text.str.count(r"(?i)[aeiouy]+").to_numpy(dtype=float)
+    frame = pd.DataFrame(
+        {
+            "length": np.log1p(words),
+            "sentence": words / sentences,
+            "exclamation": base["exclamations"].to_numpy(dtype=float) / sentences,
+            "question": base["questions"].to_numpy(dtype=float) / sentences,
+            "emoji": text.str.count(EMOJI).to_numpy(dtype=float) * per_words,
+            "capitals": text.str.count(r"[A-Z]").to_numpy(dtype=float) / letters,
+            "first_singular": text.str.count(FIRST_SINGULAR).to_numpy(dtype=float) * per_words,
+            "first_plural": text.str.count(FIRST_PLURAL).to_numpy(dtype=float) * per_words,
+            "contractions": text.str.count(CONTRACTION).to_numpy(dtype=float) * per_words,
+            "markdown": text.str.count(MARKDOWN).to_numpy(dtype=float) * per_words,
+            # Flesch-Kincaid with vowel groups as syllables: rough, but the same for all rows.
+            "grade": 0.39 * words / sentences + 11.8 * syllables / np.maximum(words, 1) - 15.59,
+        }
+    )
+    dataset.cache[cache_key] = frame
+    return frame
+
+
+class ToneOutlier(DatasetRule):
+    """A reply's style is far from the rest of the dataset (no configuration needed).
+
+    Features per reply: length, sentence length, exclamation and question rate, emoji,
+    capital letters, first person singular and plural, contractions, markdown and reading
+    grade. The message names the features that deviate, the reply's value, the dataset's
+    median and the robust z-score. Options: ``threshold`` (4.0), ``min-messages`` (30),
+    ``min-words`` (5).
+    """
+
+    code = "V011"
+    name = "tone-outlier"
+    category = Category.VOICE
+    severity = Severity.INFO
+    options_type = ToneOptions
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        profile = profile_for(self, dataset)
+        rows = checked_rows(self, dataset)
+        if len(rows) < self.options.min_messages:
+            return
+        features = style_features(dataset, rows, ",".join(profile.roles or ()))
+        eligible = counts(dataset, rows, ",".join(profile.roles or ()))["words"].to_numpy()
+        eligible = eligible >= self.options.min_words
+        if eligible.sum() < self.options.min_messages:
+            return
+        values = features.to_numpy()
+        scored = values[eligible]
+        median = np.median(scored, axis=0)
+        mad = np.median(np.abs(scored - median), axis=0)
+        # A feature where over half the replies share one value has MAD 0; fall back to the
+        # mean absolute deviation so a rare departure can still be measured.
+        fallback = np.mean(np.abs(scored - median), axis=0) * 1.2533
+        spread = np.where(mad > 0, mad / 0.6745, fallback)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(spread > 0, (values - median) / spread, 0.0)
+        floors = np.array([FEATURES[name].floor for name in features.columns])
+        outlier = (np.abs(z) >= self.options.threshold) & (np.abs(values - median) >= floors)
+        outlier &= eligible[:, None]
+        names = list(features.columns)
+        for row in np.flatnonzero(outlier.any(axis=1)):
+            columns = np.flatnonzero(outlier[row])
+            columns = columns[np.argsort(-np.abs(z[row, columns]))][:3]
+            parts = []
+            for column in columns:
+                feature = FEATURES[names[column]]
+                shown = values[row, column]
+                middle = median[column]
+                if names[column] == "length":
+                    shown, middle = np.expm1(shown), np.expm1(middle)
+                    unit = "words"
+                else:
+                    unit = feature.unit
+                parts.append(f"{feature.label} {shown:.1f} vs median {middle:.1f} {unit} "
+                             f"(z={z[row, column]:+.1f})")  # fmt: skip
+            yield text_hit(rows, int(row),
+                           "tone differs from the rest of the dataset: " + "; ".join(parts))  # fmt: skip
+
+
+RULES = [ToneOutlier]

@@ -1,0 +1,567 @@
+"""Vale's check kinds, compiled once and run over many messages at once.
+
+Semantics follow Vale's documentation for each ``extends`` kind: ``tokens`` joined into one
+alternation inside word boundaries unless ``nonword``; ``raw`` prepended (or appended with
+``append``); ``ignorecase``; ``swap`` keys tried longest first, each in its own group so the
+matched key names its replacement; ``%s`` filled with the match (existence) or with the
+replacement and the match (substitution, where ``a|b`` reads ``'a' or 'b'``); ``exceptions``
+compared with the whole match; ``level`` suggestion/warning/error.
+
+Every check of a scope scans the scope's joined text once (see
+:class:`dslint.rules.voice._text.Joined`), never a loop over messages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import regex
+
+from dslint.rules.voice._text import Joined
+from dslint.vale.markdown import Blocks, Segment, blocks
+
+SUPPORTED = (
+    "existence", "substitution", "occurrence", "repetition", "consistency", "capitalization",
+    "conditional", "readability",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Alert:
+    piece: int  # index of the message in the corpus
+    start: int  # character offsets inside the message
+    end: int
+    rule: str  # Style.Rule
+    message: str
+    level: str
+    preferred: str | None = None
+
+
+class Corpus:
+    """Messages cut into Vale's scopes, each scope joined once for scanning."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = texts
+        self._blocks: list[Blocks] | None = None
+        self._scopes: dict[str, tuple[Joined, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+
+    @property
+    def blocks(self) -> list[Blocks]:
+        if self._blocks is None:
+            self._blocks = [blocks(t) for t in self.texts]
+        return self._blocks
+
+    def scope(self, name: str) -> tuple[Joined, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(joined segments, message index of each segment, segment start in its message)."""
+        found = self._scopes.get(name)
+        if found is None:
+            owners: list[int] = []
+            segments: list[Segment] = []
+            for index, parts in enumerate(self._segments(name)):
+                owners.extend([index] * len(parts))
+                segments.extend(parts)
+            found = (
+                Joined.of([s.text for s in segments]),
+                np.asarray(owners, dtype=np.int64),
+                np.asarray([s.start for s in segments], dtype=np.int64),
+            )
+            self._scopes[name] = found
+        return found
+
+    def _segments(self, name: str) -> Iterator[Sequence[Segment]]:
+        if name == "raw":
+            yield from ([Segment(0, t)] for t in self.texts)
+            return
+        for parts in self.blocks:
+            if name == "heading":
+                yield parts.headings
+            elif name == "paragraph":
+                yield parts.paragraphs
+            elif name == "list":
+                yield parts.items
+            elif name == "quote":
+                yield parts.quotes
+            elif name == "sentence":
+                yield parts.sentences()
+            elif name == "text":
+                yield parts.text_blocks
+            else:
+                yield ()
+
+
+def scope_of(value: Any) -> str:
+    names = [value] if isinstance(value, str) else list(value or ["text"])
+    joined = " ".join(str(n) for n in names)
+    for word, scope in (("heading", "heading"), ("sentence", "sentence"),
+                        ("paragraph", "paragraph"), ("list", "list"),
+                        ("blockquote", "quote"), ("raw", "raw")):  # fmt: skip
+        if word in joined:
+            return scope
+    if any(n in ("text", "summary", "") or n.startswith("~") for n in names):
+        return "text"
+    return "none"  # alt text, titles, tables, code: not present in a chat message
+
+
+def fill(message: str, *values: str) -> str:
+    """Go's ``%s`` formatting as Vale uses it: as many values as there are verbs."""
+    out = []
+    i = 0
+    used = 0
+    while i < len(message):
+        if message.startswith("%%", i):
+            out.append("%")
+            i += 2
+        elif message.startswith("%s", i) and used < len(values):
+            out.append(values[used])
+            used += 1
+            i += 2
+        else:
+            out.append(message[i])
+            i += 1
+    return "".join(out)
+
+
+def _flags(ignorecase: bool) -> int:
+    return int(regex.MULTILINE | regex.V0 | (regex.IGNORECASE if ignorecase else 0))
+
+
+def _exceptions(values: Any, ignorecase: bool) -> Any:
+    words = [str(v) for v in values or [] if str(v).strip()]
+    if not words:
+        return None
+    return regex.compile("(?:" + "|".join(words) + ")", _flags(ignorecase))
+
+
+def _excepted(pattern: Any, observed: str) -> bool:
+    return pattern is not None and pattern.fullmatch(observed) is not None
+
+
+@dataclass
+class Check:
+    name: str
+    kind: str
+    level: str
+    message: str
+    scope: str
+    definition: dict[str, Any] = field(repr=False)
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        raise NotImplementedError
+
+    def alert(self, piece: int, start: int, end: int, message: str,
+              preferred: str | None = None) -> Alert:  # fmt: skip
+        return Alert(piece, start, end, self.name, message, self.level, preferred)
+
+    def scan(self, corpus: Corpus, pattern: Any) -> Iterator[tuple[int, int, Any]]:
+        """(message index, offset of the match's segment in its message, match)."""
+        joined, owners, starts = corpus.scope(self.scope)
+        for segment, match, offset in joined.scan(pattern):
+            yield int(owners[segment]), int(starts[segment]) - offset, match
+
+
+_SPACES = regex.compile(r"[ \t]{2,}")
+
+
+class Existence(Check):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        d = self.definition
+        ignorecase = bool(d.get("ignorecase", False))
+        tokens = [str(t) for t in d.get("tokens") or [] if str(t).strip()]
+        raw = "".join(str(r) for r in d.get("raw") or [])
+        if tokens:
+            core = "|".join(tokens)
+            core = rf"\b(?:{core})\b" if not d.get("nonword") else f"(?:{core})"
+        else:
+            core = ""
+        source = core + raw if d.get("append") else raw + core
+        if not source:
+            raise ValueError(f"{self.name}: existence rule without tokens or raw")
+        self.pattern = regex.compile(source, _flags(ignorecase))
+        self.except_re = _exceptions(d.get("exceptions"), ignorecase)
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        for piece, base, m in self.scan(corpus, self.pattern):
+            if m.end() == m.start():
+                continue
+            if _excepted(self.except_re, m.group().strip()):
+                continue
+            # Vale quotes the rendered text, where a run of spaces reads as one.
+            quoted = _SPACES.sub(" ", m.group())
+            yield self.alert(piece, base + m.start(), base + m.end(), fill(self.message, quoted))
+
+
+def _to_sentence(options: Sequence[str]) -> str:
+    quoted = [f"'{o}'" for o in options]
+    if len(quoted) == 1:
+        return quoted[0]
+    if len(quoted) == 2:
+        return f"{quoted[0]} or {quoted[1]}"
+    return ", ".join([*quoted[:-1], "or " + quoted[-1]])
+
+
+def _convert_message(message: str) -> str:
+    for spec in ("'%s'", '"%s"'):
+        if message.count(spec) == 2:
+            message = message.replace(spec, "%s", 1)
+    return message
+
+
+def _cap_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+_CAPTURE = regex.compile(r"(?<!\\)\((?!\?)")
+
+
+class Substitution(Check):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        d = self.definition
+        self.ignorecase = bool(d.get("ignorecase", False))
+        swap = d.get("swap") or {}
+        if not isinstance(swap, dict) or not swap:
+            raise ValueError(f"{self.name}: substitution rule without 'swap'")
+        keys = sorted((str(k) for k in swap), key=len, reverse=True)
+        self.replacements = [str(swap[k]) for k in keys]
+        body = "|".join("(" + _CAPTURE.sub("(?:", k) + ")" for k in keys)
+        source = body if d.get("nonword") else rf"\b(?:{body})\b"
+        self.pattern = regex.compile(source, _flags(self.ignorecase))
+        self.except_re = _exceptions(d.get("exceptions"), self.ignorecase)
+        action = d.get("action") or {}
+        self.replace = (
+            isinstance(action, dict)
+            and action.get("name") == "replace"
+            and not action.get("params")
+        )
+        self.capitalize = bool(d.get("capitalize", False))
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        for piece, base, m in self.scan(corpus, self.pattern):
+            group = m.lastindex
+            if group is None or m.end() == m.start():
+                continue
+            observed = m.group(group).strip()
+            expected = self.replacements[group - 1]
+            if self.capitalize and observed == _cap_first(observed):
+                expected = _cap_first(expected)
+            options = [o for o in expected.split("|") if o]
+            if self.replace:
+                same = observed in options
+            else:
+                same = regex.fullmatch(f"(?:{expected})", observed) is not None
+            if same or _excepted(self.except_re, observed):
+                continue
+            message = self.message
+            shown = expected
+            if self.replace:
+                shown = _to_sentence(options)
+                message = _convert_message(message)
+            preferred = " or ".join(options)
+            yield self.alert(piece, base + m.start(group), base + m.end(group),
+                             fill(message, shown, observed), preferred)  # fmt: skip
+
+
+class Occurrence(Check):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        d = self.definition
+        self.pattern = regex.compile(str(d["token"]), _flags(bool(d.get("ignorecase"))))
+        self.max = d.get("max")
+        self.min = d.get("min")
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        joined, owners, starts = corpus.scope(self.scope)
+        counts = np.zeros(len(joined.pieces), dtype=np.int64)
+        for segment, _, _ in joined.scan(self.pattern):
+            counts[segment] += 1
+        for segment, count in enumerate(counts):
+            text = joined.pieces[segment]
+            too_many = self.max is not None and count > int(self.max)
+            too_few = self.min is not None and count < int(self.min) and text.strip()
+            if too_many or too_few:
+                start = int(starts[segment])
+                yield self.alert(int(owners[segment]), start, start + len(text),
+                                 fill(self.message, str(count)))  # fmt: skip
+
+
+class Repetition(Check):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        d = self.definition
+        tokens = [str(t) for t in d.get("tokens") or [r"[^\s]+"]]
+        self.ignorecase = bool(d.get("ignorecase"))
+        self.alpha = bool(d.get("alpha"))
+        self.pattern = regex.compile("(?:" + "|".join(tokens) + ")", _flags(self.ignorecase))
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        joined, owners, starts = corpus.scope(self.scope)
+        previous: tuple[int, Any] | None = None
+        for segment, m, offset in joined.scan(self.pattern):
+            word = m.group()
+            if self.alpha and not any(c.isalpha() for c in word):
+                previous = None
+                continue
+            if previous is not None and previous[0] == segment:
+                last = previous[1]
+                gap = joined.pieces[segment][last.end() - offset : m.start() - offset]
+                same = (
+                    last.group().lower() == word.lower()
+                    if self.ignorecase
+                    else last.group() == word
+                )
+                if same and gap.strip() == "" and gap:
+                    base = int(starts[segment]) - offset
+                    yield self.alert(int(owners[segment]), base + last.start(), base + m.end(),
+                                     fill(self.message, word))  # fmt: skip
+            previous = (segment, m)
+
+
+class Consistency(Check):
+    """Both spellings in one message: the one used second is reported."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        d = self.definition
+        either = d.get("either") or {}
+        if not isinstance(either, dict) or not either:
+            raise ValueError(f"{self.name}: consistency rule without 'either'")
+        self.pairs = [(str(a), str(b)) for a, b in either.items()]
+        parts = []
+        for a, b in self.pairs:
+            parts += [f"({a})", f"({b})"]
+        body = "|".join(parts)
+        source = body if d.get("nonword") else rf"\b(?:{body})\b"
+        self.pattern = regex.compile(source, _flags(bool(d.get("ignorecase"))))
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        chosen: dict[tuple[int, int], int] = {}
+        for piece, base, m in self.scan(corpus, self.pattern):
+            group = m.lastindex
+            if group is None:
+                continue
+            pair, side = divmod(group - 1, 2)
+            first = chosen.setdefault((piece, pair), side)
+            if first != side:
+                preferred = self.pairs[pair][first]
+                yield self.alert(piece, base + m.start(), base + m.end(),
+                                 fill(self.message, m.group()), preferred)  # fmt: skip
+
+
+SMALL_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "but",
+        "by",
+        "en",
+        "for",
+        "if",
+        "in",
+        "nor",
+        "of",
+        "on",
+        "or",
+        "per",
+        "the",
+        "to",
+        "v",
+        "v.",
+        "vs",
+        "vs.",
+        "via",
+        "with",
+    ]
+)
+_WORD = regex.compile(r"[^\s]+")
+
+
+def _letters(word: str) -> str:
+    return "".join(c for c in word if c.isalpha())
+
+
+class Capitalization(Check):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        d = self.definition
+        self.match = str(d.get("match", "$sentence"))
+        self.indicators = [str(i) for i in d.get("indicators") or []]
+        self.except_re = _exceptions(d.get("exceptions"), False)
+        self.threshold = float(d.get("threshold", 0.8))
+        self.custom = None if self.match.startswith("$") else regex.compile(self.match)
+
+    def _good(self, text: str) -> bool:
+        if self.custom is not None:
+            return self.custom.fullmatch(text) is not None
+        if self.match == "$lower":
+            return text == text.lower()
+        if self.match == "$upper":
+            return text == text.upper()
+        words = [w for w in _WORD.findall(text) if _letters(w)]
+        if not words:
+            return True
+        good = 0
+        previous = ""
+        for index, word in enumerate(words):
+            letters = _letters(word)
+            capital = letters[:1].isupper()
+            after_indicator = any(previous.endswith(i) for i in self.indicators)
+            if _excepted(self.except_re, word.strip(".,:;!?")):
+                good += 1
+            elif self.match == "$title":
+                good += capital or (word.lower() in SMALL_WORDS and index > 0)
+            elif index == 0 or after_indicator:
+                good += capital
+            else:
+                good += not capital
+            previous = word
+        return (
+            good / len(words) >= self.threshold if self.match == "$sentence" else good == len(words)
+        )
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        joined, owners, starts = corpus.scope(self.scope)
+        for segment, text in enumerate(joined.pieces):
+            if text.strip() and not self._good(text):
+                start = int(starts[segment])
+                yield self.alert(int(owners[segment]), start, start + len(text),
+                                 fill(self.message, text))  # fmt: skip
+
+
+class Conditional(Check):
+    """``first`` must not appear unless ``second`` (its definition) appears in the message."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        d = self.definition
+        flags = _flags(bool(d.get("ignorecase")))
+        self.first = regex.compile(str(d["first"]), flags)
+        self.second = regex.compile(str(d["second"]), flags)
+        self.except_re = _exceptions(d.get("exceptions"), False)
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        defined: dict[int, set[str]] = {}
+        for piece, _, m in self.scan(corpus, self.second):
+            defined.setdefault(piece, set()).add(m.group(m.lastindex or 0))
+        for piece, base, m in self.scan(corpus, self.first):
+            group = 1 if self.first.groups else 0
+            term = m.group(group)
+            if term in defined.get(piece, ()) or _excepted(self.except_re, term):
+                continue
+            yield self.alert(piece, base + m.start(group), base + m.end(group),
+                             fill(self.message, term))  # fmt: skip
+
+
+class Readability(Check):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        d = self.definition
+        self.metrics = [str(m) for m in d.get("metrics") or ["Flesch-Kincaid"]]
+        self.grade = float(d.get("grade", 8))
+        unknown = [m for m in self.metrics if m not in GRADE_METRICS]
+        if unknown:
+            raise ValueError(f"{self.name}: unknown readability metric {unknown[0]!r}")
+
+    def run(self, corpus: Corpus) -> Iterator[Alert]:
+        for index, parts in enumerate(corpus.blocks):
+            text = " ".join(s.text for s in parts.text_blocks)
+            stats = text_statistics(text)
+            if stats.words < 1 or stats.sentences < 1:
+                continue
+            score = sum(GRADE_METRICS[m](stats) for m in self.metrics) / len(self.metrics)
+            if score > self.grade:
+                yield self.alert(index, 0, len(corpus.texts[index]),
+                                 fill(self.message, f"{score:.2f}"))  # fmt: skip
+
+
+# -- readability statistics (shared with the voice profile's readability bounds) -----------
+_WORDS = regex.compile(r"[A-Za-z0-9'’]+")
+_SENTENCES = regex.compile(r"[.!?]+(?=\s|$)")
+_VOWELS = regex.compile(r"[aeiouy]+")
+
+
+@dataclass(frozen=True)
+class TextStatistics:
+    words: int
+    sentences: int
+    syllables: int
+    polysyllables: int
+    letters: int
+    complex_words: int
+    long_words: int
+
+
+def syllables(word: str) -> int:
+    word = word.lower().strip("'’")
+    if len(word) <= 3:
+        return 1
+    if word.endswith("e") and not word.endswith(("le", "ee")):
+        word = word[:-1]
+    return max(1, len(_VOWELS.findall(word)))
+
+
+def text_statistics(text: str) -> TextStatistics:
+    words = _WORDS.findall(text)
+    counts = [syllables(w) for w in words]
+    return TextStatistics(
+        words=len(words),
+        sentences=max(1, len(_SENTENCES.findall(text))) if words else 0,
+        syllables=sum(counts),
+        polysyllables=sum(1 for c in counts if c >= 3),
+        letters=sum(len(w) for w in words),
+        complex_words=sum(1 for c in counts if c >= 3),
+        long_words=sum(1 for w in words if len(w) > 6),
+    )
+
+
+def _per(a: Any, b: Any) -> Any:
+    """a / b, and 0 where b is 0 (works on numbers and on numpy columns alike)."""
+    if isinstance(b, np.ndarray):
+        return np.where(b > 0, a / np.maximum(b, 1e-9), 0.0)
+    return a / b if b else 0.0
+
+
+GRADE_METRICS: dict[str, Callable[[TextStatistics], Any]] = {
+    "Flesch-Kincaid": lambda s: (
+        0.39 * _per(s.words, s.sentences) + 11.8 * _per(s.syllables, s.words) - 15.59
+    ),
+    "Gunning Fog": lambda s: (
+        0.4 * (_per(s.words, s.sentences) + 100 * _per(s.complex_words, s.words))
+    ),
+    "Coleman-Liau": lambda s: (
+        0.0588 * 100 * _per(s.letters, s.words) - 0.296 * 100 * _per(s.sentences, s.words) - 15.8
+    ),
+    "SMOG": lambda s: 1.043 * math.sqrt(s.polysyllables * _per(30, s.sentences)) + 3.1291,
+    "Automated Readability": lambda s: (
+        4.71 * _per(s.letters, s.words) + 0.5 * _per(s.words, s.sentences) - 21.43
+    ),
+}
+
+KINDS: dict[str, type[Check]] = {
+    "existence": Existence,
+    "substitution": Substitution,
+    "occurrence": Occurrence,
+    "repetition": Repetition,
+    "consistency": Consistency,
+    "capitalization": Capitalization,
+    "conditional": Conditional,
+    "readability": Readability,
+}
+
+
+def build_check(name: str, definition: dict[str, Any]) -> Check:
+    kind = str(definition["extends"])
+    level = str(definition.get("level", "suggestion"))
+    if level not in ("suggestion", "warning", "error"):
+        raise ValueError(f"level must be suggestion, warning or error, not {level!r}")
+    default_scope = "heading" if kind == "capitalization" else "text"
+    scope = scope_of(definition.get("scope", default_scope))
+    message = str(definition.get("message", name))
+    return KINDS[kind](name, kind, level, message, scope, definition)
