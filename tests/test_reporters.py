@@ -462,3 +462,18 @@ def test_read_lines_at_offsets(tmp_path: Path, compressed: bool) -> None:
     }
     assert read_lines_at(info, set()) == {}
     assert read_lines_at(dataclasses.replace(info, real_path=tmp_path / "gone"), {0}) == {}
+
+
+def test_preference_examples_name_the_preferred_and_the_other_answer() -> None:
+    from dslint.reporters.examples import parts_of
+
+    record = {
+        "input": {"messages": [{"role": "user", "content": "Hi"}]},
+        "preferred_output": [{"role": "assistant", "content": "Hello!"}],
+        "non_preferred_output": [{"role": "assistant", "content": "What?"}],
+    }
+    assert [(p.pointer, p.role, p.text) for p in parts_of(record)] == [
+        ("/input/messages/0", "user", "Hi"),
+        ("/preferred_output/0", "assistant (preferred)", "Hello!"),
+        ("/non_preferred_output/0", "assistant (not preferred)", "What?"),
+    ]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 REDACTED = "[redacted]"
 # Tool definitions are JSON schemas, whose properties may well be called "role".
 SKIPPED_KEYS = frozenset({"tools", "functions"})
+PREFERENCE_SECTIONS = {"preferred_output": "preferred", "non_preferred_output": "not preferred"}
 MAX_TEXT = 4000  # characters shown per message; the rest is counted, not shown
 
 
@@ -116,6 +117,10 @@ def _message_part(message: dict[str, Any], pointer: str) -> Part:
     calls = message.get("tool_calls") or message.get("function_call")
     if calls:
         text += ("\n" if text else "") + "tool calls: " + json.dumps(calls, ensure_ascii=False)
+    # Preference data: say which answer this is.
+    section = pointer.split("/")[1] if pointer.count("/") > 1 else ""
+    if section in PREFERENCE_SECTIONS:
+        label += f" ({PREFERENCE_SECTIONS[section]})"
     if message.get("weight") == 0:
         label += ", weight 0"
     shown, omitted = _shorten(text)
