@@ -181,12 +181,32 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             confirm=_confirm_remote(assume_yes),
         )
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
-        render(report, stdout_format, None, quiet=quiet, samples=not no_samples)
-        for fmt, out in targets:
-            render(report, fmt, out, quiet=quiet, samples=not no_samples)
+        runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
+        report = note_limits(report, [fmt for fmt, _ in runs])
+        for fmt, destination in runs:
+            render(report, fmt, destination, quiet=quiet, samples=not no_samples)
         return 0 if exit_zero else report.exit_code(fail_on)
 
     run_guarded(action, debug)
+
+
+def note_limits(report: Any, formats: Sequence[str]) -> Any:
+    """Add a note, seen in every output of the run, when a format cannot hold every finding."""
+    import dataclasses
+
+    from dslint.registry import load_reporter
+
+    notes = []
+    for fmt in dict.fromkeys(formats):
+        reporter_class = load_reporter(fmt)
+        limit = getattr(reporter_class, "max_findings", None)
+        if limit is not None and len(report.findings) > limit:
+            reason = getattr(reporter_class, "max_findings_reason", "")
+            notes.append(
+                f"the {fmt} report keeps the {limit:,} most severe of {len(report.findings):,} "
+                f"findings{f' ({reason})' if reason else ''}; the text and json formats list all"
+            )
+    return dataclasses.replace(report, notes=(*report.notes, *notes)) if notes else report
 
 
 def interactive() -> bool:
@@ -214,6 +234,9 @@ def render(report: Any, fmt: str, destination: str | None, *, quiet: bool, sampl
     from dslint.registry import load_reporter
 
     reporter_class = load_reporter(fmt)
+    limit = getattr(reporter_class, "max_findings", None)
+    if limit is not None:
+        report = report.limited(limit)
     stream = sys.stdout
     reporter = reporter_class(color=destination is None and _color(stream), samples=samples)
     if fmt == "text" and quiet:

@@ -23,6 +23,7 @@ from dslint.dataset import Dataset, DatasetBuilder
 from dslint.finding import Finding, Hit, Severity
 from dslint.fingerprint import fingerprint
 from dslint.loader import FileInfo, Record, read_file
+from dslint.rawlines import read_lines_at
 from dslint.registry import all_rules
 from dslint.report import FileSummary, Report
 from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, build_options
@@ -284,7 +285,7 @@ class Engine:
         raw_lines = {
             (path, offset): text
             for path, offsets in wanted.items()
-            for offset, text in _read_lines_at(dataset.file(path), offsets).items()
+            for offset, text in read_lines_at(dataset.file(path), offsets).items()
         }
         for rule, hit in pending:
             row = records.loc[hit.record]
@@ -369,35 +370,3 @@ def _path_matches(path: str, pattern: str, config: Config) -> bool:
     except ValueError:
         return False
     return fnmatch.fnmatch(relative, pattern)
-
-
-def _read_lines_at(info: FileInfo | None, offsets: set[int]) -> dict[int, str]:
-    """Re-read the raw lines at these byte offsets (for columns of dataset-level findings)."""
-    if info is None or not offsets:
-        return {}
-    found: dict[int, str] = {}
-    try:
-        if info.gzip:
-            import gzip
-
-            position = 0
-            with gzip.open(info.real_path, "rb") as stream:
-                for raw in stream:
-                    if position in offsets:
-                        found[position] = _decode_line(raw, position == 0)
-                    position += len(raw)
-                    if len(found) == len(offsets):
-                        break
-        else:
-            with open(info.real_path, "rb") as stream:
-                for offset in sorted(offsets):
-                    stream.seek(offset)
-                    found[offset] = _decode_line(stream.readline(), offset == 0)
-    except (OSError, EOFError):
-        pass
-    return found
-
-
-def _decode_line(raw: bytes, first: bool) -> str:
-    text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
-    return text[1:] if first and text.startswith("\ufeff") else text

@@ -6,7 +6,7 @@ The engine builds it; reporters only read it. ``summary()`` is the JSON contract
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dslint.finding import Category, Finding, Severity
@@ -66,6 +66,20 @@ class Report:
             return 0
         threshold = FAIL_RANK[fail_on]
         return 1 if any(f.severity.rank >= threshold for f in self.findings) else 0
+
+    def limited(self, max_findings: int) -> Report:
+        """This report cut to its ``max_findings`` most severe findings, kept in file order.
+
+        For formats whose consumers keep only so many results (GitHub code scanning keeps
+        5,000 per SARIF run, by severity). The caller says so in the notes.
+        """
+        if len(self.findings) <= max_findings:
+            return self
+        by_severity = sorted(
+            range(len(self.findings)), key=lambda i: -self.findings[i].severity.rank
+        )
+        kept = sorted(by_severity[:max_findings])
+        return replace(self, findings=tuple(self.findings[i] for i in kept))
 
     def findings_frame(self) -> pd.DataFrame:
         import pandas as pd

@@ -3,6 +3,9 @@
 Each is a class registered under the ``dslint.reporters`` entry-point group with a
 ``render(report) -> str`` method and the file ``extensions`` it is chosen for with ``-o``.
 Reporters never decide anything: severity, order and the exit code are already settled.
+A format whose consumers keep only so many results declares ``max_findings`` (and why, in
+``max_findings_reason``); the caller cuts the report with ``Report.limited`` and says so in
+the run's notes, so every output of the run tells the same story.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ if TYPE_CHECKING:
 class Reporter:
     name: ClassVar[str]
     extensions: ClassVar[tuple[str, ...]] = ()
+    max_findings: ClassVar[int | None] = None
+    max_findings_reason: ClassVar[str] = ""
 
     def __init__(self, *, color: bool = False, samples: bool = True) -> None:
         self.color = color

@@ -23,7 +23,7 @@ class TextReporter(Reporter):
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
 
     def line(self, finding: Finding) -> str:
-        location = finding.path
+        location = finding.path or "(dataset)"
         if finding.line is not None:
             location += f":{finding.line}:{finding.column or 1}"
         severity = self._paint(finding.severity.value, _COLORS[finding.severity])
