@@ -38,6 +38,14 @@ def clean_chat(count: int = 10) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_key(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache's secret key goes to a temporary folder, never the tester's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
 @pytest.fixture
 def lint(tmp_path: Path):  # type: ignore[no-untyped-def]
     """lint(text, name="data.jsonl", **check_kwargs) -> list of findings."""

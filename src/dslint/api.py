@@ -49,15 +49,37 @@ def check(
     fail_on: str | None = None,
     validation: Sequence[str | Path] | None = None,
     today: dt.date | None = None,
+    baseline: str | Path | None = None,
+    changed_since: str | None = None,
+    cache: bool = False,
 ) -> Report:
     """Lint the given files, folders or globs and return the report.
 
     ``validation`` files are checked too and compared with the training files (leakage);
     a config's ``validation`` table pairs them automatically.
+    ``baseline`` names a file written by ``dslint baseline``: its findings are not reported.
+    ``changed_since`` is a git revision: only findings on records added or changed since then
+    are reported (dataset rules still see every record). ``cache=True`` keeps and reuses
+    results in ``.dslint_cache/`` of the working directory (it never changes them; the CLI
+    turns it on unless ``--no-cache``).
     """
     from dslint.engine import Engine
 
+    accepted = None
+    if baseline is not None:
+        from dslint.baseline import Baseline
+
+        accepted = Baseline.load(baseline)  # a bad baseline fails before the long run
     files = resolve_paths([str(p) for p in paths])
+    if changed_since is not None:
+        from dslint.changes import check_revision
+
+        check_revision(changed_since, files[0].resolve().parent if files else None)
+    store = None
+    if cache:
+        from dslint.cache import Cache
+
+        store = Cache.open()
     given_validation = resolve_paths([str(p) for p in validation]) if validation else []
     reports = []
     for base, group in configs_for(files, config):
@@ -77,6 +99,18 @@ def check(
         if missing:
             raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
         extra = list(dict.fromkeys([*given_validation, *paired]))
-        reports.append(Engine(effective, today=today).run(group, validation=extra))
+        engine = Engine(effective, today=today, cache=store)
+        reports.append(engine.run(group, validation=extra))
         given_validation = []  # given once, compared with the first group's training files
-    return Report.merge(reports)
+    if store is not None:
+        store.save()
+    report = Report.merge(reports)
+    if accepted is not None:
+        from dslint.baseline import apply
+
+        report = apply(report, accepted, source=f"baseline {baseline}")
+    if changed_since is not None:
+        from dslint.changes import only_changed
+
+        report = only_changed(report, changed_since)
+    return report

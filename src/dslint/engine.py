@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dslint import formats, locate, models
 from dslint.config import Config, ConfigError
@@ -26,6 +27,9 @@ from dslint.loader import FileInfo, Record, read_file
 from dslint.registry import all_rules
 from dslint.report import FileSummary, Report
 from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, build_options
+
+if TYPE_CHECKING:
+    from dslint.cache import Cache, RecordHits, TextMemo
 
 # Records read before a file's format is decided (its majority format over these).
 FORMAT_SAMPLE = 256
@@ -39,6 +43,15 @@ class RunContext:
     today: dt.date
     model_given: bool  # the user named a target (so a format mismatch is the user's intent)
     notes: list[str] = field(default_factory=list)
+    cache: Cache | None = None  # None with --no-cache
+
+    def memo(self, namespace: str, version: str = "") -> TextMemo:
+        """A text memo for a dataset rule family (see dslint.cache.TextMemo and docs/ci.md)."""
+        from dslint.cache import null_memo
+
+        if self.cache is None:
+            return null_memo(namespace)
+        return self.cache.memo(namespace, version)
 
 
 def matches(rule: type[Rule], pattern: str) -> bool:
@@ -98,13 +111,18 @@ def instantiate(config: Config, chosen: list[type[Rule]]) -> list[Rule]:
 
 
 class Engine:
-    def __init__(self, config: Config, today: dt.date | None = None) -> None:
+    def __init__(
+        self, config: Config, today: dt.date | None = None, cache: Cache | None = None
+    ) -> None:
         self.config = config
         available = all_rules()
         _check_patterns(config, available)
         self.rules = instantiate(config, select_rules(config, available))
         self.context = RunContext(
-            config=config, today=today or dt.date.today(), model_given=config.model is not None
+            config=config,
+            today=today or dt.date.today(),
+            model_given=config.model is not None,
+            cache=cache,
         )
         self.fixed_target = (
             models.resolve(config.model, {k: dict(v) for k, v in config.models.items()})
@@ -116,6 +134,21 @@ class Engine:
         self.record_rules = [r for r in self.rules if isinstance(r, RecordRule)]
         self.file_rules = [r for r in self.rules if isinstance(r, FileRule)]
         self.dataset_rules = [r for r in self.rules if isinstance(r, DatasetRule)]
+        self.record_hits: RecordHits | None = cache.records(self._run_key()) if cache else None
+
+    def _run_key(self) -> str:
+        """Everything besides a record's content that record rules' results depend on."""
+        from dslint import __version__
+        from dslint.cache import source_stamp
+
+        packages = {type(r).__module__.rpartition(".")[0] or type(r).__module__
+                    for r in self.record_rules}  # fmt: skip
+        modules = [m for m in sys.modules if m.startswith(tuple(packages))]
+        modules += ["dslint.engine", "dslint.loader", "dslint.formats", "dslint.models"]
+        rules = [(type(r).__module__, type(r).__qualname__, r.code, repr(r.options))
+                 for r in self.record_rules]  # fmt: skip
+        return repr((__version__, self.context.today.isoformat(), self.context.model_given,
+                     repr(self.config), rules, source_stamp(modules)))  # fmt: skip
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, paths: list[Path], validation: list[Path] | None = None) -> Report:
@@ -206,16 +239,42 @@ class Engine:
                 info.image_examples += 1
 
     def _check_record(self, record: Record) -> Iterator[Finding]:
+        hits = self._record_hits(record) if self.record_hits else self._run_record_rules(record)
+        for rule, hit in hits:
+            finding = self._locate_record(rule, hit, record.path, record.line,
+                                          record.content_hash, record.raw)  # fmt: skip
+            if finding:
+                yield finding
+
+    def _run_record_rules(self, record: Record) -> Iterator[tuple[RecordRule, Hit]]:
         for rule in self.record_rules:
             if rule.needs_object and not record.is_object:
                 continue
             if rule.formats is not None and record.format not in rule.formats:
                 continue
             for hit in rule.check(record):
-                finding = self._locate_record(rule, hit, record.path, record.line,
-                                              record.content_hash, record.raw)  # fmt: skip
-                if finding:
-                    yield finding
+                yield rule, hit
+
+    def _record_hits(self, record: Record) -> list[tuple[RecordRule, Hit]]:
+        """The record rules' hits, from the cache when this content was checked before."""
+        from dslint.cache import decode_hits, encode_hits
+
+        assert self.record_hits is not None
+        info = record.file
+        key = self.record_hits.key(
+            record.path, record.format, info.format, info.target.name if info.target else "",
+            "first" if record.line == 1 else "", record.raw, repr(record.problems),
+        )  # fmt: skip
+        cached = self.record_hits.get(key)
+        if cached is not None:
+            decoded = decode_hits(cached[0], {r.code: r for r in self.record_rules})
+            if decoded is not None:
+                self.context.notes.extend(cached[1])
+                return decoded
+        before = len(self.context.notes)
+        hits = list(self._run_record_rules(record))
+        self.record_hits.put(key, encode_hits(hits), self.context.notes[before:])
+        return hits
 
     def _run_dataset_rules(self, dataset: Dataset) -> list[Finding]:
         pending: list[tuple[DatasetRule, Hit]] = []
