@@ -216,6 +216,9 @@ class Cache:
         secret = _secret()
         return cls(root, secret) if secret is not None else None
 
+    def digest(self, material: bytes) -> str:
+        return hashlib.blake2b(material, key=self._secret, digest_size=16).hexdigest()
+
     def hash(self, *parts: str | bytes) -> str:
         """A keyed hash of these parts (they are separated, so ("ab", "c") != ("a", "bc"))."""
         digest = hashlib.blake2b(key=self._secret, digest_size=16)
@@ -263,8 +266,10 @@ class RecordHits:
         self._cache = cache
         self._store = store
 
-    def key(self, *parts: str | bytes) -> str:
-        return self._cache.hash(*parts)
+    def key(self, context: str, raw: str) -> str:
+        """The key of a record: ``context`` (all but the line, as a repr) and the raw line."""
+        material = f"{len(context)}:{context}{raw}".encode("utf-8", "surrogatepass")
+        return self._cache.digest(material)
 
     def get(self, key: str) -> tuple[list[list[Any]], list[str]] | None:
         entry = self._store.get(key)

@@ -135,6 +135,7 @@ class Engine:
         self.file_rules = [r for r in self.rules if isinstance(r, FileRule)]
         self.dataset_rules = [r for r in self.rules if isinstance(r, DatasetRule)]
         self.record_hits: RecordHits | None = cache.records(self._run_key()) if cache else None
+        self._record_rules_by_code = {r.code: r for r in self.record_rules}
 
     def _run_key(self) -> str:
         """Everything besides a record's content that record rules' results depend on."""
@@ -261,13 +262,14 @@ class Engine:
 
         assert self.record_hits is not None
         info = record.file
-        key = self.record_hits.key(
-            record.path, record.format, info.format, info.target.name if info.target else "",
-            "first" if record.line == 1 else "", record.raw, repr(record.problems),
-        )  # fmt: skip
+        # Everything a record rule sees besides the raw line; a repr keeps the parts apart.
+        context = repr((record.path, record.format, info.format,
+                        info.target.name if info.target else "", record.line == 1,
+                        record.problems))  # fmt: skip
+        key = self.record_hits.key(context, record.raw)
         cached = self.record_hits.get(key)
         if cached is not None:
-            decoded = decode_hits(cached[0], {r.code: r for r in self.record_rules})
+            decoded = decode_hits(cached[0], self._record_rules_by_code)
             if decoded is not None:
                 self.context.notes.extend(cached[1])
                 return decoded
