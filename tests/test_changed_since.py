@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +18,8 @@ from dslint import registry
 from dslint.cli import cli
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
-from dslint.rule import DatasetRule
+from dslint.loader import Record
+from dslint.rule import DatasetRule, RecordRule
 
 
 class RepeatedReply(DatasetRule):
@@ -41,13 +42,27 @@ class RepeatedReply(DatasetRule):
             seen.add(str(text))
 
 
+class Counted(RecordRule):
+    """Reports nothing; counts the records it was asked to check."""
+
+    code = "X201"
+    name = "counted"
+    category = Category.QUALITY
+    severity = Severity.INFO
+    calls: ClassVar[int] = 0
+
+    def check(self, record: Record) -> Iterator[Hit]:
+        Counted.calls += 1
+        return iter(())
+
+
 @pytest.fixture
 def repeated_reply_plugin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import sys
     import types
 
     module = types.ModuleType("changed_since_rules")
-    module.RULES = [RepeatedReply]  # type: ignore[attr-defined]
+    module.RULES = [RepeatedReply, Counted]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "changed_since_rules", module)
     plugin = EntryPoint(name="x", value="changed_since_rules:RULES", group="dslint.rules")
     real = registry.entry_points
@@ -153,7 +168,9 @@ def test_dataset_rules_compare_new_records_with_the_whole_file(
     # The new record repeats the reply of an old, unchanged record.
     examples.append(chat("A brand new question?", "Answer number 12."))
     (repo / "train.jsonl").write_text(jsonl(*examples))
-    code, document = run("check", "train.jsonl", "--changed-since", "HEAD")
+    Counted.calls = 0
+    code, document = run("check", "train.jsonl", "--changed-since", "HEAD", "--no-cache")
+    assert Counted.calls == 1  # record rules ran on the new record only
     assert code == 0 and located(document) == [("X200", 61, "/messages/1/content")]
 
 

@@ -71,10 +71,12 @@ def check(
 
         accepted = Baseline.load(baseline)  # a bad baseline fails before the long run
     files = resolve_paths([str(p) for p in paths])
+    since = None
     if changed_since is not None:
-        from dslint.changes import check_revision
+        from dslint.changes import Since, check_revision
 
         check_revision(changed_since, files[0].resolve().parent if files else None)
+        since = Since(changed_since)
     store = None
     if cache:
         from dslint.cache import Cache
@@ -100,6 +102,8 @@ def check(
             raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
         extra = list(dict.fromkeys([*given_validation, *paired]))
         engine = Engine(effective, today=today, cache=store)
+        if since is not None:
+            engine.record_filter = since.is_new
         reports.append(engine.run(group, validation=extra))
         given_validation = []  # given once, compared with the first group's training files
     if store is not None:
@@ -109,8 +113,6 @@ def check(
         from dslint.baseline import apply
 
         report = apply(report, accepted, source=f"baseline {baseline}")
-    if changed_since is not None:
-        from dslint.changes import only_changed
-
-        report = only_changed(report, changed_since)
+    if since is not None:
+        report = since.filter(report)
     return report

@@ -5,9 +5,9 @@ A record is *unchanged* when a line with the same content existed in the file at
 reordering lines changes nothing for the records around them. The comparison is a multiset:
 if a line appears twice now and once at REF, its second occurrence is new (a copy just added).
 
-Every record is still loaded and every rule still runs, so dataset rules (duplicates, voice
-consistency) compare the new records with the whole file; only record findings on unchanged
-records are dropped afterwards. File- and dataset-level findings are always kept.
+Record rules skip unchanged records, but every record is still loaded, so dataset rules
+(duplicates, voice consistency) compare the new records with the whole file; their findings
+on unchanged records are dropped afterwards. File- and dataset-level findings always stay.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from dslint.loader import GZIP_MAGIC, InputError
+from dslint.loader import GZIP_MAGIC, InputError, Record
 from dslint.loader import _hash64 as content_hash  # the loader's record content hash
 from dslint.report import Report
 from dslint.textutil import plural
@@ -70,36 +70,42 @@ def lines_at(ref: str, path: Path) -> Counter[int]:
     return hashes
 
 
-def new_lines(report: Report, ref: str) -> dict[str, set[int]]:
-    """For each file of the report: the line numbers of records added or changed since REF."""
-    new: dict[str, set[int]] = {}
-    for dataset in report.datasets:
-        records = dataset.records
-        for info in dataset.files:
-            old = lines_at(ref, info.real_path)
-            rows = records[records["path"] == info.path].sort_values("line")
-            fresh = new.setdefault(info.path, set())
-            for line, digest in zip(
-                rows["line"].to_numpy(), rows["content_hash"].to_numpy(), strict=True
-            ):
-                key = int(digest)
-                if old[key] > 0:
-                    old[key] -= 1
-                else:
-                    fresh.add(int(line))
-    return new
+class Since:
+    """Which records are new since REF, decided while the files stream through the engine.
 
+    The engine asks :meth:`is_new` for every record in file order (and skips the record rules
+    of the others: their findings would be dropped anyway); :meth:`filter` then drops the
+    record findings of the unchanged records, dataset rules' findings included.
+    """
 
-def only_changed(report: Report, ref: str) -> Report:
-    """The report without record findings on records that are unchanged since REF."""
-    new = new_lines(report, ref)
-    kept = tuple(
-        f for f in report.findings if f.line is None or f.line in new.get(f.path, frozenset())
-    )
-    changed = sum(len(lines) for lines in new.values())
-    total = sum(len(dataset.records) for dataset in report.datasets)
-    note = (
-        f"--changed-since {ref}: {plural(changed, 'line')} of {total:,} added or changed; "
-        f"findings on the other lines are not shown"
-    )
-    return replace(report, findings=kept, notes=(*report.notes, note))
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self._old: dict[str, Counter[int]] = {}
+        self.new: dict[str, set[int]] = {}
+        self.seen = 0
+
+    def is_new(self, record: Record) -> bool:
+        old = self._old.get(record.path)
+        if old is None:
+            old = self._old[record.path] = lines_at(self.ref, record.file.real_path)
+            self.new[record.path] = set()
+        self.seen += 1
+        if old[record.content_hash] > 0:
+            old[record.content_hash] -= 1
+            return False
+        self.new[record.path].add(record.line)
+        return True
+
+    def filter(self, report: Report) -> Report:
+        """The report without record findings on records that are unchanged since REF."""
+        kept = tuple(
+            f
+            for f in report.findings
+            if f.line is None or f.line in self.new.get(f.path, frozenset())
+        )
+        changed = sum(len(lines) for lines in self.new.values())
+        note = (
+            f"--changed-since {self.ref}: {plural(changed, 'line')} of {self.seen:,} added or "
+            f"changed; findings on the other lines are not shown"
+        )
+        return replace(report, findings=kept, notes=(*report.notes, note))

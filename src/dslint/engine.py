@@ -13,7 +13,7 @@ import datetime as dt
 import fnmatch
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,6 +136,8 @@ class Engine:
         self.dataset_rules = [r for r in self.rules if isinstance(r, DatasetRule)]
         self.record_hits: RecordHits | None = cache.records(self._run_key()) if cache else None
         self._record_rules_by_code = {r.code: r for r in self.record_rules}
+        # Records for which this returns False skip the record rules (--changed-since).
+        self.record_filter: Callable[[Record], bool] | None = None
 
     def _run_key(self) -> str:
         """Everything besides a record's content that record rules' results depend on."""
@@ -240,6 +242,8 @@ class Engine:
                 info.image_examples += 1
 
     def _check_record(self, record: Record) -> Iterator[Finding]:
+        if self.record_filter is not None and not self.record_filter(record):
+            return
         hits = self._record_hits(record) if self.record_hits else self._run_record_rules(record)
         for rule, hit in hits:
             finding = self._locate_record(rule, hit, record.path, record.line,
