@@ -38,6 +38,25 @@ def clean_chat(count: int = 10) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_key(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache's secret key goes to a temporary folder, never the tester's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run in the tests happens on TODAY, so no result depends on the calendar."""
+    monkeypatch.setenv("DSLINT_TODAY", TODAY.isoformat())
+
+
+def run_notes(notes: Sequence[str]) -> list[str]:
+    """A report's notes without the date-driven OpenAI wind-down notice."""
+    return [n for n in notes if not n.startswith("OpenAI accepts no new fine-tuning jobs")]
+
+
 @pytest.fixture
 def lint(tmp_path: Path):  # type: ignore[no-untyped-def]
     """lint(text, name="data.jsonl", **check_kwargs) -> list of findings."""

@@ -64,6 +64,9 @@ def check(
     review: str | None = None,
     sample: int | None = None,
     confirm: Callable[[Any], bool] | None = None,
+    baseline: str | Path | None = None,
+    changed_since: str | None = None,
+    cache: bool = False,
 ) -> Report:
     """Lint the given files, folders or globs and return the report.
 
@@ -77,12 +80,34 @@ def check(
     it sends anything, ``confirm(plan)`` sees a :class:`dslint.review.cost.ReviewPlan`
     (requests, tokens, dollars) and returns whether to go ahead; without ``confirm`` a
     review above its ``confirm-above`` limit raises instead of sending.
+
+    ``baseline`` names a file written by ``dslint baseline``: its findings are not reported.
+    ``changed_since`` is a git revision: only findings on records added or changed since then
+    are reported (dataset rules still see every record). ``cache=True`` keeps and reuses
+    results in ``.dslint_cache/`` of the working directory (it never changes them; the CLI
+    turns it on unless ``--no-cache``).
     """
     from dslint.engine import Engine
     from dslint.review import settings as review_settings
     from dslint.rules.moderation import settings as moderation_settings
 
+    accepted = None
+    if baseline is not None:
+        from dslint.baseline import Baseline
+
+        accepted = Baseline.load(baseline)  # a bad baseline fails before the long run
     files = resolve_paths([str(p) for p in paths])
+    since = None
+    if changed_since is not None:
+        from dslint.changes import Since, check_revision
+
+        check_revision(changed_since, files[0].resolve().parent if files else None)
+        since = Since(changed_since)
+    store = None
+    if cache:
+        from dslint.cache import Cache
+
+        store = Cache.open()
     given_validation = resolve_paths([str(p) for p in validation]) if validation else []
     reports = []
     for base, group in configs_for(files, config):
@@ -105,8 +130,19 @@ def check(
         if missing:
             raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
         extra = list(dict.fromkeys([*given_validation, *paired]))
-        engine = Engine(effective, today=today, announce=announce)
+        engine = Engine(effective, today=today, announce=announce, cache=store)
         engine.context.confirm = confirm
+        if since is not None:
+            engine.record_filter = since.is_new
         reports.append(engine.run(group, validation=extra))
         given_validation = []  # given once, compared with the first group's training files
-    return Report.merge(reports)
+    if store is not None:
+        store.save()
+    report = Report.merge(reports)
+    if accepted is not None:
+        from dslint.baseline import apply
+
+        report = apply(report, accepted, source=f"baseline {baseline}")
+    if since is not None:
+        report = since.filter(report)
+    return report

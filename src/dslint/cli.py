@@ -143,10 +143,23 @@ def cli() -> None:
     is_flag=True,
     help="Send a paid remote pass without asking, even above its limit.",
 )
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False),
+    help="Report only findings not in this baseline (see 'dslint baseline').",
+)
+@click.option(
+    "--changed-since",
+    metavar="REF",
+    help="Report only on records added or changed since this git revision.",
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write .dslint_cache/.")
 @common_check_options
 def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str, ...],
           fail_on: str | None, exit_zero: bool, quiet: bool, no_samples: bool,
           moderation: str | None, review: str | None, sample: int | None, assume_yes: bool,
+          baseline_file: str | None, changed_since: str | None, no_cache: bool,
           config_file: str | None, model: str | None, select: tuple[str, ...],
           extend_select: tuple[str, ...], ignore: tuple[str, ...], validation: tuple[str, ...],
           combine_files: bool | None,
@@ -179,6 +192,9 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             review=review,
             sample=sample,
             confirm=_confirm_remote(assume_yes),
+            baseline=baseline_file,
+            changed_since=changed_since,
+            cache=not no_cache,
         )
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
         runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
@@ -228,6 +244,51 @@ def _confirm_remote(assume_yes: bool) -> Callable[[Any], bool]:
         return click.confirm("Send it?", default=False, err=True)
 
     return confirm
+
+
+@cli.command("baseline")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    default=".dslint-baseline.json",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the baseline.",
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write .dslint_cache/.")
+@common_check_options
+def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
+                     config_file: str | None, model: str | None, select: tuple[str, ...],
+                     extend_select: tuple[str, ...], ignore: tuple[str, ...],
+                     validation: tuple[str, ...], combine_files: bool | None,
+                     today: str | None, debug: bool) -> None:  # fmt: skip
+    """Record today's findings in PATHS so that 'check --baseline' reports only new ones."""
+
+    def action() -> int:
+        from dslint.api import check as run_check
+        from dslint.baseline import Baseline
+        from dslint.textutil import plural
+
+        report = run_check(
+            paths,
+            config=config_file,
+            model=model,
+            select=_split(select) or None,
+            extend_select=_split(extend_select),
+            ignore=_split(ignore),
+            validation=list(validation),
+            combine_files=combine_files,
+            today=_today(today),
+            cache=not no_cache,
+        )
+        accepted = Baseline.from_findings(report.findings)
+        accepted.write(output)
+        click.echo(f"Wrote {output}: {plural(accepted.total, 'finding')} in "
+                   f"{plural(len(report.files), 'file')}.", err=True)  # fmt: skip
+        return 0
+
+    run_guarded(action, debug)
 
 
 def render(report: Any, fmt: str, destination: str | None, *, quiet: bool, samples: bool) -> None:

@@ -17,18 +17,26 @@ a message with no text (an assistant turn that only calls tools) has one row wit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-
-import pandas as pd
 
 from dslint.locate import join_pointer
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from dslint.loader import FileInfo, Record
 
-TEXT = pd.StringDtype("pyarrow")
+
+def __getattr__(name: str) -> Any:
+    # pandas is imported when a frame is first built, not with this module, so a run whose
+    # rules never look at the frames (``--select S``, pre-commit on schema rules) starts fast.
+    if name == "TEXT":
+        import pandas as pd
+
+        return pd.StringDtype("pyarrow")
+    raise AttributeError(name)
+
 
 # Where each format keeps its message lists: (section name, path of keys to the list).
 MESSAGE_LISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -42,14 +50,44 @@ MESSAGE_LISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 }
 
 
-@dataclass
 class Dataset:
-    records: pd.DataFrame
-    messages: pd.DataFrame
-    files: list[FileInfo] = field(default_factory=list)
-    # Derived data shared between rules and reporters (token counts, signatures...), so that
-    # work done once is not done again; keys are owned by the module that computes them.
-    cache: dict[str, Any] = field(default_factory=dict)
+    """The two frames and the files. A frame may be given as a function that builds it: it
+    is then built on first use (and pandas imported then), so runs that never use it skip it.
+    """
+
+    def __init__(
+        self,
+        records: pd.DataFrame | Callable[[], pd.DataFrame],
+        messages: pd.DataFrame | Callable[[], pd.DataFrame],
+        files: list[FileInfo] | None = None,
+        cache: dict[str, Any] | None = None,
+    ) -> None:
+        self._records = records
+        self._messages = messages
+        self.files: list[FileInfo] = files if files is not None else []
+        # Derived data shared between rules and reporters (token counts, signatures...), so
+        # that work done once is not done again; keys are owned by the module computing them.
+        self.cache: dict[str, Any] = cache if cache is not None else {}
+
+    @property
+    def records(self) -> pd.DataFrame:
+        if callable(self._records):
+            self._records = self._records()
+        return self._records
+
+    @records.setter
+    def records(self, frame: pd.DataFrame) -> None:
+        self._records = frame
+
+    @property
+    def messages(self) -> pd.DataFrame:
+        if callable(self._messages):
+            self._messages = self._messages()
+        return self._messages
+
+    @messages.setter
+    def messages(self, frame: pd.DataFrame) -> None:
+        self._messages = frame
 
     def file(self, path: str) -> FileInfo | None:
         return next((f for f in self.files if f.path == path), None)
@@ -170,7 +208,8 @@ class DatasetBuilder:
         m["images"].append(images)
 
     def build(self) -> Dataset:
-        return Dataset(records_frame(self._records), messages_frame(self._messages), self.files)
+        records, messages = self._records, self._messages
+        return Dataset(lambda: records_frame(records), lambda: messages_frame(messages), self.files)
 
 
 def _image_details(content: Any) -> str | None:
@@ -196,6 +235,9 @@ def _tools_json(value: dict[str, Any]) -> str | None:
 
 
 def records_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    TEXT = pd.StringDtype("pyarrow")
     frame: pd.DataFrame = pd.DataFrame(
         {
             "path": pd.Categorical(columns["path"]),
@@ -213,6 +255,9 @@ def records_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
 
 
 def messages_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    TEXT = pd.StringDtype("pyarrow")
     frame: pd.DataFrame = pd.DataFrame(
         {
             "record": pd.array(columns["record"], dtype="int64"),

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dslint import formats, locate, models
 from dslint.config import Config, ConfigError
@@ -27,6 +28,9 @@ from dslint.rawlines import read_lines_at
 from dslint.registry import all_rules
 from dslint.report import FileSummary, Report
 from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, build_options
+
+if TYPE_CHECKING:
+    from dslint.cache import Cache, RecordHits, TextMemo
 
 # Records read before a file's format is decided (its majority format over these).
 FORMAT_SAMPLE = 256
@@ -46,6 +50,15 @@ class RunContext:
     # Asked before a paid remote pass sends anything (the CLI shows the plan and asks);
     # returns whether to go ahead. None: only passes within their configured limit run.
     confirm: Callable[[Any], bool] | None = None
+    cache: Cache | None = None  # None with --no-cache
+
+    def memo(self, namespace: str, version: str = "") -> TextMemo:
+        """A text memo for a dataset rule family (see dslint.cache.TextMemo and docs/ci.md)."""
+        from dslint.cache import null_memo
+
+        if self.cache is None:
+            return null_memo(namespace)
+        return self.cache.memo(namespace, version)
 
 
 def matches(rule: type[Rule], pattern: str) -> bool:
@@ -110,13 +123,17 @@ class Engine:
         config: Config,
         today: dt.date | None = None,
         announce: Callable[[str], None] | None = None,
+        cache: Cache | None = None,
     ) -> None:
         self.config = config
         available = all_rules()
         _check_patterns(config, available)
         self.rules = instantiate(config, select_rules(config, available))
         self.context = RunContext(
-            config=config, today=today or dt.date.today(), model_given=config.model is not None
+            config=config,
+            today=today or _today(),
+            model_given=config.model is not None,
+            cache=cache,
         )
         if announce is not None:
             self.context.announce = announce
@@ -130,6 +147,24 @@ class Engine:
         self.record_rules = [r for r in self.rules if isinstance(r, RecordRule)]
         self.file_rules = [r for r in self.rules if isinstance(r, FileRule)]
         self.dataset_rules = [r for r in self.rules if isinstance(r, DatasetRule)]
+        self.record_hits: RecordHits | None = cache.records(self._run_key()) if cache else None
+        self._record_rules_by_code = {r.code: r for r in self.record_rules}
+        # Records for which this returns False skip the record rules (--changed-since).
+        self.record_filter: Callable[[Record], bool] | None = None
+
+    def _run_key(self) -> str:
+        """Everything besides a record's content that record rules' results depend on."""
+        from dslint import __version__
+        from dslint.cache import source_stamp
+
+        packages = {type(r).__module__.rpartition(".")[0] or type(r).__module__
+                    for r in self.record_rules}  # fmt: skip
+        modules = [m for m in sys.modules if m.startswith(tuple(packages))]
+        modules += ["dslint.engine", "dslint.loader", "dslint.formats", "dslint.models"]
+        rules = [(type(r).__module__, type(r).__qualname__, r.code, repr(r.options))
+                 for r in self.record_rules]  # fmt: skip
+        return repr((__version__, self.context.today.isoformat(), self.context.model_given,
+                     repr(self.config), rules, source_stamp(modules)))  # fmt: skip
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, paths: list[Path], validation: list[Path] | None = None) -> Report:
@@ -247,6 +282,16 @@ class Engine:
                 info.image_examples += 1
 
     def _check_record(self, record: Record) -> Iterator[Finding]:
+        if self.record_filter is not None and not self.record_filter(record):
+            return
+        hits = self._record_hits(record) if self.record_hits else self._run_record_rules(record)
+        for rule, hit in hits:
+            finding = self._locate_record(rule, hit, record.path, record.line,
+                                          record.content_hash, record.raw)  # fmt: skip
+            if finding:
+                yield finding
+
+    def _run_record_rules(self, record: Record) -> Iterator[tuple[RecordRule, Hit]]:
         raw = record.raw
         escaped = "\\u" in raw
         for rule in self.record_rules:
@@ -257,10 +302,29 @@ class Engine:
             if rule.triggers and not escaped and not any(t in raw for t in rule.triggers):
                 continue
             for hit in rule.check(record):
-                finding = self._locate_record(rule, hit, record.path, record.line,
-                                              record.content_hash, record.raw)  # fmt: skip
-                if finding:
-                    yield finding
+                yield rule, hit
+
+    def _record_hits(self, record: Record) -> list[tuple[RecordRule, Hit]]:
+        """The record rules' hits, from the cache when this content was checked before."""
+        from dslint.cache import decode_hits, encode_hits
+
+        assert self.record_hits is not None
+        info = record.file
+        # Everything a record rule sees besides the raw line; a repr keeps the parts apart.
+        context = repr((record.path, record.format, info.format,
+                        info.target.name if info.target else "", record.line == 1,
+                        record.problems))  # fmt: skip
+        key = self.record_hits.key(context, record.raw)
+        cached = self.record_hits.get(key)
+        if cached is not None:
+            decoded = decode_hits(cached[0], self._record_rules_by_code)
+            if decoded is not None:
+                self.context.notes.extend(cached[1])
+                return decoded
+        before = len(self.context.notes)
+        hits = list(self._run_record_rules(record))
+        self.record_hits.put(key, encode_hits(hits), self.context.notes[before:])
+        return hits
 
     def _run_dataset_rules(self, dataset: Dataset) -> list[Finding]:
         pending: list[tuple[DatasetRule, Hit]] = []
@@ -360,6 +424,20 @@ class Engine:
             message=hit.message,
             fingerprint=fingerprint(rule.code, path, None, hit.pointer, hit.key),
         )
+
+
+def _today() -> dt.date:
+    """Today, or DSLINT_TODAY (YYYY-MM-DD) for reproducible runs: date-dependent rules such
+    as the OpenAI wind-down notice otherwise change a CI result from one day to the next."""
+    import os
+
+    value = os.environ.get("DSLINT_TODAY")
+    if value:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"DSLINT_TODAY: not a date (YYYY-MM-DD): {value!r}") from None
+    return dt.date.today()
 
 
 def _path_matches(path: str, pattern: str, config: Config) -> bool:

@@ -1,0 +1,137 @@
+"""Start-up time and the incremental cache, measured in one run.
+
+    python benchmarks/bench_startup.py [--runs 9] [--examples 100000] [--skip-incremental]
+
+Prints:
+
+1. the median wall time of ``dslint check`` on a 20-example file, as pre-commit runs it (a new
+   process each time), with a cold cache (``--no-cache``) and a warm one (target: <= 0.5 s);
+2. the slowest imports of ``import dslint.cli`` and of that check (``python -X importtime``);
+3. the incremental cache on the benchmark file: a cold run, then a re-run after editing
+   1 percent of its lines, and their ratio (target: <= 0.15).
+
+Every dslint run is a subprocess whose working directory is a fresh temporary folder, so its
+``.dslint_cache/`` starts empty and nothing of this process (imports, caches) helps it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import dataset, rows
+from generate import generate
+
+DSLINT = [sys.executable, "-m", "dslint"]
+
+
+def wall(arguments: list[str], folder: Path) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(arguments, cwd=folder, capture_output=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode == 2:
+        sys.exit(f"dslint failed: {done.stderr.decode(errors='replace').strip()}")
+    return elapsed
+
+
+def startup(runs: int, folder: Path) -> None:
+    small = generate(20, 7, folder / "small.jsonl")
+    cold = [wall([*DSLINT, "check", str(small), "--no-cache"], folder) for _ in range(runs)]
+    wall([*DSLINT, "check", str(small)], folder)  # fill the cache
+    warm = [wall([*DSLINT, "check", str(small)], folder) for _ in range(runs)]
+    bare = [wall([sys.executable, "-c", "pass"], folder) for _ in range(runs)]
+    print(f"dslint check on a 20-example file, median of {runs} runs (target <= 0.5 s):")
+    table = [
+        ("no cache", f"{statistics.median(cold):.3f} s", f"{min(cold):.3f} s"),
+        ("warm cache", f"{statistics.median(warm):.3f} s", f"{min(warm):.3f} s"),
+        ("python -c pass", f"{statistics.median(bare):.3f} s", f"{min(bare):.3f} s"),
+    ]
+    for line in rows(table, ("run", "median", "fastest")):
+        print("  " + line)
+
+
+def importtime(arguments: list[str], folder: Path, top: int = 8) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *arguments], cwd=folder, capture_output=True
+    )
+    entries = []
+    for line in done.stderr.decode(errors="replace").splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if match and not match.group(3).strip(" ") and len(match.group(3)) <= 3:
+            entries.append((int(match.group(2)), match.group(4)))  # top-level imports only
+    entries.sort(reverse=True)
+    print(f"slowest top-level imports of: python {' '.join(arguments)}")
+    table = [(name, f"{micro / 1000:.1f} ms") for micro, name in entries[:top]]
+    for line in rows(table, ("module", "cumulative")):
+        print("  " + line)
+
+
+def edit_one_percent(source: Path, target: Path, seed: int = 3) -> int:
+    """Copy ``source`` with 1 percent of its lines changed (the last message reworded)."""
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    chosen = random.Random(seed).sample(range(len(lines)), max(1, len(lines) // 100))
+    for index in chosen:
+        example = json.loads(lines[index])
+        last = example["messages"][-1]
+        last["content"] = str(last.get("content") or "") + " Anything else I can do?"
+        lines[index] = json.dumps(example, ensure_ascii=False) + "\n"
+    target.write_text("".join(lines), encoding="utf-8")
+    return len(chosen)
+
+
+def incremental(examples: int, folder: Path) -> None:
+    source = dataset(examples)
+    work = folder / "incremental"
+    work.mkdir()
+    data = work / "train.jsonl"
+    data.write_bytes(source.read_bytes())
+    arguments = [*DSLINT, "check", str(data), "--format", "json", "-q"]
+    uncached = wall([*arguments, "--no-cache"], work)
+    cold = wall(arguments, work)
+    unchanged = wall(arguments, work)
+    edited = edit_one_percent(source, data)
+    after_edit = wall(arguments, work)
+    print(f"incremental cache on {examples:,} examples ({edited:,} lines edited):")
+    table = [
+        ("no cache", f"{uncached:.2f} s", f"{uncached / cold:.3f}"),
+        ("cold cache (fills it)", f"{cold:.2f} s", "1.000"),
+        ("warm, nothing changed", f"{unchanged:.2f} s", f"{unchanged / cold:.3f}"),
+        ("warm, 1 % of lines edited", f"{after_edit:.2f} s", f"{after_edit / cold:.3f}"),
+    ]
+    for line in rows(table, ("run", "wall time", "ratio to cold")):
+        print("  " + line)
+    print(f"ratio after a 1 % edit: {after_edit / cold:.3f} (target <= 0.15)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--examples", type=int, default=100_000)
+    parser.add_argument("--skip-incremental", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dslint-bench-") as name:
+        folder = Path(name)
+        # A private cache key, so the benchmark never touches the user's cache folder.
+        os.environ["XDG_CACHE_HOME"] = str(folder / "xdg")
+        startup(args.runs, folder)
+        print()
+        importtime(["-c", "import dslint.cli"], folder)
+        print()
+        importtime(["-m", "dslint", "check", str(folder / "small.jsonl"), "--no-cache"], folder)
+        if not args.skip_incremental:
+            print()
+            incremental(args.examples, folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,344 @@
+"""The incremental cache in ``.dslint_cache/``: reuse work on content that did not change.
+
+Two stores, both keyed by content, never by line number or file time:
+
+* **Record hits.** For each record, what the record rules reported (the hits, before they are
+  located), keyed by the record's raw content, its effective format, its file's format and
+  target model, and the *run key*: dslint's version, the rules that run (their code, options
+  and source file) and the configuration. A re-run after an edit checks only the records
+  whose content changed. Locating, severity overrides, ignores and fingerprints are applied
+  afresh each run, so the cache cannot change a report.
+* **Text memos** (:class:`TextMemo`) for dataset rules: a value per distinct text (a token
+  count, a MinHash signature, the offsets of privacy matches, style features), keyed by the
+  text's hash and a namespace that the rule family versions itself. See ``docs/ci.md``.
+
+Safety: every key is a keyed hash (BLAKE2b) with a random secret kept outside the project,
+in the user's cache folder (``$XDG_CACHE_HOME/dslint/cache-key``). A ``.dslint_cache/``
+committed to a repository (by a pull request, say) therefore never matches and cannot hide a
+finding. The files are plain JSON, never pickles, so reading one cannot run code. Values hold
+hits and derived numbers only: never dataset text (rule messages quote it only through
+``textutil.excerpt``, as in any report, and secrets are redacted before they reach a hit).
+Anything unreadable is ignored: a damaged cache only costs time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dslint import __version__
+from dslint.finding import Hit, Severity
+
+CACHE_DIR = ".dslint_cache"
+FORMAT = 1
+# A store keeps the entries used by the last run, plus older ones up to this many, so linting
+# two files in turn (pre-commit on one, then the other) does not evict each other's entries.
+KEEP_UNUSED = 200_000
+# Record stores for other run keys (another config, another dslint version) kept at most.
+KEEP_STORES = 8
+
+V = TypeVar("V")
+R = TypeVar("R")
+
+
+def _key_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "dslint" / "cache-key"
+
+
+def _secret() -> bytes | None:
+    """This user's random cache key, made on first use; None when it cannot be kept."""
+    path = _key_file()
+    try:
+        data = path.read_bytes()
+        if len(data) == 32:
+            return data
+    except OSError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = secrets.token_bytes(32)
+        temporary = path.with_name(f"cache-key.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(fresh)
+        os.replace(temporary, path)
+        return path.read_bytes()  # another process may have won the race: use its key
+    except OSError:
+        return None
+
+
+def _write_json(path: Path, document: Any) -> None:
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+        os.replace(temporary, path)  # atomic: a concurrent reader sees the old or the new file
+    except OSError:
+        temporary.unlink(missing_ok=True)
+
+
+def _read_entries(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return {}
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        return {}
+    entries = document.get("entries")
+    return entries if isinstance(entries, dict) else {}
+
+
+class _Store:
+    """One JSON file of key -> value; loaded on first use, written back when changed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._old: dict[str, Any] | None = None
+        self._used: dict[str, Any] = {}
+        self._dirty = False
+
+    @property
+    def old(self) -> dict[str, Any]:
+        if self._old is None:
+            self._old = _read_entries(self.path)
+        return self._old
+
+    def get(self, key: str) -> Any:
+        value = self._used.get(key)
+        if value is None:
+            value = self.old.get(key)
+            if value is not None:
+                self._used[key] = value
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        self._used[key] = value
+        self._dirty = True
+
+    def save(self, header: Mapping[str, Any]) -> None:
+        if not self._dirty:
+            return  # nothing new: leave the file as it is (pruning can wait for a change)
+        entries = dict(self._used)
+        room = max(KEEP_UNUSED, 2 * len(entries)) - len(entries)
+        for key, value in self.old.items():
+            if room <= 0:
+                break
+            if key not in entries:
+                entries[key] = value
+                room -= 1
+        _write_json(self.path, {**header, "format": FORMAT, "entries": entries})
+
+
+class TextMemo:
+    """Values computed from one text, remembered across runs (see the module docstring).
+
+    A rule family asks for its memo once per run::
+
+        memo = self.context.memo("tokens.count", version=f"{encoding}/1")
+        counts = memo.map(distinct_texts, lambda missing: [len(encode(t)) for t in missing])
+
+    ``map`` computes only the texts it has not seen, in one batch, so the family keeps its
+    vectorised code and loads heavy machinery (a tokenizer) only when something is missing.
+    Values must be JSON values (numbers, strings, lists, dicts); pack numeric arrays as a hex
+    string (``array.tobytes().hex()``). Never put dataset text or a matched secret in a value:
+    store offsets, counts, hashes. Bump ``version`` whenever the computation changes.
+    """
+
+    def __init__(self, store: _Store | None, secret: bytes, namespace: str) -> None:
+        self._store = store
+        self._secret = secret
+        self.namespace = namespace
+
+    def key(self, text: str) -> str:
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=self._secret,
+                                 digest_size=16)  # fmt: skip
+        return digest.hexdigest()
+
+    def lookup(self, texts: Iterable[str]) -> dict[str, Any]:
+        """The remembered values of these texts (texts not seen before are absent)."""
+        if self._store is None:
+            return {}
+        found = {}
+        for text in texts:
+            value = self._store.get(self.key(text))
+            if value is not None:
+                found[text] = value
+        return found
+
+    def store(self, values: Mapping[str, Any]) -> None:
+        """Remember these text -> value pairs (``None`` values are not kept)."""
+        if self._store is None:
+            return
+        for text, value in values.items():
+            if value is not None:
+                self._store.put(self.key(text), value)
+
+    def map(self, texts: Sequence[str], compute: Callable[[list[str]], Sequence[V]]) -> list[V]:
+        """The value of each text: remembered ones reused, the rest computed in one call."""
+        known = self.lookup(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            computed = compute(missing)
+            if len(computed) != len(missing):
+                raise ValueError(f"memo {self.namespace}: compute returned a wrong count")
+            fresh = dict(zip(missing, computed, strict=True))
+            self.store(fresh)
+            known.update(fresh)
+        return [known[t] for t in texts]
+
+
+class Cache:
+    """The cache of one run, in ``.dslint_cache/`` below ``directory`` (default: the cwd)."""
+
+    def __init__(self, root: Path, secret: bytes) -> None:
+        self.root = root
+        self._secret = secret
+        self._stores: dict[Path, tuple[_Store, dict[str, Any]]] = {}
+
+    @classmethod
+    def open(cls, directory: str | Path | None = None) -> Cache | None:
+        """The cache, or None when it cannot be used here (read-only folder, no home)."""
+        root = Path(directory or ".") / CACHE_DIR
+        try:
+            root.mkdir(exist_ok=True)
+            ignore = root / ".gitignore"
+            if not ignore.exists():
+                # The folder ignores itself, so nobody commits it by accident.
+                ignore.write_text("# Written by dslint: this folder is a local cache.\n*\n")
+        except OSError:
+            return None
+        secret = _secret()
+        return cls(root, secret) if secret is not None else None
+
+    def digest(self, material: bytes) -> str:
+        return hashlib.blake2b(material, key=self._secret, digest_size=16).hexdigest()
+
+    def hash(self, *parts: str | bytes) -> str:
+        """A keyed hash of these parts (they are separated, so ("ab", "c") != ("a", "bc"))."""
+        digest = hashlib.blake2b(key=self._secret, digest_size=16)
+        for part in parts:
+            data = part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "little"))
+            digest.update(data)
+        return digest.hexdigest()
+
+    def _store(self, name: str, header: dict[str, Any]) -> _Store:
+        path = self.root / f"{name}.json"
+        if path not in self._stores:
+            self._stores[path] = (_Store(path), header)
+        return self._stores[path][0]
+
+    def records(self, run_key: str) -> RecordHits:
+        """The record-hit store for one run key (see :func:`run_key`)."""
+        return RecordHits(self, self._store(f"records-{self.hash('records', run_key)}", {}))
+
+    def memo(self, namespace: str, version: str = "") -> TextMemo:
+        """The text memo of a namespace (``family.what``) at a version the family chooses."""
+        name = self.hash("memo", namespace, version, __version__)
+        store = self._store(f"memo-{name}", {"namespace": namespace})
+        return TextMemo(store, self._secret, namespace)
+
+    def save(self) -> None:
+        for store, header in self._stores.values():
+            store.save(header)
+        self._prune()
+
+    def _prune(self) -> None:
+        """Drop record stores of old run keys (another config or version), oldest first."""
+        try:
+            stores = sorted(self.root.glob("records-*.json"), key=lambda p: p.stat().st_mtime)
+            for path in stores[:-KEEP_STORES]:
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+class RecordHits:
+    """Record rule results by record content. An entry is ``[hits, notes]``."""
+
+    def __init__(self, cache: Cache, store: _Store) -> None:
+        self._cache = cache
+        self._store = store
+
+    def key(self, context: str, raw: str) -> str:
+        """The key of a record: ``context`` (all but the line, as a repr) and the raw line."""
+        material = f"{len(context)}:{context}{raw}".encode("utf-8", "surrogatepass")
+        return self._cache.digest(material)
+
+    def get(self, key: str) -> tuple[list[list[Any]], list[str]] | None:
+        entry = self._store.get(key)
+        if (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], list)
+            and isinstance(entry[1], list)
+        ):
+            return entry[0], entry[1]
+        return None
+
+    def put(self, key: str, hits: list[list[Any]], notes: list[str]) -> None:
+        self._store.put(key, [hits, notes])
+
+
+def null_memo(namespace: str) -> TextMemo:
+    """A memo that remembers nothing (the cache is off): ``map`` computes every text."""
+    return TextMemo(None, b"", namespace)
+
+
+def source_stamp(modules: Iterable[str]) -> str:
+    """Where the code of these modules lives and when it changed, for the run key.
+
+    An editable install changes rule code without changing dslint's version; the stamp
+    makes such a change start a fresh cache instead of reusing results of the old code.
+    """
+    parts = []
+    for name in sorted(set(modules)):
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if path:
+            try:
+                stat = os.stat(path)
+                parts.append(f"{name}:{stat.st_mtime_ns}:{stat.st_size}")
+            except OSError:
+                parts.append(f"{name}:?")
+        else:
+            parts.append(f"{name}:-")
+    return ";".join(parts)
+
+
+def encode_hits(hits: Sequence[tuple[Any, Hit]]) -> list[list[Any]]:
+    """Record hits as JSON: [code, message, pointer, span, column, severity, key]."""
+    return [
+        [rule.code, hit.message, hit.pointer, list(hit.span) if hit.span else None, hit.column,
+         hit.severity.value if hit.severity else None, hit.key]
+        for rule, hit in hits
+    ]  # fmt: skip
+
+
+def decode_hits(rows: list[Any], rules: Mapping[str, R]) -> list[tuple[R, Hit]] | None:
+    """The hits back, or None if an entry does not fit (then the record is checked again)."""
+    decoded = []
+    try:
+        for code, message, pointer, span, column, severity, key in rows:
+            decoded.append(
+                (
+                    rules[code],
+                    Hit(
+                        message=str(message),
+                        pointer=str(pointer),
+                        span=(int(span[0]), int(span[1])) if span else None,
+                        column=int(column) if column is not None else None,
+                        severity=Severity(severity) if severity else None,
+                        key=str(key),
+                    ),
+                )
+            )
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+    return decoded

@@ -1,0 +1,111 @@
+"""``--changed-since REF``: report only on records added or changed since a git revision.
+
+A record is *unchanged* when a line with the same content existed in the file at REF
+(``git show REF:path``); content is compared, not line numbers, so inserting, deleting or
+reordering lines changes nothing for the records around them. The comparison is a multiset:
+if a line appears twice now and once at REF, its second occurrence is new (a copy just added).
+
+Record rules skip unchanged records, but every record is still loaded, so dataset rules
+(duplicates, voice consistency) compare the new records with the whole file; their findings
+on unchanged records are dropped afterwards. File- and dataset-level findings always stay.
+"""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import zlib
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from dslint.loader import GZIP_MAGIC, InputError, Record
+from dslint.loader import _hash64 as content_hash  # the loader's record content hash
+from dslint.report import Report
+from dslint.textutil import plural
+
+
+def _git(arguments: list[str], folder: Path) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            ["git", *arguments], cwd=folder, capture_output=True, check=False, timeout=300
+        )
+    except FileNotFoundError:
+        raise InputError("--changed-since needs git, which is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise InputError(f"--changed-since: git {arguments[0]} did not finish") from None
+
+
+def check_revision(ref: str, folder: Path | None = None) -> None:
+    """Fail early (exit 2) when REF is not a commit of the repository around ``folder``."""
+    if ref.startswith("-"):
+        raise InputError(f"--changed-since: {ref!r} is not a git revision")
+    result = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], folder or Path.cwd())
+    if result.returncode != 0:
+        inside = _git(["rev-parse", "--git-dir"], folder or Path.cwd()).returncode == 0
+        if not inside:
+            raise InputError("--changed-since: not inside a git repository")
+        raise InputError(f"--changed-since: unknown git revision {ref!r}")
+
+
+def lines_at(ref: str, path: Path) -> Counter[int]:
+    """The content hashes of the file's lines at REF (empty if the file did not exist then)."""
+    folder = path.resolve().parent
+    result = _git(["show", f"{ref}:./{path.name}"], folder)
+    if result.returncode != 0:
+        # A file added after REF (or not tracked at all): every record in it is new.
+        return Counter()
+    data = result.stdout
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            return Counter()  # unreadable then: treat every record as new
+    hashes: Counter[int] = Counter()
+    for raw in data.splitlines(keepends=True):
+        body = raw[:-1] if raw.endswith(b"\n") else raw
+        if body.endswith(b"\r"):
+            body = body[:-1]
+        hashes[content_hash(body.strip())] += 1
+    return hashes
+
+
+class Since:
+    """Which records are new since REF, decided while the files stream through the engine.
+
+    The engine asks :meth:`is_new` for every record in file order (and skips the record rules
+    of the others: their findings would be dropped anyway); :meth:`filter` then drops the
+    record findings of the unchanged records, dataset rules' findings included.
+    """
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self._old: dict[str, Counter[int]] = {}
+        self.new: dict[str, set[int]] = {}
+        self.seen = 0
+
+    def is_new(self, record: Record) -> bool:
+        old = self._old.get(record.path)
+        if old is None:
+            old = self._old[record.path] = lines_at(self.ref, record.file.real_path)
+            self.new[record.path] = set()
+        self.seen += 1
+        if old[record.content_hash] > 0:
+            old[record.content_hash] -= 1
+            return False
+        self.new[record.path].add(record.line)
+        return True
+
+    def filter(self, report: Report) -> Report:
+        """The report without record findings on records that are unchanged since REF."""
+        kept = tuple(
+            f
+            for f in report.findings
+            if f.line is None or f.line in self.new.get(f.path, frozenset())
+        )
+        changed = sum(len(lines) for lines in self.new.values())
+        note = (
+            f"--changed-since {self.ref}: {plural(changed, 'line')} of {self.seen:,} added or "
+            f"changed; findings on the other lines are not shown"
+        )
+        return replace(report, findings=kept, notes=(*report.notes, note))

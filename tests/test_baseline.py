@@ -1,0 +1,186 @@
+"""Baselines: accept today's findings, fail only on new ones, survive moved lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import TODAY, clean_chat, jsonl, located, run_notes
+from dslint.api import check
+from dslint.baseline import Baseline, compare
+from dslint.cli import cli
+
+
+def missing_content(i: int) -> dict[str, Any]:
+    """A bad example (S104: the assistant message has no content), distinct per i."""
+    return {"messages": [{"role": "user", "content": f"Bad question {i}?"}, {"role": "assistant"}]}
+
+
+SECRET_LIKE = "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
+
+
+def whitespace_user(i: int) -> dict[str, Any]:
+    """A bad example (Q001: whitespace-only user content) that also carries a secret-like text."""
+    return {
+        "messages": [
+            {"role": "system", "content": f"Key {SECRET_LIKE} number {i}"},
+            {"role": "user", "content": "   "},
+            {"role": "assistant", "content": "Hello"},
+        ]
+    }
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(
+            cli, [*args, "--today", TODAY.isoformat()], catch_exceptions=False
+        )
+
+    return invoke
+
+
+def write(path: Path, examples: list[Any]) -> None:
+    path.write_text(jsonl(*examples), encoding="utf-8")
+
+
+def base_examples() -> list[Any]:
+    examples: list[Any] = clean_chat(50)
+    examples[3] = missing_content(1)
+    examples[10] = missing_content(2)
+    examples[20] = whitespace_user(1)
+    return examples
+
+
+def findings_of(output: str) -> list[tuple[str, int | None, str]]:
+    document = json.loads(output)
+    return [(f["code"], f["line"], f["pointer"]) for f in document["findings"]]
+
+
+def test_baseline_accepts_todays_findings(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(tmp_path / "train.jsonl", base_examples())
+    assert run("check", "train.jsonl").exit_code == 1
+    written = run("baseline", "train.jsonl")
+    assert written.exit_code == 0
+    assert (tmp_path / ".dslint-baseline.json").is_file()
+    result = run("check", "train.jsonl", "--baseline", ".dslint-baseline.json", "--format", "json")
+    assert result.exit_code == 0
+    document = json.loads(result.output)
+    assert document["findings"] == []
+    (note,) = run_notes(document["summary"]["notes"])
+    assert "4 known findings not shown" in note and "0 baseline findings fixed" in note
+
+
+def test_only_new_findings_fail_after_inserts_deletes_and_reorders(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    examples = base_examples()
+    write(tmp_path / "train.jsonl", examples)
+    run("baseline", "train.jsonl", "-o", "base.json")
+
+    # Insert clean lines above the known problems, delete a clean line, move a known bad
+    # line to the end, and add one new bad line in the middle.
+    edited = [*clean_chat(53)[50:], *examples]
+    del edited[5]
+    edited.append(edited.pop(3 + 3 - 1))  # missing_content(1), now last
+    edited.insert(30, missing_content(3))
+    write(tmp_path / "train.jsonl", edited)
+
+    result = run("check", "train.jsonl", "--baseline", "base.json", "--format", "json")
+    assert result.exit_code == 1
+    assert findings_of(result.output) == [("S104", 31, "/messages/1")]
+    assert (
+        "0 baseline findings fixed" in run_notes(json.loads(result.output)["summary"]["notes"])[0]
+    )
+    # Without the baseline every problem is still there, at its new line.
+    plain = findings_of(run("check", "train.jsonl", "--format", "json").output)
+    assert ("S104", len(edited), "/messages/1") in plain
+    assert len([f for f in plain if f[0] in ("S104", "Q001")]) == 4
+
+
+def test_fixed_findings_are_counted(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    examples = base_examples()
+    write(tmp_path / "train.jsonl", examples)
+    run("baseline", "train.jsonl")
+    examples[10] = clean_chat(60)[55]  # fix one known problem
+    examples[20] = clean_chat(60)[56]  # and another (with the key that P101 reported)
+    write(tmp_path / "train.jsonl", examples)
+    result = run("check", "train.jsonl", "--baseline", ".dslint-baseline.json", "--format", "json")
+    assert result.exit_code == 0
+    (note,) = run_notes(json.loads(result.output)["summary"]["notes"])
+    assert "1 known finding not shown" in note and "3 baseline findings fixed" in note
+    text = run("check", "train.jsonl", "--baseline", ".dslint-baseline.json")
+    assert "note: baseline .dslint-baseline.json: 1 known finding not shown" in text.output
+
+
+def test_the_same_fingerprint_twice_is_a_multiset(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    examples: list[Any] = clean_chat(50)
+    examples[5] = examples[8] = missing_content(7)  # the same bad line twice
+    write(tmp_path / "train.jsonl", examples)
+    run("baseline", "train.jsonl")
+    document = json.loads((tmp_path / ".dslint-baseline.json").read_text())
+    (entry,) = [e for e in document["findings"] if e["code"] == "S104"]
+    assert entry["count"] == 2
+
+    examples.insert(0, missing_content(7))  # a third copy is new
+    write(tmp_path / "train.jsonl", examples)
+    result = run("check", "train.jsonl", "--baseline", ".dslint-baseline.json", "--format", "json")
+    assert result.exit_code == 1
+    # Which copy counts as new is not meaningful; that exactly one is reported is.
+    assert [code for code, _, _ in findings_of(result.output)] == ["S104"]
+
+    del examples[0]
+    del examples[5]  # now only one copy is left: one accepted finding is fixed
+    write(tmp_path / "train.jsonl", examples)
+    result = run("check", "train.jsonl", "--baseline", ".dslint-baseline.json", "--format", "json")
+    assert result.exit_code == 0
+    assert "1 baseline finding fixed" in run_notes(json.loads(result.output)["summary"]["notes"])[0]
+
+
+def test_the_baseline_holds_no_message_and_no_data(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(tmp_path / "train.jsonl", base_examples())
+    run("baseline", "train.jsonl")
+    text = (tmp_path / ".dslint-baseline.json").read_text()
+    assert SECRET_LIKE not in text and "Bad question" not in text
+    document = json.loads(text)
+    assert set(document) == {"tool", "version", "summary", "findings"}
+    assert {key for entry in document["findings"] for key in entry} == {
+        "fingerprint",
+        "code",
+        "path",
+        "count",
+    }
+    assert document["summary"]["findings"] == 4  # S104 twice, Q001, and P101 for the key
+
+
+def test_a_bad_baseline_is_a_one_line_error(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(tmp_path / "train.jsonl", base_examples())
+    for content in ("not json", '{"findings": 3}', '{"version": 1, "findings": [{"code": 1}]}',
+                    '{"version": 99, "findings": []}'):  # fmt: skip
+        (tmp_path / "b.json").write_text(content)
+        result = run("check", "train.jsonl", "--baseline", "b.json")
+        assert result.exit_code == 2, content
+        assert result.output.startswith("dslint: error: baseline b.json:")
+        assert len(result.output.strip().splitlines()) == 1
+    missing = run("check", "train.jsonl", "--baseline", "absent.json")
+    assert missing.exit_code == 2 and "absent.json" in missing.output
+
+
+def test_the_api_filters_and_the_cli_only_prints(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    write(path, base_examples())
+    everything = check([path], today=TODAY)
+    Baseline.from_findings(everything.findings[:1]).write(tmp_path / "b.json")
+    rest = check([path], today=TODAY, baseline=tmp_path / "b.json")
+    assert located(rest.findings) == located(everything.findings[1:])
+    assert rest.exit_code() == 1
+    # A baseline file round-trips to the same multiset.
+    loaded = Baseline.load(tmp_path / "b.json")
+    assert loaded == Baseline.from_findings(everything.findings[:1])
+    outcome = compare(everything.findings, loaded)
+    assert (outcome.suppressed, outcome.fixed, len(outcome.new)) == (1, 0, 3)

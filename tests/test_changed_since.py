@@ -1,0 +1,226 @@
+"""--changed-since REF: report only records added or changed since a git revision."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import TODAY, chat, clean_chat, jsonl, run_notes
+from dslint import registry
+from dslint.cli import cli
+from dslint.dataset import Dataset
+from dslint.finding import Category, Hit, Severity
+from dslint.loader import Record
+from dslint.rule import DatasetRule, RecordRule
+
+
+class RepeatedReply(DatasetRule):
+    """An assistant reply that an earlier example already gave (a small duplicates rule)."""
+
+    code = "X200"
+    name = "repeated-reply"
+    category = Category.DUPLICATES
+    severity = Severity.WARNING
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        messages = dataset.messages
+        replies = messages[messages["role"] == "assistant"]
+        seen: set[str] = set()
+        for record, text, pointer in zip(
+            replies["record"], replies["text"], replies["pointer"], strict=True
+        ):
+            if text in seen:
+                yield Hit("this reply repeats an earlier one", str(pointer), record=int(record))
+            seen.add(str(text))
+
+
+class Counted(RecordRule):
+    """Reports nothing; counts the records it was asked to check."""
+
+    code = "X201"
+    name = "counted"
+    category = Category.QUALITY
+    severity = Severity.INFO
+    calls: ClassVar[int] = 0
+
+    def check(self, record: Record) -> Iterator[Hit]:
+        Counted.calls += 1
+        return iter(())
+
+
+@pytest.fixture
+def repeated_reply_plugin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    import sys
+    import types
+
+    module = types.ModuleType("changed_since_rules")
+    module.RULES = [RepeatedReply, Counted]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "changed_since_rules", module)
+    plugin = EntryPoint(name="x", value="changed_since_rules:RULES", group="dslint.rules")
+    real = registry.entry_points
+    monkeypatch.setattr(
+        registry,
+        "entry_points",
+        lambda group: [*real(group=group), *([plugin] if group == registry.RULES_GROUP else [])],
+    )
+    registry.all_rules.cache_clear()
+    yield
+    registry.all_rules.cache_clear()
+
+
+def git(folder: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    git(tmp_path, "init", "-q", "-b", "main")
+    return tmp_path
+
+
+def commit(repo: Path, message: str = "data") -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def missing_content(i: int) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": f"Bad question {i}?"}, {"role": "assistant"}]}
+
+
+def run(*args: str) -> Any:
+    result = CliRunner().invoke(
+        cli, [*args, "--today", TODAY.isoformat(), "--format", "json"], catch_exceptions=False
+    )
+    return result.exit_code, json.loads(result.output) if result.exit_code != 2 else result.output
+
+
+def located(document: dict[str, Any]) -> list[tuple[str, int | None, str]]:
+    return [(f["code"], f["line"], f["pointer"]) for f in document["findings"]]
+
+
+def test_only_added_or_changed_records_are_reported(repo: Path) -> None:
+    examples: list[Any] = clean_chat(60)
+    examples[4] = missing_content(1)  # a known problem, unchanged in the PR
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+
+    edited = [*examples]
+    edited.insert(0, chat("A new first question?", "A new first answer."))  # shifts every line
+    edited[20] = missing_content(2)  # a changed record, now bad
+    edited.append(missing_content(3))  # an added bad record
+    edited[10], edited[30] = edited[30], edited[10]  # reordered clean records
+    (repo / "train.jsonl").write_text(jsonl(*edited))
+
+    code, everything = run("check", "train.jsonl")
+    assert sorted(located(everything)) == [
+        ("S104", 6, "/messages/1"),
+        ("S104", 21, "/messages/1"),
+        ("S104", 62, "/messages/1"),
+    ]
+    code, document = run("check", "train.jsonl", "--changed-since", "HEAD")
+    assert code == 1
+    assert located(document) == [("S104", 21, "/messages/1"), ("S104", 62, "/messages/1")]
+    (note,) = run_notes(document["summary"]["notes"])
+    assert note.startswith("--changed-since HEAD: 3 lines of 62 added or changed")
+
+    # Against the working tree's own state nothing is new.
+    commit(repo, "edit")
+    code, document = run("check", "train.jsonl", "--changed-since", "HEAD")
+    assert code == 0 and document["findings"] == []
+    code, document = run("check", "train.jsonl", "--changed-since", "HEAD~1")
+    assert len(document["findings"]) == 2
+
+
+def test_a_copied_line_is_new_even_though_its_content_existed(repo: Path) -> None:
+    examples: list[Any] = clean_chat(60)
+    examples[7] = missing_content(1)
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+    examples.append(missing_content(1))  # the same bad line once more
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    code, document = run("check", "train.jsonl", "--changed-since", "HEAD")
+    assert code == 1 and located(document) == [("S104", 61, "/messages/1")]
+
+
+def test_dataset_rules_compare_new_records_with_the_whole_file(
+    repo: Path, repeated_reply_plugin: None
+) -> None:
+    examples: list[Any] = clean_chat(60)
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+    # The new record repeats the reply of an old, unchanged record.
+    examples.append(chat("A brand new question?", "Answer number 12."))
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    Counted.calls = 0
+    code, document = run("check", "train.jsonl", "--changed-since", "HEAD", "--no-cache")
+    assert Counted.calls == 1  # record rules ran on the new record only
+    assert code == 0 and located(document) == [("X200", 61, "/messages/1/content")]
+
+
+def test_file_level_findings_stay(repo: Path) -> None:
+    (repo / "small.jsonl").write_text(jsonl(*clean_chat(12)))
+    commit(repo)
+    code, document = run("check", "small.jsonl", "--changed-since", "HEAD")
+    assert code == 0
+    assert [(f["code"], f["line"]) for f in document["findings"]] == [("S014", None)]
+
+
+def test_files_absent_at_the_revision_are_all_new_and_gzip_is_read(repo: Path) -> None:
+    (repo / "old.jsonl").write_text(jsonl(*clean_chat(60)))
+    commit(repo)
+    examples: list[Any] = clean_chat(60)
+    examples[2] = missing_content(1)
+    (repo / "new.jsonl").write_text(jsonl(*examples))  # not in HEAD: every record is new
+    packed = clean_chat(60)
+    packed[5] = missing_content(2)
+    (repo / "packed.jsonl.gz").write_bytes(gzip.compress(jsonl(*packed).encode()))
+    commit(repo, "more")
+    packed.insert(0, missing_content(3))
+    (repo / "packed.jsonl.gz").write_bytes(gzip.compress(jsonl(*packed).encode()))
+    code, document = run(
+        "check", "new.jsonl", "packed.jsonl.gz", "old.jsonl", "--changed-since", "HEAD~1"
+    )
+    # (S016, file level, says the API takes no .gz; file-level findings always stay.)
+    assert sorted(located(document)) == [
+        ("S016", None, ""),
+        ("S104", 1, "/messages/1"),  # packed.jsonl.gz: added since HEAD~1 as a whole
+        ("S104", 3, "/messages/1"),  # new.jsonl
+        ("S104", 7, "/messages/1"),  # packed.jsonl.gz
+    ]
+    code, document = run("check", "packed.jsonl.gz", "--changed-since", "HEAD")
+    assert code == 1
+    assert located(document) == [("S016", None, ""), ("S104", 1, "/messages/1")]
+
+
+def test_bad_revisions_and_no_repository_are_one_line_errors(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / "train.jsonl").write_text(jsonl(*clean_chat(60)))
+    commit(repo)
+    for ref in ("no-such-branch", "--output=x"):
+        code, output = run("check", "train.jsonl", f"--changed-since={ref}")
+        assert code == 2 and output.startswith("dslint: error: --changed-since:")
+        assert len(output.strip().splitlines()) == 1
+    outside = tmp_path_factory.mktemp("no-repo")
+    (outside / "train.jsonl").write_text(jsonl(*clean_chat(60)))
+    monkeypatch.chdir(outside)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(outside.parent))
+    code, output = run("check", "train.jsonl", "--changed-since", "HEAD")
+    assert code == 2 and "not inside a git repository" in output

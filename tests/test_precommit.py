@@ -1,0 +1,116 @@
+"""The pre-commit hook, through the real ``pre-commit try-repo`` on a temporary repository.
+
+``try-repo`` installs the hook from a git repository at a commit (plus uncommitted changes
+to *tracked* files only), so the test commits a snapshot of this working tree, untracked
+new files included, and points ``try-repo`` at it: what is tested is exactly the code here.
+
+pre-commit builds a fresh virtual environment for the hook and runs ``pip install .`` in the
+snapshot on every ``try-repo``. So that this takes seconds, not a minute, the test puts its
+own site-packages on ``PYTHONPATH``: pip then finds pandas, pyarrow and the rest already
+installed and only builds and installs dslint itself from the snapshot (dslint is a regular
+package in the hook's environment, so it wins over anything on that path).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, clean_chat, jsonl
+
+pytestmark = pytest.mark.slow
+
+IDENTITY = ["-c", "user.name=dslint tests", "-c", "user.email=tests@example.com"]
+
+
+def git(folder: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *IDENTITY, *args], cwd=folder, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def project_files() -> list[Path]:
+    """The files of this working tree that a commit would hold (tracked and new, not ignored)."""
+    try:
+        listed = git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.fail("the pre-commit test needs the project to be a git working tree")
+    return [Path(name) for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("dslint-snapshot")
+    for relative in project_files():
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, destination)
+    assert (target / ".pre-commit-hooks.yaml").is_file()
+    git(target, "init", "-q")
+    git(target, "add", "-A")
+    git(target, "commit", "-q", "--no-verify", "-m", "snapshot")
+    return target
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's repository with a good dataset, a bad one and a file the hook must skip."""
+    folder = tmp_path_factory.mktemp("user-repo")
+    (folder / "good.jsonl").write_text(jsonl(*clean_chat(60)))
+    (folder / "more.jsonl.gz").write_bytes(gzip.compress(jsonl(*clean_chat(55)).encode()))
+    bad = clean_chat(60)
+    bad[2] = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant"}]}
+    (folder / "bad.jsonl").write_text(jsonl(*bad))
+    (folder / "notes.txt").write_text("{not a dataset}\n")
+    git(folder, "init", "-q")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "data")
+    return folder
+
+
+def try_repo(snapshot: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("GITHUB_ACTIONS", "PYTHONHOME", "VIRTUAL_ENV", "NO_COLOR")
+    }
+    paths = sysconfig.get_paths()
+    environment["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+    environment["PRE_COMMIT_HOME"] = str(project.parent / "pre-commit-home")
+    environment["PRE_COMMIT_COLOR"] = "never"
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(snapshot), "dslint", *args],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_hook_passes_on_good_data(snapshot: Path, project: Path) -> None:
+    result = try_repo(
+        snapshot, project, "--verbose", "--files", "good.jsonl", "more.jsonl.gz", "notes.txt"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dslint" in result.stdout and "Passed" in result.stdout
+    # One dslint call (require_serial) with both datasets, .gz included, and not the notes.
+    assert "in 2 files, 115 examples." in result.stdout
+    assert "notes.txt" not in result.stdout
+
+
+def test_the_hook_fails_on_bad_data_and_shows_where(snapshot: Path, project: Path) -> None:
+    result = try_repo(snapshot, project, "--all-files")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Failed" in result.stdout
+    assert "- exit code: 1" in result.stdout
+    assert "bad.jsonl:3:" in result.stdout and "S104 error" in result.stdout
+    assert "in 3 files, 175 examples." in result.stdout
