@@ -101,9 +101,16 @@ def normalised_value(record: Record) -> Any:
     return value
 
 
-def iter_messages(record: Record, value: Any = None) -> Iterator[MessageRef]:
-    """Every message object of a record, in order, with its section and pointer."""
-    value = normalised_value(record) if value is None else value
+def iter_messages(record: Record) -> list[MessageRef]:
+    """Every message object of a record, in order, with its section and pointer (cached)."""
+    cached = record.cache.get("messages")
+    if cached is None:
+        cached = record.cache["messages"] = list(_messages(record))
+    return cached
+
+
+def _messages(record: Record) -> Iterator[MessageRef]:
+    value = normalised_value(record)
     for section, keys in LISTS.get(record.format, ()):
         container: Any = value
         for key in keys:
@@ -117,12 +124,46 @@ def iter_messages(record: Record, value: Any = None) -> Iterator[MessageRef]:
 
 
 def problems(record: Record) -> list[Problem]:
-    """All structural problems of a record, computed once and cached on it."""
+    """All structural problems of a record, computed once and cached on it.
+
+    Records of the same *shape* (the same keys, lists, types, roles and part types; string
+    values other than those do not matter to the schema) have the same problems, so they are
+    validated once per shape: a dataset of 100k examples usually has a few hundred shapes.
+    """
     cached = record.cache.get("structure")
-    if cached is None:
-        cached = list(_problems(record))
-        record.cache["structure"] = cached
-    return cached
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    try:
+        key: Any = (record.format, _shape(record.value))
+    except RecursionError:
+        key = None
+    found = _BY_SHAPE.get(key) if key is not None else None
+    if found is None:
+        found = list(_problems(record))
+        if key is not None:
+            if len(_BY_SHAPE) >= _SHAPE_CACHE_SIZE:
+                _BY_SHAPE.clear()
+            _BY_SHAPE[key] = found
+    record.cache["structure"] = found
+    return found
+
+
+_SHAPE_CACHE_SIZE = 20_000
+_BY_SHAPE: dict[Any, list[Problem]] = {}
+# String values the schema looks at (const/enum); every other string only matters as
+# empty or not (minLength).
+_MEANINGFUL_STRINGS = frozenset({"role", "type", "detail"})
+
+
+def _shape(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return tuple((k, _shape(v, k)) for k, v in value.items())
+    if isinstance(value, list):
+        return ("[", *(_shape(v, key) for v in value))
+    if isinstance(value, str):
+        return value if key in _MEANINGFUL_STRINGS else ("s" if value else "")
+    # Keep the type with the value: True == 1 in Python, but not in JSON Schema.
+    return (type(value).__name__, value)
 
 
 def _problems(record: Record) -> Iterator[Problem]:
