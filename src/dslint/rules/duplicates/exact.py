@@ -68,16 +68,17 @@ class ExactDuplicate(DatasetRule):
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
         records = dataset.records
-        for row in exact_copies(dataset, self.options).itertuples(index=False):
-            record, first = int(row.record), int(row.first)
-            copies = int(row.copies)
+        found = exact_copies(dataset, self.options)
+        columns = (found[name].to_numpy().tolist() for name in ("record", "first", "ordinal",
+                                                                 "copies", "key"))  # fmt: skip
+        for record, first, ordinal, copies, key in zip(*columns, strict=True):
             yield Hit(
-                f"exact duplicate of {where(records, first, record)} (copy {int(row.ordinal) + 1} "
+                f"exact duplicate of {where(records, first, record)} (copy {ordinal + 1} "
                 f"of {copies}): the model trains on it {copies} times; keep the first copy "
                 "and remove this one",
                 "",
                 record=record,
-                key=f"{int(row.key):016x}/{int(row.ordinal)}",
+                key=f"{key:016x}/{ordinal}",
             )
 
 
@@ -110,15 +111,16 @@ class ConflictingAnswers(DatasetRule):
         records = dataset.records
         pointers = dataset.messages["pointer"]
         conflicts = conflicting_answers(dataset, self.options)
-        for row in conflicts.itertuples(index=False):
-            record, first = int(row.record), int(row.reference)
+        columns = (conflicts[name].to_numpy().tolist() for name in ("record", "reference",
+                                                                     "answers", "prompt", "answer"))  # fmt: skip
+        for record, first, answers, prompt, answer in zip(*columns, strict=True):
             yield Hit(
                 f"same prompt as {where(records, first, record)} but a different answer "
-                f"({int(row.answers)} different answers to this prompt): the model learns to "
+                f"({answers} different answers to this prompt): the model learns to "
                 "answer it inconsistently; keep one answer or make the prompts differ",
                 str(pointers.iat[int(summary.answer_row[record])]),
                 record=record,
-                key=f"{int(row.prompt):016x}/{int(row.answer):016x}",
+                key=f"{prompt:016x}/{answer:016x}",
             )
 
 
@@ -136,7 +138,9 @@ def conflicting_answers(dataset: Dataset, options: ExactOptions) -> pd.DataFrame
     frame = frame[summary.prompt != 0].drop_duplicates(["scope", "prompt", "answer"])
     grouped = frame.groupby(["scope", "prompt"], sort=False)["record"]
     frame = frame.assign(answers=grouped.transform("size"), reference=grouped.transform("min"))
-    conflicts: pd.DataFrame = frame[(frame["answers"] > 1) & (frame["record"] != frame["reference"])]
+    conflicts: pd.DataFrame = frame[
+        (frame["answers"] > 1) & (frame["record"] != frame["reference"])
+    ]
     return conflicts
 
 

@@ -69,9 +69,9 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
     row_hash = mix(text_hash ^ mix(meta + GOLDEN))
 
     # A piece's place in its example (rows of one record are consecutive, in order).
-    starts = np.flatnonzero(np.r_[True, record_of[1:] != record_of[:-1]]) if rows else []
     first_row = np.zeros(rows, dtype=np.int64)
     if rows:
+        starts = np.flatnonzero(np.r_[True, record_of[1:] != record_of[:-1]])
         first_row[starts] = starts
         first_row = np.maximum.accumulate(first_row)
     ordinal = (np.arange(rows, dtype=np.int64) - first_row).astype(np.uint64)

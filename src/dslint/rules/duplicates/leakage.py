@@ -52,7 +52,8 @@ def _first_training(key: npt.NDArray[np.uint64], validation: npt.NDArray[np.bool
     """For each key value, the first training record that has it."""
     training = pd.DataFrame({"key": key, "record": np.arange(len(key), dtype=np.int64)})
     training = training[~validation & (key != 0)].drop_duplicates("key")
-    return training.set_index("key")["record"]
+    first: pd.Series = training.set_index("key")["record"]
+    return first
 
 
 class ValidationDuplicate(DatasetRule):

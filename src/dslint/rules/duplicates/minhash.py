@@ -92,7 +92,7 @@ def _densify(table: npt.NDArray[np.uint32], num_perm: int) -> npt.NDArray[np.uin
     # Examples without any shingle keep an empty signature (they are never candidates).
     usable = filled.any(axis=1)
     rows, columns = np.nonzero(~filled & usable[:, None])
-    result = table.copy()
+    result: npt.NDArray[np.uint32] = table.copy()
     sequence = _probe_sequence(num_perm)
     for attempt in range(_DENSIFY_ATTEMPTS):
         if len(rows) == 0:

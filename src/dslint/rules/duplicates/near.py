@@ -11,9 +11,10 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
+from dslint.rules.duplicates.hashing import U64
 from dslint.rules.duplicates.keys import keys
 from dslint.rules.duplicates.scope import scope_codes, where
-from dslint.rules.duplicates.similar import NearParameters, NearPairs, near_pairs
+from dslint.rules.duplicates.similar import NearPairs, NearParameters, near_pairs
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,10 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
     representative: dict[int, int] = {}
     similarity: dict[int, float] = {}
     for member, group in frame.groupby("right", sort=True):
-        record = int(member)  # type: ignore[call-overload]
-        for partner, score in zip(group["left"].tolist(), group["similarity"].tolist(), strict=True):
+        record = int(member)
+        for partner, score in zip(
+            group["left"].tolist(), group["similarity"].tolist(), strict=True
+        ):
             anchor = representative.get(partner, partner)
             if anchor != partner:
                 score = _anchored_similarity(pairs, anchor, record, exact)
@@ -71,10 +74,12 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
         }
     )
     sizes = members.groupby("representative")["record"].transform("size") + 1
-    return members.assign(size=sizes.astype(np.int64)).sort_values("record", ignore_index=True)
+    members["size"] = sizes.astype(np.int64)
+    ordered: pd.DataFrame = members.sort_values("record", ignore_index=True)
+    return ordered
 
 
-def _anchored_similarity(pairs: NearPairs, anchor: int, record: int, exact: np.ndarray) -> float:  # type: ignore[type-arg]
+def _anchored_similarity(pairs: NearPairs, anchor: int, record: int, exact: U64) -> float:
     if exact[anchor] == exact[record]:
         return 0.0  # an exact copy: D001's finding, not this rule's
     try:
@@ -116,11 +121,13 @@ class NearDuplicate(DatasetRule):
     def check(self, dataset: Dataset) -> Iterator[Hit]:
         records = dataset.records
         exact = keys(dataset).exact
-        for row in near_clusters(dataset, self.options).itertuples(index=False):
-            record, anchor, size = int(row.record), int(row.representative), int(row.size)
+        clusters = near_clusters(dataset, self.options)
+        columns = (clusters[name].to_numpy().tolist() for name in ("record", "representative",
+                                                                    "size", "similarity"))  # fmt: skip
+        for record, anchor, size, similarity in zip(*columns, strict=True):
             message = (
                 f"near-duplicate of {where(records, anchor, record)} (similarity "
-                f"{row.similarity:.2f}, cluster of {size} examples): keep the most useful one"
+                f"{similarity:.2f}, cluster of {size} examples): keep the most useful one"
             )
             if size >= self.options.large_cluster:
                 message += (

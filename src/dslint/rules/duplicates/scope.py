@@ -21,7 +21,7 @@ def scope_codes(records: pd.DataFrame, across_files: bool) -> npt.NDArray[np.int
 def where(records: pd.DataFrame, other: int, this: int | None = None) -> str:
     """``line 12``, or ``other.jsonl line 12`` when the other example is in another file."""
     path = str(records["path"].iat[other])
-    line = int(records["line"].iat[other])
+    line = records["line"].to_numpy()[other]
     if this is not None and str(records["path"].iat[this]) == path:
         return f"line {line}"
     return f"{path} line {line}"

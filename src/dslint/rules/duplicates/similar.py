@@ -61,9 +61,10 @@ class NearPairs:
         return minhash.jaccard(self._sets[first], self._sets[second])
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"left": self.left, "right": self.right, "similarity": self.similarity}
-        )
+        frame = pd.DataFrame({"left": self.left, "right": self.right})
+        frame["similarity"] = self.similarity
+        result: pd.DataFrame = frame
+        return result
 
 
 def near_pairs(dataset: Dataset, parameters: NearParameters) -> NearPairs:
@@ -109,7 +110,10 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
 
     sets = _shingle_sets(dataset, record_of, kept_rows, np.union1d(left, right), parameters)
     similarity = np.array(
-        [minhash.jaccard(sets[a], sets[b]) for a, b in zip(left.tolist(), right.tolist())],
+        [
+            minhash.jaccard(sets[a], sets[b])
+            for a, b in zip(left.tolist(), right.tolist(), strict=True)
+        ],
         dtype=np.float64,
     )
     confirmed = similarity >= parameters.threshold
