@@ -12,7 +12,8 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.duplicates.keys import keys
-from dslint.rules.duplicates.scope import scope_codes, where
+from dslint.rules.duplicates.scope import Places, scope_codes
+from dslint.rules.duplicates.similar import NearParameters, near_pairs
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,13 @@ class ExactDuplicate(DatasetRule):
     options_type = ExactOptions
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
-        records = dataset.records
+        places = Places(dataset.records)
         found = exact_copies(dataset, self.options)
         columns = (found[name].to_numpy().tolist() for name in ("record", "first", "ordinal",
                                                                  "copies", "key"))  # fmt: skip
         for record, first, ordinal, copies, key in zip(*columns, strict=True):
             yield Hit(
-                f"exact duplicate of {where(records, first, record)} (copy {ordinal + 1} "
+                f"exact duplicate of {places.where(first, record)} (copy {ordinal + 1} "
                 f"of {copies}): the model trains on it {copies} times; keep the first copy "
                 "and remove this one",
                 "",
@@ -108,14 +109,14 @@ class ConflictingAnswers(DatasetRule):
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
         summary = keys(dataset, self.options.casefold)
-        records = dataset.records
+        places = Places(dataset.records)
         pointers = dataset.messages["pointer"]
         conflicts = conflicting_answers(dataset, self.options)
         columns = (conflicts[name].to_numpy().tolist() for name in ("record", "reference",
                                                                      "answers", "prompt", "answer"))  # fmt: skip
         for record, first, answers, prompt, answer in zip(*columns, strict=True):
             yield Hit(
-                f"same prompt as {where(records, first, record)} but a different answer "
+                f"same prompt as {places.where(first, record)} but a different answer "
                 f"({answers} different answers to this prompt): the model learns to "
                 "answer it inconsistently; keep one answer or make the prompts differ",
                 str(pointers.iat[int(summary.answer_row[record])]),
@@ -138,6 +139,11 @@ def conflicting_answers(dataset: Dataset, options: ExactOptions) -> pd.DataFrame
     frame = frame[summary.prompt != 0].drop_duplicates(["scope", "prompt", "answer"])
     grouped = frame.groupby(["scope", "prompt"], sort=False)["record"]
     frame = frame.assign(answers=grouped.transform("size"), reference=grouped.transform("min"))
+    # Answers that are near-duplicates of each other (an edited word) are D003's finding: an
+    # example that says nearly the same thing, not a contradiction.
+    near = near_pairs(dataset, NearParameters()).frame()
+    alike = pd.MultiIndex.from_arrays([near["left"], near["right"]])
+    frame = frame[~pd.MultiIndex.from_arrays([frame["reference"], frame["record"]]).isin(alike)]
     conflicts: pd.DataFrame = frame[
         (frame["answers"] > 1) & (frame["record"] != frame["reference"])
     ]

@@ -19,7 +19,7 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.duplicates.keys import keys
-from dslint.rules.duplicates.scope import where
+from dslint.rules.duplicates.scope import Places
 from dslint.rules.duplicates.similar import NearParameters, near_pairs
 
 
@@ -76,11 +76,12 @@ class ValidationDuplicate(DatasetRule):
             return
         exact = keys(dataset, self.options.casefold).exact
         training = _first_training(exact, validation)
+        places = Places(dataset.records)
         for record in np.flatnonzero(validation & np.isin(exact, training.index)).tolist():
             source = int(training[exact[record]])
             yield Hit(
                 f"this validation example is also in the training data "
-                f"({where(dataset.records, source)}): it measures memorisation, not "
+                f"({places.where(source)}): it measures memorisation, not "
                 "generalisation; remove it from one of the files",
                 "",
                 record=record,
@@ -112,18 +113,16 @@ class ValidationNearDuplicate(DatasetRule):
             options.ngram, options.num_perm, options.threshold, options.min_words
         )
         parameters.check()
-        frame = near_pairs(dataset, parameters).frame()
-        left, right = frame["left"].to_numpy(), frame["right"].to_numpy()
-        # Pairs are (earlier, later); validation records come after training ones.
-        frame = frame[~validation[left] & validation[right]]
+        frame = near_leaks(dataset, parameters)
         best = frame.sort_values(["right", "similarity", "left"], ascending=[True, False, True])
         best = best.drop_duplicates("right")
         exact = keys(dataset).exact
-        for row in best.itertuples(index=False):
-            record, source = int(row.right), int(row.left)
+        places = Places(dataset.records)
+        columns = (best[name].to_numpy().tolist() for name in ("right", "left", "similarity"))
+        for record, source, similarity in zip(*columns, strict=True):
             yield Hit(
                 f"this validation example is nearly the same as a training example "
-                f"({where(dataset.records, source)}, similarity {row.similarity:.2f}): the "
+                f"({places.where(source)}, similarity {similarity:.2f}): the "
                 "model has seen its answer; rewrite or remove one of them",
                 "",
                 record=record,
@@ -131,12 +130,23 @@ class ValidationNearDuplicate(DatasetRule):
             )
 
 
+def near_leaks(dataset: Dataset, parameters: NearParameters) -> pd.DataFrame:
+    """Confirmed near pairs of a training example (left) and a validation example (right)."""
+    validation = _is_validation(dataset)
+    frame = near_pairs(dataset, parameters).frame()
+    left, right = frame["left"].to_numpy(), frame["right"].to_numpy()
+    # Pairs are (earlier, later), and validation records come after the training ones.
+    leaks: pd.DataFrame = frame[~validation[left] & validation[right]]
+    return leaks
+
+
 class ValidationSharedPrompt(DatasetRule):
     """A validation example has the same prompt as a training example.
 
     The conversation before the last answer is the same in both files while the answers
     differ: the validation loss then measures how the model answers a prompt it was trained
-    on. Exact copies are D004's. Use validation prompts that are not in the training data.
+    on. Exact copies are D004's, near copies (an answer with a word edited) D005's. Use
+    validation prompts that are not in the training data.
     """
 
     code = "D006"
@@ -153,11 +163,13 @@ class ValidationSharedPrompt(DatasetRule):
         exact_in_training = np.isin(summary.exact, _first_training(summary.exact, validation).index)
         training = _first_training(summary.prompt, validation)
         shared = validation & np.isin(summary.prompt, training.index) & ~exact_in_training
+        shared[near_leaks(dataset, NearParameters())["right"].to_numpy()] = False
+        places = Places(dataset.records)
         pointers = dataset.messages["pointer"]
         for record in np.flatnonzero(shared).tolist():
             source = int(training[summary.prompt[record]])
             yield Hit(
-                f"this validation prompt is also a training prompt ({where(dataset.records, source)}) "
+                f"this validation prompt is also a training prompt ({places.where(source)}) "
                 "with a different answer: the model was trained on it; use a prompt the "
                 "training data does not have",
                 str(pointers.iat[int(summary.prompt_row[record])]),

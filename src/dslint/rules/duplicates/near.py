@@ -13,7 +13,7 @@ from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.duplicates.hashing import U64
 from dslint.rules.duplicates.keys import keys
-from dslint.rules.duplicates.scope import scope_codes, where
+from dslint.rules.duplicates.scope import Places, scope_codes
 from dslint.rules.duplicates.similar import NearPairs, NearParameters, near_pairs
 
 
@@ -119,14 +119,14 @@ class NearDuplicate(DatasetRule):
     options_type = NearOptions
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
-        records = dataset.records
+        places = Places(dataset.records)
         exact = keys(dataset).exact
         clusters = near_clusters(dataset, self.options)
         columns = (clusters[name].to_numpy().tolist() for name in ("record", "representative",
                                                                     "size", "similarity"))  # fmt: skip
         for record, anchor, size, similarity in zip(*columns, strict=True):
             message = (
-                f"near-duplicate of {where(records, anchor, record)} (similarity "
+                f"near-duplicate of {places.where(anchor, record)} (similarity "
                 f"{similarity:.2f}, cluster of {size} examples): keep the most useful one"
             )
             if size >= self.options.large_cluster:

@@ -18,10 +18,16 @@ def scope_codes(records: pd.DataFrame, across_files: bool) -> npt.NDArray[np.int
     return codes
 
 
-def where(records: pd.DataFrame, other: int, this: int | None = None) -> str:
-    """``line 12``, or ``other.jsonl line 12`` when the other example is in another file."""
-    path = str(records["path"].iat[other])
-    line = records["line"].to_numpy()[other]
-    if this is not None and str(records["path"].iat[this]) == path:
-        return f"line {line}"
-    return f"{path} line {line}"
+class Places:
+    """Names records in messages: ``line 12``, or ``other.jsonl line 12`` in another file."""
+
+    def __init__(self, records: pd.DataFrame) -> None:
+        self._paths = records["path"].cat.categories.astype(str).tolist()
+        self._path_of = records["path"].cat.codes.to_numpy(dtype=np.int64)
+        self._line_of = records["line"].to_numpy(dtype=np.int64)
+
+    def where(self, other: int, this: int | None = None) -> str:
+        line = int(self._line_of[other])
+        if this is not None and self._path_of[this] == self._path_of[other]:
+            return f"line {line}"
+        return f"{self._paths[self._path_of[other]]} line {line}"

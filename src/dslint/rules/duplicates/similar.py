@@ -3,8 +3,8 @@
 The text of an example is every message piece (and tool call) except system prompts that
 several examples share: a long shared system prompt would make unrelated examples look alike.
 Exact copies are left to the exact-duplicate rules: only the first copy of each example in a
-file takes part, and pairs with the same prompt (a different answer to the same prompt) are
-left to the conflicting-answer rules.
+file takes part. Pairs with the same prompt whose answers are nearly the same count here; the
+conflicting-answer rules leave those out.
 
 The result is computed once per set of parameters and memoised in ``dataset.cache``; rules
 then group its pairs by their own scope (same file, same split, or across splits).
@@ -100,10 +100,8 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     all_bands = np.concatenate(band_blocks) if band_blocks else np.zeros((0, bands), np.uint64)
 
     left, right = _unique_pairs(all_bands, owner_of_band, len(records))
-    # Exact copies and same-prompt pairs belong to other rules.
-    prompt = summary.prompt
+    # Exact copies (across files) belong to the exact-duplicate rules.
     differ = summary.exact[left] != summary.exact[right]
-    differ &= (prompt[left] == 0) | (prompt[left] != prompt[right])
     left, right = left[differ], right[differ]
     if len(left) == 0:
         return empty
