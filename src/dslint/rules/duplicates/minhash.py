@@ -2,8 +2,8 @@
 
 The pipeline, one chunk of examples at a time so memory stays bounded:
 
-1. words: NFC, lower-case, split on anything that is not a letter, digit, mark or "_"
-   (Arrow kernels over the whole chunk);
+1. words: NFC, split on whitespace, lower-cased and with surrounding punctuation stripped
+   (Arrow kernels over the whole chunk; the per-word work is done once per distinct word);
 2. shingles: each run of ``ngram`` consecutive words of one example hashed to 64 bits
    (a polynomial over the words' hashes, then a finaliser), all examples at once;
 3. signature: one-permutation MinHash (Li, Owen and Zhang, 2012): a shingle's hash picks one
@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from dslint.rules.duplicates.hashing import GOLDEN, U64, hash_strings, mix
 
 I64 = npt.NDArray[np.int64]
-_WORD_BREAK = r"[^\pL\pN\pM_]+"
+_PUNCTUATION = "".join(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum()) + "«»“”‘’„…–—¿¡"
 _EMPTY = np.uint32(0xFFFFFFFF)
 _DENSIFY_ATTEMPTS = 2048  # (1 - 1/128) ** 2048 < 1e-6: no bin stays empty
 
@@ -52,15 +52,21 @@ def shingles(texts: pa.Array, owner_of_text: I64, examples: int, ngram: int) -> 
 
     ``owner_of_text`` must be non-decreasing (an example's texts are consecutive).
     """
-    normal = pc.utf8_lower(pc.utf8_normalize(pc.fill_null(texts, ""), "NFC"))
-    split = pc.split_pattern_regex(normal, _WORD_BREAK)
+    split = pc.utf8_split_whitespace(pc.utf8_normalize(pc.fill_null(texts, ""), "NFC"))
     lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False).astype(np.int64)
-    words = pc.list_flatten(split)
+    # Lower-case and strip the punctuation around each *distinct* token (a vocabulary is far
+    # smaller than the text), then drop tokens that were only punctuation.
+    encoded = pc.dictionary_encode(pc.list_flatten(split))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    vocabulary = pc.utf8_trim(pc.utf8_lower(encoded.dictionary), _PUNCTUATION)
+    vocabulary_hash = hash_strings(vocabulary)
+    is_word = pc.not_equal(vocabulary, "").to_numpy(zero_copy_only=False)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
     word_owner = np.repeat(owner_of_text, lengths)
-    keep = pc.not_equal(words, "").to_numpy(zero_copy_only=False)
-    words = pc.filter(words, keep)
+    keep = is_word[codes] if len(codes) else np.zeros(0, dtype=bool)
+    word_hash = vocabulary_hash[codes[keep]]
     word_owner = word_owner[keep]
-    word_hash = hash_strings(words)
     counts = np.bincount(word_owner, minlength=examples).astype(np.int64)
 
     total = len(word_hash)
