@@ -75,8 +75,10 @@ def test_exact_duplicates_after_normalising_whitespace_unicode_and_key_order(lin
     decomposed = chat("Ou\u0300 est ma commande ?", "Elle arrive demain.")
     reordered = {"messages": [{"content": m["content"], "role": m["role"]}
                               for m in original["messages"]]}  # fmt: skip
-    findings = lint(jsonl(original, chat("Other", "Thing"), spaced, decomposed, reordered))
-    assert located(findings, "D001") == [("D001", 3, ""), ("D001", 4, ""), ("D001", 5, "")]
+    unicode_space = chat("Où\u00a0est ma commande\u3000?", "Elle arrive demain.")
+    findings = lint(jsonl(original, chat("Other", "Thing"), spaced, decomposed, reordered,
+                          unicode_space))  # fmt: skip
+    assert located(findings, "D001") == [("D001", n, "") for n in (3, 4, 5, 6)]
     assert all("line 1" in f.message for f in findings if f.code == "D001")
 
 
