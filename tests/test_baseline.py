@@ -132,14 +132,17 @@ def test_the_same_fingerprint_twice_is_a_multiset(run, tmp_path: Path) -> None: 
     result = run("check", "train.jsonl", "--baseline", ".dslint-baseline.json", "--format", "json")
     assert result.exit_code == 1
     # Which copy counts as new is not meaningful; that exactly one is reported is.
-    assert [code for code, _, _ in findings_of(result.output)] == ["S104"]
+    # (the new copy is also an exact duplicate, D001: new as well)
+    assert [code for code, _, _ in findings_of(result.output)] == ["D001", "S104"]
 
     del examples[0]
-    del examples[5]  # now only one copy is left: one accepted finding is fixed
-    write(tmp_path / "train.jsonl", examples)
+    del examples[5]  # now only one copy is left: one accepted S104 is fixed, and so is the
+    write(tmp_path / "train.jsonl", examples)  # D001 that said the second copy was a copy
     result = run("check", "train.jsonl", "--baseline", ".dslint-baseline.json", "--format", "json")
     assert result.exit_code == 0
-    assert "1 baseline finding fixed" in run_notes(json.loads(result.output)["summary"]["notes"])[0]
+    assert (
+        "2 baseline findings fixed" in run_notes(json.loads(result.output)["summary"]["notes"])[0]
+    )
 
 
 def test_the_baseline_holds_no_message_and_no_data(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -156,7 +156,8 @@ def test_a_copied_line_is_new_even_though_its_content_existed(repo: Path) -> Non
     examples.append(missing_content(1))  # the same bad line once more
     (repo / "train.jsonl").write_text(jsonl(*examples))
     code, document = run("check", "train.jsonl", "--changed-since", "HEAD")
-    assert code == 1 and located(document) == [("S104", 61, "/messages/1")]
+    # The copy is new: its own problem and the fact that it is a copy are reported.
+    assert code == 1 and located(document) == [("D001", 61, ""), ("S104", 61, "/messages/1")]
 
 
 def test_dataset_rules_compare_new_records_with_the_whole_file(

@@ -84,7 +84,9 @@ def test_rule_options_from_config(tmp_path: Path) -> None:
 
 
 def test_model_from_config_and_custom_models(tmp_path: Path) -> None:
-    data = write(tmp_path, "a.jsonl", jsonl(*[{"prompt": "a", "completion": "b"}] * 50))
+    data = write(
+        tmp_path, "a.jsonl", jsonl(*[{"prompt": f"a{i}", "completion": "b"} for i in range(50)])
+    )
     write(
         tmp_path,
         "dslint.toml",

@@ -386,7 +386,8 @@ def test_dpo_valid_and_invalid(lint) -> None:  # type: ignore[no-untyped-def]
         {"input": {"messages": []}, "preferred_output": [ANSWER], "non_preferred_output": [ANSWER]},
         {"input": {"messages": [USER]}, "preferred_output": [ANSWER]},
     ]
-    findings = lint(jsonl(*lines), ignore=["S014"])
+    # (the repeated lines are exact duplicates: not what this test is about)
+    findings = lint(jsonl(*lines), ignore=["S014", "D"])
     assert located(findings) == [
         ("S302", 11, "/preferred_output"),
         ("S302", 12, "/non_preferred_output/0/role"),
@@ -403,7 +404,7 @@ def test_rft_rules(lint) -> None:  # type: ignore[no-untyped-def]
         {"messages": [*prompt, ANSWER], "answer": "4"},
         {"messages": [{"role": "system", "content": "x"}, USER], "answer": "4"},
     ]
-    findings = lint(jsonl(*lines), model="o4-mini", ignore=["S014"])
+    findings = lint(jsonl(*lines), model="o4-mini", ignore=["S014", "D"])
     assert located(findings) == [("S311", 11, "/messages/2"), ("S103", 12, "/messages/0/role")]
 
 
@@ -415,7 +416,8 @@ def test_legacy_needs_a_legacy_model(lint) -> None:  # type: ignore[no-untyped-d
 
 
 def test_format_not_accepted_by_target(lint) -> None:  # type: ignore[no-untyped-def]
-    assert located(lint(jsonl(*[dpo()] * 50), model="gpt-3.5-turbo")) == [("S023", None, "")]
+    dpo_lines = [dpo([{"role": "assistant", "content": f"Answer {i}."}]) for i in range(50)]
+    assert located(lint(jsonl(*dpo_lines), model="gpt-3.5-turbo")) == [("S023", None, "")]
     vision = messages(
         {
             "role": "user",
@@ -449,13 +451,13 @@ def test_lookalike_formats_get_one_file_finding(lint) -> None:  # type: ignore[n
         {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}
     ] * 60
     assert located(lint(jsonl(*sharegpt))) == [("S020", None, "")]
-    alpaca = [{"instruction": "Say hi", "input": "", "output": "hi"}] * 60
+    alpaca = [{"instruction": f"Say hi {i}", "input": "", "output": "hi"} for i in range(60)]
     assert located(lint(jsonl(*alpaca))) == [("S020", None, "")]
 
 
 def test_mixed_and_unknown_formats(lint) -> None:  # type: ignore[no-untyped-def]
     assert located(lint(jsonl(*clean_chat(50), dpo()))) == [("S021", None, "")]
-    assert located(lint(jsonl(*[{"q": "a"}] * 50))) == [("S022", None, "")]
+    assert located(lint(jsonl(*[{"q": f"a{i}"} for i in range(50)]))) == [("S022", None, "")]
     # A stray line without any format key in a chat file gets the API's complaint.
     assert located(lint(jsonl(*clean_chat(50), {"q": "a"}))) == [
         ("S101", 51, ""),

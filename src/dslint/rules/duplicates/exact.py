@@ -1,0 +1,151 @@
+"""Exact duplicates (D001) and one prompt with different answers (D002)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dslint.dataset import Dataset
+from dslint.finding import Category, Hit, Severity
+from dslint.rule import DatasetRule
+from dslint.rules.duplicates.keys import keys
+from dslint.rules.duplicates.scope import Places, scope_codes
+from dslint.rules.duplicates.similar import NearParameters, near_pairs
+
+
+@dataclass(frozen=True)
+class ExactOptions:
+    #: Also treat examples that differ only in upper/lower case as the same.
+    casefold: bool = False
+
+
+def exact_copies(dataset: Dataset, options: ExactOptions) -> pd.DataFrame:
+    """The extra copies: ``record``, ``first`` (the copy to keep), ``ordinal``, ``copies``, ``key``."""
+    exact = keys(dataset, options.casefold).exact
+    frame = pd.DataFrame(
+        {
+            "scope": scope_codes(dataset.records),
+            "key": exact,
+            "record": np.arange(len(exact), dtype=np.int64),
+        }
+    )
+    frame = frame[exact != 0]
+    grouped = frame.groupby(["scope", "key"], sort=False)["record"]
+    frame = frame.assign(
+        first=grouped.transform("min"), ordinal=grouped.cumcount(), copies=grouped.transform("size")
+    )
+    copies: pd.DataFrame = frame[frame["ordinal"] > 0]
+    return copies
+
+
+class ExactDuplicate(DatasetRule):
+    """An example is an exact copy of an earlier one.
+
+    Examples count as copies when their messages are the same after collapsing whitespace
+    and normalising Unicode (NFC), whatever their JSON spacing or key order; roles, names,
+    tool calls, weights and tool definitions must match too. A copy makes the model train
+    on the same example twice, which overweights it and wastes tokens (and money). The
+    finding is on each extra copy and names the first occurrence, the one to keep.
+
+    Options: ``casefold`` (also ignore letter case). Each training file is checked on its
+    own unless the run combines its inputs (``--combine-files``).
+
+    For example, the second of these two lines::
+
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+        {"messages": [{"role": "user", "content": "Hi "}, {"role": "assistant", "content": "Hello!"}]}
+    """
+
+    code = "D001"
+    name = "exact-duplicate"
+    category = Category.DUPLICATES
+    severity = Severity.WARNING
+    options_type = ExactOptions
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        places = Places(dataset.records)
+        found = exact_copies(dataset, self.options)
+        columns = (found[name].to_numpy().tolist() for name in ("record", "first", "ordinal",
+                                                                 "copies", "key"))  # fmt: skip
+        for record, first, ordinal, copies, key in zip(*columns, strict=True):
+            yield Hit(
+                f"exact duplicate of {places.where(first, record)} (copy {ordinal + 1} "
+                f"of {copies}): the model trains on it {copies} times; keep the first copy "
+                "and remove this one",
+                "",
+                record=record,
+                key=f"{key:016x}/{ordinal}",
+            )
+
+
+class ConflictingAnswers(DatasetRule):
+    """Examples with the same prompt have different answers.
+
+    Two examples whose conversation before the last assistant turn is identical (system
+    prompt, user turns, earlier answers and tool definitions, after normalising whitespace
+    and Unicode) but whose last answers differ teach the model to answer the same question
+    in different ways: it learns to be inconsistent, or averages the answers. The finding is
+    on each different answer after the first and names the example with the first answer.
+    Keep one answer, or make the prompts say what distinguishes the answers.
+
+    Options: ``casefold`` (as for D001).
+
+    For example, the second of these two lines::
+
+        {"messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}]}
+        {"messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Lyon."}]}
+    """
+
+    code = "D002"
+    name = "conflicting-answers"
+    category = Category.DUPLICATES
+    severity = Severity.WARNING
+    options_type = ExactOptions
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        summary = keys(dataset, self.options.casefold)
+        places = Places(dataset.records)
+        pointers = dataset.messages["pointer"]
+        conflicts = conflicting_answers(dataset, self.options)
+        columns = (conflicts[name].to_numpy().tolist() for name in ("record", "reference",
+                                                                     "answers", "prompt", "answer"))  # fmt: skip
+        for record, first, answers, prompt, answer in zip(*columns, strict=True):
+            yield Hit(
+                f"same prompt as {places.where(first, record)} but a different answer "
+                f"({answers} different answers to this prompt): the model learns to "
+                "answer it inconsistently; keep one answer or make the prompts differ",
+                str(pointers.iat[int(summary.answer_row[record])]),
+                record=record,
+                key=f"{prompt:016x}/{answer:016x}",
+            )
+
+
+def conflicting_answers(dataset: Dataset, options: ExactOptions) -> pd.DataFrame:
+    """The first example of each answer but the first, per prompt with several answers."""
+    summary = keys(dataset, options.casefold)
+    frame = pd.DataFrame(
+        {
+            "scope": scope_codes(dataset.records),
+            "prompt": summary.prompt,
+            "answer": summary.answer,
+            "record": np.arange(len(summary.prompt), dtype=np.int64),
+        }
+    )
+    frame = frame[summary.prompt != 0].drop_duplicates(["scope", "prompt", "answer"])
+    grouped = frame.groupby(["scope", "prompt"], sort=False)["record"]
+    frame = frame.assign(answers=grouped.transform("size"), reference=grouped.transform("min"))
+    # Answers that are near-duplicates of each other (an edited word) are D003's finding: an
+    # example that says nearly the same thing, not a contradiction.
+    near = near_pairs(dataset, NearParameters()).frame()
+    alike = pd.MultiIndex.from_arrays([near["left"], near["right"]])
+    frame = frame[~pd.MultiIndex.from_arrays([frame["reference"], frame["record"]]).isin(alike)]
+    conflicts: pd.DataFrame = frame[
+        (frame["answers"] > 1) & (frame["record"] != frame["reference"])
+    ]
+    return conflicts
+
+
+RULES = [ExactDuplicate, ConflictingAnswers]

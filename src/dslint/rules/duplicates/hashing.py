@@ -1,0 +1,63 @@
+"""Vectorised 64-bit hashing: the compact summaries the duplicate rules compare.
+
+Every hash here depends only on content (never on row numbers or on what else is in the
+dataset), so summaries computed on separate partitions of a dataset can be merged and
+compared later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+U64 = npt.NDArray[np.uint64]
+
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def mix(values: npt.ArrayLike) -> U64:
+    """The splitmix64 finaliser: spreads every input bit over the whole 64-bit word."""
+    x = np.array(values, dtype=np.uint64, copy=True, ndmin=1)
+    x ^= x >> _S30
+    x *= _MIX_1
+    x ^= x >> _S27
+    x *= _MIX_2
+    x ^= x >> _S31
+    return x
+
+
+def hash_strings(values: pa.Array | pa.ChunkedArray) -> U64:
+    """A stable 64-bit hash of each string (nulls hash like the empty string)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    # Hash each distinct string once: prompts and system messages repeat a lot.
+    encoded = pc.dictionary_encode(pc.fill_null(values, ""))
+    dictionary = encoded.dictionary.to_numpy(zero_copy_only=False)
+    if len(dictionary) == 0:
+        return np.zeros(len(encoded), dtype=np.uint64)
+    hashed = pd.util.hash_array(np.asarray(dictionary, dtype=object), categorize=False)
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    result: U64 = hashed.astype(np.uint64)[indices]
+    return result
+
+
+def arrow(column: Any) -> pa.ChunkedArray:
+    """A pandas string column as an Arrow array (no copy when the column is Arrow-backed)."""
+    data = pa.array(column.array if hasattr(column, "array") else column, type=pa.string())
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
+def group_sum(values: U64, starts: npt.NDArray[np.int64], total: int) -> U64:
+    """Wrapping sums of consecutive runs: ``values[starts[k]:starts[k+1]]`` for each k."""
+    if len(values) == 0 or total == 0:
+        return np.zeros(total, dtype=np.uint64)
+    result: U64 = np.add.reduceat(values, starts).astype(np.uint64)
+    return result

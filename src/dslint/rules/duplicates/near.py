@@ -1,0 +1,143 @@
+"""Near-duplicates (D003): examples that say nearly the same thing, reported as clusters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dslint.dataset import Dataset
+from dslint.finding import Category, Hit, Severity
+from dslint.rule import DatasetRule
+from dslint.rules.duplicates.hashing import U64
+from dslint.rules.duplicates.keys import keys
+from dslint.rules.duplicates.scope import Places, scope_codes
+from dslint.rules.duplicates.similar import NearPairs, NearParameters, near_pairs
+
+
+@dataclass(frozen=True)
+class NearOptions:
+    #: Words per shingle (n-gram).
+    ngram: int = 5
+    #: Hash values per MinHash signature.
+    num_perm: int = 128
+    #: Smallest exact Jaccard similarity of the shingle sets that counts as a near-duplicate.
+    threshold: float = 0.8
+    #: Examples with fewer words (system prompts shared by several examples left out) are skipped.
+    min_words: int = 10
+    #: From this many examples on, a cluster's findings say that the data looks templated.
+    large_cluster: int = 50
+
+    def parameters(self) -> NearParameters:
+        parameters = NearParameters(self.ngram, self.num_perm, self.threshold, self.min_words)
+        parameters.check()
+        return parameters
+
+
+def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
+    """Cluster members: ``record``, ``representative``, ``similarity``, ``size``.
+
+    Clusters are stars, not chains: an example joins a cluster only when it is similar
+    enough to the cluster's representative (its earliest example) itself. Joining through
+    a chain of pairwise-similar examples (A like B, B like C, so A with C) would let
+    templated data collapse into a few giant clusters of examples that do not resemble
+    each other.
+    """
+    pairs = near_pairs(dataset, options.parameters())
+    scope = scope_codes(dataset.records)
+    frame = pairs.frame()
+    frame = frame[scope[frame["left"].to_numpy()] == scope[frame["right"].to_numpy()]]
+    frame = frame.sort_values(["right", "similarity", "left"], ascending=[True, False, True])
+    exact = keys(dataset).exact
+    representative: dict[int, int] = {}
+    similarity: dict[int, float] = {}
+    for member, group in frame.groupby("right", sort=True):
+        record = int(member)
+        for partner, score in zip(
+            group["left"].tolist(), group["similarity"].tolist(), strict=True
+        ):
+            anchor = representative.get(partner, partner)
+            if anchor != partner:
+                score = _anchored_similarity(pairs, anchor, record, exact)
+            if score >= options.threshold:
+                representative[record], similarity[record] = anchor, score
+                break
+    members = pd.DataFrame(
+        {
+            "record": np.array(list(representative), dtype=np.int64),
+            "representative": np.array(list(representative.values()), dtype=np.int64),
+            "similarity": np.array([similarity[r] for r in representative], dtype=np.float64),
+        }
+    )
+    sizes = members.groupby("representative")["record"].transform("size") + 1
+    members["size"] = sizes.astype(np.int64)
+    ordered: pd.DataFrame = members.sort_values("record", ignore_index=True)
+    return ordered
+
+
+def _anchored_similarity(pairs: NearPairs, anchor: int, record: int, exact: U64) -> float:
+    if exact[anchor] == exact[record]:
+        return 0.0  # an exact copy: D001's finding, not this rule's
+    try:
+        return pairs.jaccard(anchor, record)
+    except KeyError:
+        return 0.0
+
+
+class NearDuplicate(DatasetRule):
+    """An example is nearly the same as an earlier one.
+
+    Near-duplicates (a few words swapped, added or edited) overweight what they say just as
+    exact copies do, and they slip past exact checks. dslint compares word 5-grams of each
+    example's messages with MinHash LSH (128 hashes), leaving out system prompts that
+    several examples share and skipping examples of fewer than 10 words, then confirms each
+    candidate pair with the exact Jaccard similarity (at least 0.8). The finding is on each
+    member of a cluster and names the cluster's first example and the similarity to it.
+
+    Clusters are anchored on their first example (every member resembles it directly), so
+    templated data cannot chain the whole file into one cluster. A large cluster usually
+    means the examples share a template that outweighs what differs between them: check
+    whether they teach the model anything different.
+
+    Options: ``ngram``, ``num-perm``, ``threshold``, ``min-words``, ``large-cluster`` (see
+    docs/duplicates.md).
+
+    For example, the second of these two lines::
+
+        {"messages": [{"role": "user", "content": "How do I reset my password if I no longer have access to the email address on my account?"}, {"role": "assistant", "content": "Open the sign-in page, choose 'Forgot password' and follow the steps to verify your identity."}]}
+        {"messages": [{"role": "user", "content": "How do I reset my password if I no longer have access to the email address on the account?"}, {"role": "assistant", "content": "Open the sign-in page, choose 'Forgot password' and follow the steps to verify your identity."}]}
+    """
+
+    code = "D003"
+    name = "near-duplicate"
+    category = Category.DUPLICATES
+    severity = Severity.WARNING
+    options_type = NearOptions
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        places = Places(dataset.records)
+        exact = keys(dataset).exact
+        clusters = near_clusters(dataset, self.options)
+        columns = (clusters[name].to_numpy().tolist() for name in ("record", "representative",
+                                                                    "size", "similarity"))  # fmt: skip
+        for record, anchor, size, similarity in zip(*columns, strict=True):
+            message = (
+                f"near-duplicate of {places.where(anchor, record)} (similarity "
+                f"{similarity:.2f}, cluster of {size} examples): keep the most useful one"
+            )
+            if size >= self.options.large_cluster:
+                message += (
+                    "; a cluster this large usually means templated examples whose shared "
+                    "text outweighs what differs: check that they teach something different"
+                )
+            yield Hit(
+                message,
+                "",
+                record=record,
+                key=f"{int(exact[anchor]):016x}/{int(exact[record]):016x}",
+            )
+
+
+RULES = [NearDuplicate]

@@ -1,0 +1,200 @@
+"""Near-duplicate pairs of the whole dataset: MinHash LSH candidates confirmed exactly.
+
+The text of an example is every message piece (and tool call) except system prompts that
+several examples share: a long shared system prompt would make unrelated examples look alike.
+Exact copies are left to the exact-duplicate rules: only the first copy of each example in a
+file takes part. Pairs with the same prompt whose answers are nearly the same count here; the
+conflicting-answer rules leave those out.
+
+The result is computed once per set of parameters and memoised in ``dataset.cache``; rules
+then group its pairs by their own scope (same file, same split, or across splits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dslint.dataset import Dataset
+from dslint.rules.duplicates import minhash
+from dslint.rules.duplicates.hashing import U64, arrow
+from dslint.rules.duplicates.keys import keys
+
+I64 = npt.NDArray[np.int64]
+CHUNK_RECORDS = 20_000
+# Buckets up to this size are paired exhaustively; larger ones as a chain and a star.
+BUCKET_CAP = 16
+
+
+@dataclass(frozen=True)
+class NearParameters:
+    ngram: int = 5
+    num_perm: int = 128
+    threshold: float = 0.8
+    min_words: int = 10
+
+    def check(self) -> None:
+        if self.ngram < 1 or self.num_perm < 2 or self.min_words < 0:
+            raise ValueError("ngram >= 1, num-perm >= 2 and min-words >= 0 are required")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+
+
+@dataclass
+class NearPairs:
+    """Confirmed pairs (``left < right``, record rows) with their exact Jaccard similarity."""
+
+    parameters: NearParameters
+    left: I64
+    right: I64
+    similarity: npt.NDArray[np.float64]
+    _sets: dict[int, U64] = field(default_factory=dict, repr=False)
+
+    def jaccard(self, first: int, second: int) -> float:
+        """Exact similarity of two examples that took part in a candidate pair."""
+        return minhash.jaccard(self._sets[first], self._sets[second])
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame({"left": self.left, "right": self.right})
+        frame["similarity"] = self.similarity
+        result: pd.DataFrame = frame
+        return result
+
+
+def near_pairs(dataset: Dataset, parameters: NearParameters) -> NearPairs:
+    """The confirmed near-duplicate pairs, memoised in ``dataset.cache``."""
+    cache_key = f"duplicates.near.{parameters}"
+    cached = dataset.cache.get(cache_key)
+    if cached is None:
+        cached = dataset.cache[cache_key] = _compute(dataset, parameters)
+    assert isinstance(cached, NearPairs)
+    return cached
+
+
+def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
+    records, messages = dataset.records, dataset.messages
+    summary = keys(dataset)
+    record_of = messages["record"].to_numpy(dtype=np.int64)
+    eligible = _first_copies(records, summary.exact)
+    kept_rows = _kept_rows(messages, summary.text, eligible, record_of)
+    bands, rows = minhash.optimal_bands(parameters.threshold, parameters.num_perm)
+
+    owners: list[I64] = []
+    band_blocks: list[U64] = []
+    for first, texts, owner, count in _chunks(dataset, record_of, kept_rows, None):
+        found = minhash.shingles(texts, owner, count, parameters.ngram)
+        long_enough = found.words >= max(parameters.min_words, parameters.ngram)
+        signature = minhash.signatures(found, count, parameters.num_perm)
+        band_blocks.append(minhash.band_hashes(signature[long_enough], bands, rows))
+        owners.append(np.flatnonzero(long_enough) + first)
+    empty = _empty(parameters)
+    if not owners:
+        return empty
+    owner_of_band = np.concatenate(owners)
+    all_bands = np.concatenate(band_blocks) if band_blocks else np.zeros((0, bands), np.uint64)
+
+    left, right = _unique_pairs(all_bands, owner_of_band, len(records))
+    # Exact copies (across files) belong to the exact-duplicate rules.
+    differ = summary.exact[left] != summary.exact[right]
+    left, right = left[differ], right[differ]
+    if len(left) == 0:
+        return empty
+
+    sets = _shingle_sets(dataset, record_of, kept_rows, np.union1d(left, right), parameters)
+    similarity = np.array(
+        [
+            minhash.jaccard(sets[a], sets[b])
+            for a, b in zip(left.tolist(), right.tolist(), strict=True)
+        ],
+        dtype=np.float64,
+    )
+    confirmed = similarity >= parameters.threshold
+    return NearPairs(parameters, left[confirmed], right[confirmed], similarity[confirmed], sets)
+
+
+def _empty(parameters: NearParameters) -> NearPairs:
+    nothing = np.zeros(0, dtype=np.int64)
+    return NearPairs(parameters, nothing, nothing.copy(), np.zeros(0, dtype=np.float64))
+
+
+def _first_copies(records: pd.DataFrame, exact: U64) -> npt.NDArray[np.bool_]:
+    """Objects that are the first copy of their content in their file."""
+    frame = pd.DataFrame({"path": records["path"].cat.codes.to_numpy(), "exact": exact})
+    first: npt.NDArray[np.bool_] = (~frame.duplicated(["path", "exact"])).to_numpy() & (exact != 0)
+    return first
+
+
+def _kept_rows(
+    messages: pd.DataFrame, text_hash: U64, eligible: npt.NDArray[np.bool_], record_of: I64
+) -> npt.NDArray[np.bool_]:
+    """Message rows whose text counts: not a system prompt shared by several examples."""
+    system = (messages["role"] == "system").to_numpy(dtype=bool, na_value=False)
+    shared = np.zeros(len(messages), dtype=bool)
+    if system.any():
+        per_record = pd.DataFrame({"text": text_hash[system], "record": record_of[system]})
+        examples = per_record.drop_duplicates().groupby("text")["record"].size()
+        repeated = examples.index[examples.to_numpy() >= 2].to_numpy(dtype=np.uint64)
+        shared[system] = np.isin(text_hash[system], repeated)
+    kept: npt.NDArray[np.bool_] = ~shared & eligible[record_of]
+    return kept
+
+
+def _chunks(
+    dataset: Dataset, record_of: I64, kept_rows: npt.NDArray[np.bool_], only: I64 | None
+) -> Iterator[tuple[int, pa.Array, I64, int]]:
+    """(first record, texts, owner of each text relative to first, records) per chunk."""
+    messages = dataset.messages
+    total = len(dataset.records)
+    for first in range(0, total, CHUNK_RECORDS):
+        last = min(first + CHUNK_RECORDS, total)
+        start, stop = np.searchsorted(record_of, [first, last])
+        selected = np.flatnonzero(kept_rows[start:stop]) + start
+        if only is not None:
+            selected = selected[np.isin(record_of[selected], only)]
+        text = arrow(messages["text"].iloc[selected])
+        calls = arrow(messages["tool_calls"].iloc[selected])
+        texts = pc.binary_join_element_wise(
+            text, calls, " ", null_handling="replace", null_replacement=""
+        )
+        texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        yield first, texts, record_of[selected] - first, last - first
+
+
+def _unique_pairs(bands: U64, owner: I64, total: int) -> tuple[I64, I64]:
+    lefts, rights = [], []
+    for left, right in minhash.candidate_pairs(bands, BUCKET_CAP):
+        lefts.append(owner[left])
+        rights.append(owner[right])
+    if not lefts:
+        nothing = np.zeros(0, dtype=np.int64)
+        return nothing, nothing.copy()
+    encoded = np.unique(np.concatenate(lefts) * total + np.concatenate(rights))
+    return encoded // total, encoded % total
+
+
+def _shingle_sets(
+    dataset: Dataset,
+    record_of: I64,
+    kept_rows: npt.NDArray[np.bool_],
+    wanted: I64,
+    parameters: NearParameters,
+) -> dict[int, U64]:
+    sets: dict[int, U64] = {}
+    for first, texts, owner, count in _chunks(dataset, record_of, kept_rows, wanted):
+        if len(texts) == 0:
+            continue
+        found = minhash.shingles(texts, owner, count, parameters.ngram)
+        order = np.lexsort((found.hashes, found.owner))
+        hashes, owners = found.hashes[order], found.owner[order]
+        distinct = np.r_[True, (hashes[1:] != hashes[:-1]) | (owners[1:] != owners[:-1])]
+        hashes, owners = hashes[distinct], owners[distinct]
+        bounds = np.searchsorted(owners, np.arange(count + 1))
+        for local in np.unique(owners).tolist():
+            sets[first + local] = hashes[bounds[local] : bounds[local + 1]]
+    return sets
