@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import CORPUS, chat, clean_chat, jsonl, needs_corpus
+from conftest import CORPUS, TODAY, chat, clean_chat, jsonl, needs_corpus
 from dslint import stats
 from dslint.cli import cli
 
@@ -168,3 +168,12 @@ def test_rft_is_priced_per_hour(tmp_path: Path) -> None:
     assert entry["model"] == "o4-mini-2025-04-16"
     assert entry["estimated_cost_usd"] is None and entry["training_per_hour"] == 100.0
     assert "billed per hour" in CliRunner().invoke(cli, ["stats", str(path)]).stdout
+
+
+def test_stats_report_the_share_of_duplicates(tmp_path: Path) -> None:
+    examples = clean_chat(10)
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*examples, examples[2], examples[2]), encoding="utf-8")
+    entry = stats.collect([path], today=TODAY).to_dict()["files"][0]
+    assert entry["duplicates"] == {"exact_duplicates": round(2 / 12, 4), "near_duplicates": 0.0}
+    assert "16.7% exact copies" in stats.render_text(stats.collect([path], today=TODAY))

@@ -28,7 +28,20 @@ if TYPE_CHECKING:
 #: Extra per-file figures: each provider's dict is merged into the file's JSON entry (and
 #: shown under the table). The duplicates family adds its shares here.
 ExtraStats = Callable[["Dataset", "FileInfo"], Mapping[str, Any]]
-EXTRA_FILE_STATS: list[ExtraStats] = []
+
+
+def duplicate_shares(dataset: Dataset, info: FileInfo) -> Mapping[str, Any]:
+    """The share of the file's examples that are extra exact copies or near-duplicates."""
+    from dslint.rules.duplicates import shares
+
+    by_path = dataset.cache.get("stats.duplicate_shares")
+    if by_path is None:
+        by_path = dataset.cache["stats.duplicate_shares"] = shares(dataset)
+    found = by_path.get(info.path, {"exact_duplicates": 0.0, "near_duplicates": 0.0})
+    return {"duplicates": {k: round(float(v), 4) for k, v in found.items()}}
+
+
+EXTRA_FILE_STATS: list[ExtraStats] = [duplicate_shares]
 
 DISTRIBUTION_KEYS = ("total", "min", "p5", "median", "mean", "p95", "max")
 
@@ -321,6 +334,13 @@ def _file_text(entry: Mapping[str, Any]) -> list[str]:
              "examples", "messages", "tokens", "assistant_tokens", "over_limit", "billed_tokens",
              "epochs", "estimated_cost_usd", "training_per_million", "training_per_hour",
              "inference_per_million", "images_estimated", "models"}  # fmt: skip
+    duplicates = entry.get("duplicates")
+    if duplicates:
+        lines.append(
+            f"  duplicates: {duplicates['exact_duplicates']:.1%} exact copies, "
+            f"{duplicates['near_duplicates']:.1%} near-duplicates (extra copies only)"
+        )
+    known.add("duplicates")
     for key, value in entry.items():
         if key not in known:
             lines.append(f"  {key.replace('_', ' ')}: {value}")
