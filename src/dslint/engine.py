@@ -145,6 +145,7 @@ class Engine:
         for rule in self.rules:
             rule.context = self.context
         self.record_rules = [r for r in self.rules if isinstance(r, RecordRule)]
+        self._plans: dict[tuple[str, bool], list[tuple[RecordRule, tuple[str, ...]]]] = {}
         self.file_rules = [r for r in self.rules if isinstance(r, FileRule)]
         self.dataset_rules = [r for r in self.rules if isinstance(r, DatasetRule)]
         self.record_hits: RecordHits | None = cache.records(self._run_key()) if cache else None
@@ -294,15 +295,24 @@ class Engine:
     def _run_record_rules(self, record: Record) -> Iterator[tuple[RecordRule, Hit]]:
         raw = record.raw
         escaped = "\\u" in raw
-        for rule in self.record_rules:
-            if rule.needs_object and not record.is_object:
-                continue
-            if rule.formats is not None and record.format not in rule.formats:
-                continue
-            if rule.triggers and not escaped and not any(t in raw for t in rule.triggers):
+        for rule, triggers in self._plan(record.format, record.is_object):
+            if triggers and not escaped and not any(t in raw for t in triggers):
                 continue
             for hit in rule.check(record):
                 yield rule, hit
+
+    def _plan(self, fmt: str, is_object: bool) -> list[tuple[RecordRule, tuple[str, ...]]]:
+        """The record rules that apply to records of this format (worked out once per run)."""
+        key = (fmt, is_object)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = [
+                (rule, rule.triggers)
+                for rule in self.record_rules
+                if (is_object or not rule.needs_object)
+                and (rule.formats is None or fmt in rule.formats)
+            ]
+        return plan
 
     def _record_hits(self, record: Record) -> list[tuple[RecordRule, Hit]]:
         """The record rules' hits, from the cache when this content was checked before."""

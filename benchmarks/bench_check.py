@@ -1,0 +1,148 @@
+"""The whole default check against the tokenisation floor and against a plain Python loop.
+
+    python benchmarks/bench_check.py [--examples 100000] [--runs 3]
+
+Prints, in one run, ratios rather than bare seconds:
+
+* the full default ``dslint check`` (every offline rule, text report, no cache) as a ratio to
+  the tokenisation floor (each distinct text encoded once by tiktoken on one thread), with the
+  share of each stage: load and record rules, then each dataset-rule family, then the report;
+* the same against a plain per-example Python loop that does what the OpenAI cookbook's
+  data-preparation notebook does (parse, format checks, token counts; nothing else).
+
+Targets (issue 10): full check <= 1.5x the floor; at least 3x faster than the plain loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import dataset, plain_tiktoken, tokenisation_floor
+
+FAMILIES = {"T": "tokens", "D": "duplicates", "V": "voice", "P": "privacy", "M": "moderation"}
+
+
+def instrumented_check(path: Path) -> tuple[float, dict[str, float], int]:
+    """One full check with the time of each stage (the engine itself is not modified)."""
+    import dslint
+    from dslint.engine import Engine
+    from dslint.registry import all_rules
+    from dslint.reporters.text import TextReporter
+    from dslint.rule import DatasetRule
+
+    stages: dict[str, float] = defaultdict(float)
+    originals: dict[type[Any], Any] = {}
+    for rule in all_rules():
+        if issubclass(rule, DatasetRule) and rule not in originals:
+            originals[rule] = rule.check
+
+            def timed(self: Any, data: Any, _check: Any = rule.check) -> list[Any]:
+                start = time.perf_counter()
+                hits = list(_check(self, data))
+                stages[FAMILIES.get(self.code[0], "other")] += time.perf_counter() - start
+                return hits
+
+            rule.check = timed  # type: ignore[method-assign]
+    run_unit = Engine._run_unit
+
+    def unit(self: Engine, paths: list[Path], validation: list[Path]) -> Any:
+        start = time.perf_counter()
+        before = sum(stages.values())
+        result = run_unit(self, paths, validation)
+        stages["load and record rules"] += (
+            time.perf_counter() - start - (sum(stages.values()) - before)
+        )
+        return result
+
+    Engine._run_unit = unit  # type: ignore[method-assign]
+    try:
+        start = time.perf_counter()
+        report = dslint.check([path])
+        rendered = time.perf_counter()
+        TextReporter().render(report)
+        stages["report"] += time.perf_counter() - rendered
+        total = time.perf_counter() - start
+    finally:
+        Engine._run_unit = run_unit  # type: ignore[method-assign]
+        for rule, check in originals.items():
+            rule.check = check  # type: ignore[method-assign]
+    return total, dict(stages), len(report.findings)
+
+
+def cookbook_loop(path: Path) -> tuple[float, int]:
+    """What the cookbook's data-preparation notebook does, example by example."""
+    encoding = plain_tiktoken("o200k_base")
+    start = time.perf_counter()
+    errors: dict[str, int] = defaultdict(int)
+    totals = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            example = json.loads(line)
+            messages = example.get("messages")
+            if not isinstance(messages, list) or not messages:
+                errors["missing_messages_list"] += 1
+                continue
+            for message in messages:
+                if "role" not in message or "content" not in message:
+                    errors["message_missing_key"] += 1
+                if message.get("role") not in ("system", "user", "assistant", "function", "tool"):
+                    errors["unrecognized_role"] += 1
+                content = message.get("content")
+                if not isinstance(content, str) and not message.get("tool_calls"):
+                    errors["missing_content"] += 1
+            if not any(m.get("role") == "assistant" for m in messages):
+                errors["example_missing_assistant_message"] += 1
+            tokens = 3
+            for message in messages:
+                tokens += 3
+                for key, value in message.items():
+                    if isinstance(value, str):
+                        tokens += len(encoding.encode(value))
+                    if key == "name":
+                        tokens += 1
+            totals.append(tokens)
+    return time.perf_counter() - start, len(totals)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    path = dataset(args.examples)
+    size = path.stat().st_size / 1e6
+    print(f"{args.examples:,} examples, {size:,.0f} MB ({path.name}); medians of {args.runs} runs")
+
+    floors, checks, loops = [], [], []
+    stage_runs: list[dict[str, float]] = []
+    findings = 0
+    for _ in range(args.runs):
+        floors.append(tokenisation_floor(path))
+        total, stages, findings = instrumented_check(path)
+        checks.append(total)
+        stage_runs.append(stages)
+        loops.append(cookbook_loop(path)[0])
+    floor, check, loop = (statistics.median(x) for x in (floors, checks, loops))
+    print(f"tokenisation floor        {floor:7.2f} s")
+    print(f"dslint check (full)       {check:7.2f} s  = {check / floor:.2f}x the floor "
+          f"(target <= 1.5x); {findings:,} findings")  # fmt: skip
+    print(f"plain cookbook-style loop {loop:7.2f} s  = dslint is {loop / check:.2f}x faster "
+          "(target >= 3x)")  # fmt: skip
+    print("stages (median seconds, share of the check):")
+    names = sorted({name for run in stage_runs for name in run})
+    for name in sorted(names, key=lambda n: -statistics.median(r.get(n, 0) for r in stage_runs)):
+        seconds = statistics.median(run.get(name, 0.0) for run in stage_runs)
+        print(f"  {name:24} {seconds:7.2f} s  {seconds / check:6.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
