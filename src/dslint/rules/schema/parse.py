@@ -128,14 +128,12 @@ class ByteOrderMark(_LoadProblemRule):
 class BareCrLineEnds(_LoadProblemRule):
     """Lines end in a bare carriage return (CR, classic Mac OS style) instead of LF.
 
-    The API and every JSONL reader split lines on LF, so the whole file (or the affected
-    part) reads as one line that is not valid JSON. dslint reports this once instead of
-    checking pieces the API will never see; ``dslint fix`` converts the line ends to LF.
+    JSON Lines defines LF as the line separator (jsonlines.org) and byte-oriented readers
+    split only there, so the whole file (or the affected part) reads as one line that is not
+    valid JSON; other readers (Python in text mode) do split on CR. As the result depends on
+    the reader, dslint reports this once, at the first CR, instead of checking pieces under
+    line numbers that exist only for some readers; ``dslint fix`` converts the line ends to LF.
     CRLF (Windows) line ends are fine and are not reported.
-
-    FAIL::
-
-        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}\r{"messages": [{"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Bye!"}]}
     """
 
     code = "S008"
