@@ -40,6 +40,7 @@ BINARY_SAMPLE = 8192
 BINARY_RATIO = 0.10
 # Bytes that occur in JSONL text; every other byte below 0x80 is a control byte.
 _TEXT_BYTES = bytes([9, 10, 12, 13, *range(0x20, 0x7F), *range(0x80, 0x100)])
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 # File signatures worth naming when a binary file is given instead of JSONL.
 _SIGNATURES = (
@@ -329,12 +330,16 @@ def parse_line(raw: bytes, info: FileInfo, number: int, offset: int, index: int)
     if not text.strip():
         record.problems.append(LoadProblem("blank", "blank line"))
         return record
-    record.value = _parse_json(text, record.problems)
-    if record.value is None and record.problems:
+    value = _parse_json(text, record.problems)
+    if value is _UNPARSED:
         _explain_failure(text, record.problems)
-    elif record.value is not None and not isinstance(record.value, dict):
-        kind = type(record.value).__name__
-        kind = {"list": "an array", "str": "a string", "bool": "a boolean"}.get(kind, "a " + kind)
+        return record
+    record.value = value
+    if not isinstance(value, dict):
+        kind = type(value).__name__
+        kind = {"list": "an array", "str": "a string", "bool": "a boolean", "NoneType": "null"}.get(
+            kind, "a " + kind
+        )
         record.problems.append(LoadProblem("not-object", f"the line is {kind}, not a JSON object"))
     return record
 
@@ -381,6 +386,9 @@ def _hash64(data: bytes | memoryview) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
+_UNPARSED: Any = object()  # _parse_json's result for a line that is not JSON (null is JSON)
+
+
 def _parse_json(text: str, problems: list[LoadProblem]) -> Any:
     duplicates: list[str] = []
     non_finite: list[str] = []
@@ -414,14 +422,14 @@ def _parse_json(text: str, problems: list[LoadProblem]) -> Any:
         )
     except json.JSONDecodeError as exc:
         problems.append(LoadProblem("invalid-json", f"invalid JSON: {exc.msg}", exc.colno))
-        return None
+        return _UNPARSED
     except RecursionError:
         problems.append(_too_deep())
-        return None
+        return _UNPARSED
     # Cheap guard first: a line with few brackets cannot nest deeply.
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(value, MAX_DEPTH):
         problems.append(_too_deep())
-        return None
+        return _UNPARSED
     if "\\u" in text and _SURROGATE_ESCAPE.search(text):
         value = _replace_lone_surrogates(value, "", problems)
     for key in duplicates:
@@ -471,7 +479,7 @@ def _has_lone_surrogate(text: str) -> bool:
 
 
 def _clean(text: str) -> str:
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _replace_lone_surrogates(value: Any, pointer: str, problems: list[LoadProblem]) -> Any:
