@@ -247,3 +247,29 @@ def test_the_default_run_checks_at_least_ten_thousand_lines() -> None:
         pytest.skip("needs the whole module at the default DSLINT_FUZZ_EXAMPLES or more")
     assert CHECKED["lines"] >= MINIMUM_LINES_CHECKED, CHECKED
     assert len(all_rules()) > 0
+
+
+@FUZZ
+@given(batch=st.lists(lines(), min_size=1, max_size=LINES_PER_FILE[1]))
+def test_fix_never_crashes_and_a_second_fix_changes_nothing(
+    tmp_path: Path, batch: list[bytes]
+) -> None:
+    from dslint.fix import REJECTED_KINDS, fix
+    from dslint.loader import InputError
+
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(batch))
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    try:
+        result = fix(source, first)
+    except InputError as exc:
+        assert "binary" in str(exc) or "LFS" in str(exc)
+        return
+    info = FileInfo(path="first.jsonl", real_path=first)
+    for number, raw in enumerate(first.read_bytes().split(b"\n")[:-1], 1):
+        record = parse_line(raw + b"\n", info, number, 0, 0)
+        assert record.is_object and not {p.kind for p in record.problems} & REJECTED_KINDS
+    again = fix(first, second)
+    assert second.read_bytes() == first.read_bytes()
+    assert {c.action for c in again.changes} <= {"kept"}
+    assert result.lines_written == again.lines_written

@@ -98,6 +98,7 @@ def line_cases() -> Iterator[tuple[str, bytes, str, str]]:
     for top in ('["a"]', '"text"', "42", "-1.5", "true", "null"):
         yield f"top-level-{top}", top.encode(), "S003", ""
     yield "deep-200", b"[" * 200 + b"]" * 200, "S001", ""
+    yield "huge-integer", b'{"messages": [], "n": ' + b"7" * 5000 + b"}", "S001", ""
     yield "truncated-object", chat_line().encode()[:-7], "S001", ""
     yield "escape-sequence", b'{"messages": "\x1b[2J\x1b]0;owned\x07"}', "S001", ""
 

@@ -426,6 +426,11 @@ def _parse_json(text: str, problems: list[LoadProblem]) -> Any:
     except RecursionError:
         problems.append(_too_deep())
         return _UNPARSED
+    except ValueError:  # an integer longer than Python's int/str conversion limit (4,300 digits)
+        problems.append(
+            LoadProblem("invalid-json", "invalid JSON: a number has too many digits to read", 1)
+        )
+        return _UNPARSED
     # Cheap guard first: a line with few brackets cannot nest deeply.
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(value, MAX_DEPTH):
         problems.append(_too_deep())
