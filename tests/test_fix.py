@@ -221,6 +221,19 @@ def test_gzip_input_gives_plain_output_and_refuses_in_place(tmp_path: Path) -> N
         fix(path, tmp_path / "again.jsonl.gz")
 
 
+def test_damaged_gzip_and_lfs_pointers_write_nothing(tmp_path: Path) -> None:
+    data = gzip.compress(b"\n".join(dumps(e) for e in clean_chat(500)) + b"\n")
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="damaged after line"):
+        fix(path, tmp_path / "o.jsonl")
+    pointer = tmp_path / "lfs.jsonl"
+    pointer.write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n")
+    with pytest.raises(InputError, match="LFS pointer"):
+        fix(pointer, tmp_path / "o.jsonl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.jsonl.gz", "lfs.jsonl"]
+
+
 def test_binary_input_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "b.jsonl"
     path.write_bytes(b"PAR1" + bytes(range(256)) * 10)
