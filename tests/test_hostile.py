@@ -438,3 +438,44 @@ def test_running_out_of_memory_is_still_one_line(tmp_path: Path, huge_inputs: li
     assert done.stderr.strip().splitlines() == [
         "dslint: error: internal error: MemoryError:  (run with --debug for details)"
     ]
+
+
+# -- the same inputs through the command line -------------------------------------------------
+
+
+def test_every_hostile_line_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cases = list(line_cases())
+    Path("all.jsonl").write_bytes(GOOD + b"\n".join(case[1] for case in cases) + b"\n")
+    result = cli_run("check", "--format", "json", "all.jsonl")
+    assert result.exit_code == 1 and result.stderr == ""
+    found = {(f["code"], f["line"], f["pointer"]) for f in json.loads(result.stdout)["findings"]}
+    for number, (_, _, code, pointer) in enumerate(cases, start=BAD_LINE):
+        assert (code, number, pointer) in found
+    text = cli_run("check", "all.jsonl")
+    assert text.exit_code == 1 and "\x1b" not in text.stdout and "Traceback" not in text.output
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (random.Random(1).randbytes(200_000), "S017"),
+        (b"PAR1" + bytes(1000), "S017"),
+        (b"", "S010"),
+        (gzip.compress(jsonl(*clean_chat(3000)).encode())[:8000], "S012"),  # of about 17 kB
+        (GOOD.replace(b"\n", b"\r"), "S008"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n", "S011"),
+    ],
+    ids=["random-bytes", "parquet", "empty", "truncated-gzip", "bare-cr", "lfs-pointer"],
+)
+def test_hostile_files_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, code: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("data.jsonl").write_bytes(content)
+    result = cli_run("check", "--format", "json", "data.jsonl")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    codes = [f["code"] for f in json.loads(result.stdout)["findings"]]
+    assert code in codes and len(codes) <= 3  # one finding for the file, not one per line
