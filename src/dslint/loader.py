@@ -42,6 +42,8 @@ BINARY_RATIO = 0.10
 _TEXT_BYTES = bytes([9, 10, 12, 13, *range(0x20, 0x7F), *range(0x80, 0x100)])
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# Lines longer than this are viewed, not copied, to drop their line end.
+_LONG_LINE = 1 << 20
 # File signatures worth naming when a binary file is given instead of JSONL.
 _SIGNATURES = (
     (b"PAR1", "a Parquet file"),
@@ -294,14 +296,19 @@ def binary_kind(sample: bytes) -> str | None:
 def parse_line(raw: bytes, info: FileInfo, number: int, offset: int, index: int) -> Record:
     """Decode and parse one physical line; never raises on bad content."""
     record = Record(index=index, file=info, line=number, offset=offset, raw="")
-    # A view, not a slice: a 100 MB line is not copied once more just to drop its line end.
     end = len(raw) - 1 if raw.endswith(b"\n") else len(raw)
     if end and raw[end - 1] == 0x0D:
         end -= 1
-    body = memoryview(raw)[:end]
-    record.content_hash = _hash64(_strip(body))
+    body: bytes | memoryview
+    if len(raw) > _LONG_LINE:
+        # A view, not a slice: a 100 MB line is not copied once more to drop its line end.
+        body = memoryview(raw)[:end]
+        record.content_hash = _hash64(_strip(body))
+    else:
+        body = raw[:end]
+        record.content_hash = _hash64(body.strip())
     try:
-        text = str(body, "utf-8")
+        text = body.decode("utf-8") if isinstance(body, bytes) else str(body, "utf-8")
     except UnicodeDecodeError as exc:
         column = len(bytes(body[: exc.start]).decode("utf-8", errors="replace")) + 1
         record.problems.append(
@@ -435,7 +442,7 @@ def _parse_json(text: str, problems: list[LoadProblem]) -> Any:
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(value, MAX_DEPTH):
         problems.append(_too_deep())
         return _UNPARSED
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+    if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate_escape(text):
         value = _replace_lone_surrogates(value, "", problems)
     for key in duplicates:
         problems.append(
@@ -471,6 +478,25 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
     return False
+
+
+def _has_lone_surrogate_escape(text: str) -> bool:
+    """Is there a high-surrogate escape not followed by a low one, or a low one alone?
+
+    A well-formed pair (an emoji written with ``ensure_ascii``) is not; an escaped backslash
+    before ``u`` may give a false alarm, which only costs a walk over the value.
+    """
+    low_expected_at = -1
+    for match in _SURROGATE_ESCAPE.finditer(text):
+        if match.group()[3] in "cdefCDEF":
+            if match.start() != low_expected_at:
+                return True
+            low_expected_at = -1
+        elif low_expected_at != -1:
+            return True
+        else:
+            low_expected_at = match.end()
+    return low_expected_at != -1
 
 
 def _has_lone_surrogate(text: str) -> bool:
