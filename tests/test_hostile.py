@@ -192,6 +192,13 @@ def test_known_binary_formats_are_named(start: bytes, named: str) -> None:
     assert kind is not None and named in kind
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_are_named(lint, encoding: str) -> None:  # type: ignore[no-untyped-def]
+    findings = lint(GOOD.decode().encode(encoding))
+    assert located(findings) == [("S017", None, "")]
+    assert "save it as UTF-8" in findings[0].message
+
+
 def test_text_with_a_few_odd_bytes_is_not_called_binary() -> None:
     assert binary_kind(GOOD + b"\x00" + GOOD) is None
     assert binary_kind(("é" * 5000).encode()[:4097]) is None  # a character cut at the end

@@ -46,6 +46,8 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _LONG_LINE = 1 << 20
 # File signatures worth naming when a binary file is given instead of JSONL.
 _SIGNATURES = (
+    (b"\xff\xfe", "text in UTF-16 or UTF-32 (little-endian), not UTF-8: save it as UTF-8"),
+    (b"\xfe\xff", "text in UTF-16 (big-endian), not UTF-8: save it as UTF-8"),
     (b"PAR1", "a Parquet file"),
     (b"PK\x03\x04", "a ZIP archive"),
     (b"\xfd7zXZ\x00", "an xz-compressed file (decompress it first)"),
@@ -276,9 +278,13 @@ def binary_kind(sample: bytes) -> str | None:
     """Why ``sample`` (the start of a file) is not JSONL text, or None when it looks like text."""
     for signature, description in _SIGNATURES:
         if sample.startswith(signature):
-            return f"this is {description}, not JSONL text"
+            return description if ":" in description else f"this is {description}, not JSONL text"
     if not sample:
         return None
+    if len(sample) >= 4 and (
+        sample[1::2].strip(b"\x00") == b"" or sample[::2].strip(b"\x00") == b""
+    ):
+        return "this is text in UTF-16 (every other byte is zero), not UTF-8: save it as UTF-8"
     controls = len(sample.translate(None, _TEXT_BYTES))
     decoded = sample.decode("utf-8", errors="replace")
     invalid = decoded.count("\ufffd") - sample.count("\ufffd".encode())
