@@ -178,7 +178,8 @@ def test_a_binary_file_named_jsonl_is_one_file_level_finding(lint) -> None:  # t
     noise = random.Random(9).randbytes(1_000_000)
     findings = lint(noise)
     assert located(findings) == [("S017", None, "")]
-    assert located(lint(b"\x00" * 50_000)) == [("S017", None, "")]  # a zero-filled file
+    zeros = lint(b"\x00" * 50_000)  # a zero-filled file (a crash during a copy)
+    assert located(zeros) == [("S017", None, "")] and "looks binary" in zeros[0].message
     assert located(lint(gzip.compress(noise), name="noise.jsonl")) == [("S017", None, "")]
 
 

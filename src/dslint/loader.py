@@ -281,9 +281,8 @@ def binary_kind(sample: bytes) -> str | None:
             return description if ":" in description else f"this is {description}, not JSONL text"
     if not sample:
         return None
-    if len(sample) >= 4 and (
-        sample[1::2].strip(b"\x00") == b"" or sample[::2].strip(b"\x00") == b""
-    ):
+    even, odd = sample[::2].strip(b"\x00"), sample[1::2].strip(b"\x00")
+    if len(sample) >= 4 and bool(even) != bool(odd):  # one half all zero, the other not
         return "this is text in UTF-16 (every other byte is zero), not UTF-8: save it as UTF-8"
     controls = len(sample.translate(None, _TEXT_BYTES))
     decoded = sample.decode("utf-8", errors="replace")
