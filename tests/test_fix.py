@@ -197,6 +197,16 @@ def test_drop_names_only_real_categories(messy: Path, tmp_path: Path) -> None:
         fix(messy, tmp_path / "o.jsonl", drop=["sanity"])
 
 
+def test_renamed_dpo_outputs_are_stripped_in_the_same_run(tmp_path: Path) -> None:
+    padded = {**DPO_OLD, "preferred_completion": [{"role": "assistant", "content": "Hello! "}]}
+    path = tmp_path / "dpo.jsonl"
+    path.write_bytes(dumps(padded) + b"\n")
+    result = fix(path, tmp_path / "o.jsonl")
+    assert [c.action for c in result.changes] == ["renamed-keys", "stripped-whitespace"]
+    expected = dumps(padded).replace(b"_completion", b"_output").replace(b"Hello! ", b"Hello!")
+    assert (tmp_path / "o.jsonl").read_bytes() == expected + b"\n"
+
+
 def test_dpo_keys_are_not_renamed_over_an_existing_key(tmp_path: Path) -> None:
     both = {**DPO_OLD, "preferred_output": DPO_OLD["preferred_completion"]}
     path = tmp_path / "dpo.jsonl"

@@ -440,30 +440,34 @@ def _original(body: bytes) -> dict[str, str]:
 
 
 def _edit(unit: _Unit, record: Record, result: FixResult) -> tuple[bytes, Any]:
-    """Apply the content fixes to one parsed line; return its bytes and its value."""
+    """Apply the content fixes to one parsed line; return its bytes and its value.
+
+    Keys are renamed first and the contents stripped in the renamed text, so that the
+    messages under a renamed DPO key are stripped in the same run.
+    """
     value = record.value
     text = record.raw  # without a leading BOM (kept apart below)
-    edits: list[tuple[int, int, str]] = []
     expected = copy.deepcopy(value)
     changes: list[Change] = []
     fmt = formats.detect_record(value)
     if fmt == "dpo":
+        edits: list[tuple[int, int, str]] = []
         renamed = _rename_dpo_keys(text, value, expected, edits)
         if renamed:
             changes.append(Change(unit.line, "renamed-keys", renamed, unit.piece))
+            text = _apply(text, edits)
     if fmt in MESSAGE_LISTS:
-        stripped = _strip_contents(text, value, expected, fmt, edits)
+        edits = []
+        stripped = _strip_contents(text, copy.deepcopy(expected), expected, fmt, edits)
         if stripped:
             changes.append(
                 Change(unit.line, "stripped-whitespace", ", ".join(stripped), unit.piece)
             )
-    if not edits:
+            text = _apply(text, edits)
+    if not changes:
         return unit.body, value
-    new_text = text
-    for start, end, replacement in sorted(edits, reverse=True):
-        new_text = new_text[:start] + replacement + new_text[end:]
     try:
-        reparsed = json.loads(new_text)
+        reparsed = json.loads(text)
     except (ValueError, RecursionError):
         reparsed = None
     if reparsed != expected:
@@ -473,7 +477,13 @@ def _edit(unit: _Unit, record: Record, result: FixResult) -> tuple[bytes, Any]:
         return unit.body, value
     result.changes.extend(changes)
     prefix = _UTF8_BOM if unit.body.startswith(_UTF8_BOM) else b""
-    return prefix + new_text.encode("utf-8"), expected
+    return prefix + text.encode("utf-8"), expected
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
 
 
 def _rename_dpo_keys(
