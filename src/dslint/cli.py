@@ -389,5 +389,80 @@ def rule_command(code: str, debug: bool) -> None:
     run_guarded(action, debug)
 
 
+@cli.command("fix")
+@click.argument("path")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the fixed copy here (plain JSONL).",
+)
+@click.option("--in-place", is_flag=True, help="Replace PATH, keeping the original as a backup.")
+@click.option(
+    "--backup-suffix",
+    default=".bak",
+    show_default=True,
+    help="With --in-place: the backup is PATH plus this suffix.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    help="Where rejected lines go (default: OUTPUT with .rejects before .jsonl).",
+)
+@click.option(
+    "--drop",
+    multiple=True,
+    metavar="CATEGORY",
+    help="Also move examples with findings of these categories to the rejects file "
+    "(repeat or separate with commas: moderation,privacy,duplicates).",
+)
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the change log to this file.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Config for --drop's check (default: the nearest one).",
+)
+@click.option("--model", help="Target model for --drop's check.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary, not the change log.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+def fix_command(path: str, output: str | None, in_place: bool, backup_suffix: str,
+                rejects: str | None, drop: tuple[str, ...], log_file: str | None,
+                config_file: str | None, model: str | None, quiet: bool,
+                debug: bool) -> None:  # fmt: skip
+    """Write a copy of PATH with only safe, explained fixes; print the change log.
+
+    Unparseable lines move to a rejects file with the reasons, blank lines go, line ends
+    become LF, whitespace around message contents is stripped, exact duplicates are removed
+    (the first is kept) and old DPO keys are renamed. Everything else stays byte for byte.
+    """
+
+    def action() -> int:
+        from dslint.fix import fix
+        from dslint.textutil import safe
+
+        result = fix(path, output, in_place=in_place, backup_suffix=backup_suffix,
+                     rejects=rejects, drop=drop, config=config_file, model=model)  # fmt: skip
+        log = result.log_lines() + [f"note: {safe(note)}" for note in result.notes]
+        # The log goes to stdout (the fixed data goes to a file), so it can be piped or saved.
+        for line in [] if quiet else log:
+            click.echo(line)
+        click.echo(result.summary())
+        if log_file:
+            try:
+                Path(log_file).write_text("\n".join([*log, result.summary()]) + "\n",
+                                          encoding="utf-8")  # fmt: skip
+            except OSError as exc:
+                fail(f"cannot write {log_file}: {exc.strerror or exc}")
+        return 0
+
+    run_guarded(action, debug)
+
+
 def main() -> None:
     cli(prog_name="dslint")

@@ -157,7 +157,10 @@ class DatasetBuilder:
         role = role if isinstance(role, str) else None
         name = message.get("name") if isinstance(message.get("name"), str) else None
         weight = message.get("weight")
-        weight = weight if isinstance(weight, int) and not isinstance(weight, bool) else None
+        # Only 0 and 1 are valid (schema rules report the rest); the range guard keeps an odd
+        # value such as 128 or 2**70 from overflowing the Int8 column.
+        valid = isinstance(weight, int) and not isinstance(weight, bool) and -128 <= weight < 128
+        weight = weight if valid else None
         calls = message.get("tool_calls") or message.get("function_call")
         calls_json = json.dumps(calls, ensure_ascii=False) if calls else None
         content = message.get("content")

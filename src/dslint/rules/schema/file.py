@@ -24,7 +24,7 @@ class EmptyFile(FileRule):
     severity = Severity.ERROR
 
     def check(self, file: FileInfo) -> Iterator[Hit]:
-        if file.examples == 0 and not file.lfs_pointer and file.read_error is None:
+        if file.examples == 0 and not (file.lfs_pointer or file.read_error or file.binary):
             yield Hit("the file holds no examples")
 
 
@@ -62,6 +62,41 @@ class DamagedFile(FileRule):
     def check(self, file: FileInfo) -> Iterator[Hit]:
         if file.read_error:
             yield Hit(file.read_error)
+
+
+class BinaryFile(FileRule):
+    """The file is binary data, not JSONL text (for example Parquet, a ZIP archive, an image).
+
+    Reported once for the file instead of one finding per "line" of binary data; nothing in it
+    is checked. Convert the data to JSONL first (a Parquet file: ``pandas.read_parquet(...)
+    .to_json(out, orient="records", lines=True)``).
+    """
+
+    code = "S017"
+    name = "binary-file"
+    category = Category.SCHEMA
+    severity = Severity.ERROR
+
+    def check(self, file: FileInfo) -> Iterator[Hit]:
+        if file.binary:
+            yield Hit(file.binary)
+
+
+class ChangedWhileRead(FileRule):
+    """The file changed while dslint was reading it (its size or time stamp moved).
+
+    The findings describe a mix of old and new content. Check it again once whatever writes
+    the file (an export, a download, a sync) has finished.
+    """
+
+    code = "S018"
+    name = "changed-while-read"
+    category = Category.SCHEMA
+    severity = Severity.ERROR
+
+    def check(self, file: FileInfo) -> Iterator[Hit]:
+        if file.changed:
+            yield Hit(file.changed)
 
 
 class TooFewExamples(FileRule):
@@ -283,6 +318,6 @@ class LegacyFormat(FileRule):
             )
 
 
-RULES = [EmptyFile, LfsPointer, DamagedFile, TooFewExamples, FewExamples, FileTooLarge,
-         WrongExtension, LookalikeFormat, MixedFormats, UnknownFormat, FormatNotAccepted,
+RULES = [EmptyFile, LfsPointer, DamagedFile, BinaryFile, ChangedWhileRead, TooFewExamples,
+         FewExamples, FileTooLarge, WrongExtension, LookalikeFormat, MixedFormats, UnknownFormat, FormatNotAccepted,
          LegacyFormat]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Rules for lines the loader could not turn into a clean JSON object (S001-S007)."""
+"""Rules for lines the loader could not turn into a clean JSON object (S001-S009)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class _LoadProblemRule(RecordRule):
     def check(self, record: Record) -> Iterator[Hit]:
         for problem in record.problems:
             if problem.kind == self.kind:
-                yield Hit(problem.message, column=problem.column)
+                yield Hit(problem.message, problem.pointer, column=problem.column)
 
 
 class InvalidJson(_LoadProblemRule):
@@ -125,5 +125,39 @@ class ByteOrderMark(_LoadProblemRule):
     severity = Severity.WARNING
 
 
+class BareCrLineEnds(_LoadProblemRule):
+    """Lines end in a bare carriage return (CR, classic Mac OS style) instead of LF.
+
+    JSON Lines defines LF as the line separator (jsonlines.org) and byte-oriented readers
+    split only there, so the whole file (or the affected part) reads as one line that is not
+    valid JSON; other readers (Python in text mode) do split on CR. As the result depends on
+    the reader, dslint reports this once, at the first CR, instead of checking pieces under
+    line numbers that exist only for some readers; ``dslint fix`` converts the line ends to LF.
+    CRLF (Windows) line ends are fine and are not reported.
+    """
+
+    code = "S008"
+    name = "bare-cr-line-ends"
+    kind = "bare-cr"
+
+
+class LoneSurrogate(_LoadProblemRule):
+    """A ``\\u`` escape encodes half of a UTF-16 surrogate pair (for example ``"\\ud800"``).
+
+    Python's ``json.loads`` accepts it, but the result is not valid Unicode text: it cannot be
+    encoded as UTF-8, the API rejects the line, and tokenizers fail on it. It usually comes
+    from text cut in the middle of an emoji by a tool that counts UTF-16 units. The finding
+    points at the string; dslint checks the rest with U+FFFD in its place.
+
+    FAIL::
+
+        {"messages": [{"role": "user", "content": "Hi \\ud83d"}, {"role": "assistant", "content": "Hello!"}]}
+    """
+
+    code = "S009"
+    name = "lone-surrogate"
+    kind = "lone-surrogate"
+
+
 RULES = [InvalidJson, InvalidUtf8, NotAnObject, DuplicateKey, NonFiniteNumber, BlankLine,
-         ByteOrderMark]  # fmt: skip
+         ByteOrderMark, BareCrLineEnds, LoneSurrogate]  # fmt: skip
