@@ -576,3 +576,17 @@ def test_wind_down_via_the_hidden_today_option(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["T005"]
     assert CliRunner().invoke(cli, [*args, "--today", "2026-03-01"]).exit_code == 0
+
+
+def test_huge_texts_are_counted_in_pieces_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslint.tokens import counting
+    from dslint.tokens.encodings import get_encoding
+
+    sentence = "The 3 hikers' tents weren't dry; café owners said: 'come in!' — 42 times.\n"
+    text = sentence * 400 + "x" * 50 + " tail words here"
+    for name in ("cl100k_base", "o200k_base"):
+        encoding = get_encoding(name)
+        whole = len(encoding.encode_ordinary(text))
+        monkeypatch.setattr(counting, "HUGE_TEXT_CHARS", 500)
+        assert counting._length(encoding.encode_ordinary, text) == whole
+        monkeypatch.undo()

@@ -54,7 +54,11 @@ def run_guarded(action: Callable[[], int], debug: bool) -> NoReturn:
     except KeyboardInterrupt:
         click.echo("dslint: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # an internal error still must not dump a traceback on users
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # an internal error still must not dump a traceback on users
+        # BaseException, not Exception: a panic inside a Rust extension (tiktoken, pyarrow)
+        # arrives as pyo3's PanicException, which derives from BaseException.
         if debug:
             raise
         fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")

@@ -45,5 +45,11 @@ def read_lines_at(info: FileInfo | None, offsets: Collection[int]) -> dict[int, 
 
 def decode_line(raw: bytes, first: bool) -> str:
     """A raw line as text: line ending and a leading byte-order mark removed, bad UTF-8 replaced."""
-    text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
-    return text[1:] if first and text.startswith("\ufeff") else text
+    end = len(raw)
+    if raw.endswith(b"\n"):
+        end -= 1
+    if end and raw[end - 1 : end] == b"\r":
+        end -= 1
+    start = 3 if first and raw.startswith(b"\xef\xbb\xbf") else 0
+    # Decoding a memoryview slice copies the line once, not three times: lines can be huge.
+    return str(memoryview(raw)[start:end], "utf-8", errors="replace")

@@ -28,6 +28,8 @@ from dslint.rules.duplicates.keys import keys
 
 I64 = npt.NDArray[np.int64]
 CHUNK_RECORDS = 20_000
+# Examples with a text longer than this are left out of near-duplicate detection.
+MAX_TEXT_CHARS = 1_000_000
 # Buckets up to this size are paired exhaustively; larger ones as a chain and a star.
 BUCKET_CAP = 16
 
@@ -141,7 +143,12 @@ def _kept_rows(
         examples = per_record.drop_duplicates().groupby("text")["record"].size()
         repeated = examples.index[examples.to_numpy() >= 2].to_numpy(dtype=np.uint64)
         shared[system] = np.isin(text_hash[system], repeated)
-    kept: npt.NDArray[np.bool_] = ~shared & eligible[record_of]
+    # A single huge text (a pasted file, megabytes long) would need millions of shingles;
+    # near-duplicate detection leaves such examples out (exact copies still count).
+    huge = (messages["text"].str.len() > MAX_TEXT_CHARS).to_numpy(dtype=bool, na_value=False)
+    too_big = np.zeros(len(eligible), dtype=bool)
+    too_big[record_of[huge]] = True
+    kept: npt.NDArray[np.bool_] = ~shared & eligible[record_of] & ~too_big[record_of]
     return kept
 
 
