@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from dslint.models import Target
     from dslint.report import Report
 
-TARGET_EPOCHS = 3
-MIN_TARGET_EXAMPLES = 100
-MAX_TARGET_EXAMPLES = 25_000
-MIN_EPOCHS, MAX_EPOCHS = 1, 25
-
 
 @dataclass(frozen=True)
 class Cost:
@@ -58,13 +53,10 @@ class ShapeFigures:
 
 
 def default_epochs(examples: int) -> int:
-    if examples <= 0:
-        return TARGET_EPOCHS
-    if examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
-        return min(MAX_EPOCHS, MIN_TARGET_EXAMPLES // examples)
-    if examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
-        return max(MIN_EPOCHS, MAX_TARGET_EXAMPLES // examples)
-    return TARGET_EPOCHS
+    """The API's default number of epochs (the heuristic lives with the stats, in one place)."""
+    from dslint.stats import default_epochs as from_stats
+
+    return from_stats(examples)
 
 
 def _target(name: str | None) -> Target | None:
