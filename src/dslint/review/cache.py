@@ -9,10 +9,10 @@ reasons and character offsets, never the dataset's text (the quote is kept as a 
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+from dslint.remote import JsonStore
 
 
 @dataclass(frozen=True)
@@ -26,38 +26,28 @@ class Failure:
 
 class VerdictCache:
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        ignore = folder / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("*\n", encoding="utf-8")
-        # Writes happen on the calling thread only; requests run on worker threads.
-        self.connection = sqlite3.connect(folder / "verdicts.sqlite3")
-        self.connection.execute(
-            "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, failures TEXT NOT NULL)"
-        )
+        self.store = JsonStore(folder, "verdicts")
 
     def get(self, keys: list[str]) -> dict[str, list[Failure]]:
         found: dict[str, list[Failure]] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT key, failures FROM verdicts WHERE key IN ({marks})"
-            for key, stored in self.connection.execute(query, chunk):
-                try:
-                    found[key] = [_failure(item) for item in json.loads(stored)]
-                except (ValueError, TypeError, KeyError):
-                    continue  # a damaged entry is judged again
+        for key, stored in self.store.get(keys).items():
+            try:
+                found[key] = [_failure(item) for item in stored]
+            except (ValueError, TypeError, KeyError):
+                continue  # a damaged entry is judged again
         return found
 
     def put(self, key: str, failures: list[Failure]) -> None:
-        stored = json.dumps(
-            [{"guideline": f.guideline, "reason": f.reason, "span": f.span} for f in failures]
+        self.store.put(
+            {
+                key: [
+                    {"guideline": f.guideline, "reason": f.reason, "span": f.span} for f in failures
+                ]
+            }
         )
-        with self.connection:
-            self.connection.execute("INSERT OR REPLACE INTO verdicts VALUES (?, ?)", (key, stored))
 
     def close(self) -> None:
-        self.connection.close()
+        self.store.close()
 
 
 def _failure(item: dict[str, object]) -> Failure:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dslint.config import ConfigError
+from dslint.remote import failure_reason
 from dslint.review import prompt
 from dslint.review.cache import Failure, VerdictCache
 from dslint.review.cost import (
@@ -31,7 +32,6 @@ from dslint.review.cost import (
 from dslint.review.guidelines import Guidelines
 from dslint.review.selection import Reply, replies, request_key, sample_records
 from dslint.review.settings import ReviewSettings
-from dslint.textutil import plural
 
 if TYPE_CHECKING:
     from dslint.dataset import Dataset
@@ -248,15 +248,4 @@ def _fatal(exc: Exception, settings: ReviewSettings) -> str | None:
 
 
 def _reason(exc: Exception, settings: ReviewSettings) -> str:
-    import openai
-
-    retries = f"after {plural(settings.max_retries, 'retry', 'retries')}"
-    if isinstance(exc, openai.APITimeoutError):
-        return f"timed out {retries}"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"could not connect to {settings.endpoint} {retries}"
-    if isinstance(exc, openai.APIStatusError):
-        code = exc.status_code
-        retried = code in (408, 409, 429) or code >= 500
-        return f"HTTP {code} {retries}" if retried else f"HTTP {code} (not retried)"
-    return f"{type(exc).__name__} {retries}"
+    return failure_reason(exc, settings.endpoint, settings.max_retries)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dslint.remote import JsonStore, failure_reason
 from dslint.rules.moderation.settings import ModerationSettings
 from dslint.textutil import plural
 
@@ -59,39 +59,28 @@ def text_hash(model: str, text: str) -> str:
 
 
 class ResultCache:
-    """Moderation results by text hash, in SQLite (atomic writes, safe to interrupt)."""
+    """Moderation outcomes by text hash (``<cache-dir>/results.sqlite3``)."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        ignore = folder / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("*\n", encoding="utf-8")
-        self.connection = sqlite3.connect(folder / "results.sqlite3")
-        self.connection.execute(
-            "CREATE TABLE IF NOT EXISTS results (hash TEXT PRIMARY KEY, result TEXT NOT NULL)"
-        )
+        self.store = JsonStore(folder, "results")
 
     def get(self, hashes: list[str]) -> dict[str, Outcome]:
         found: dict[str, Outcome] = {}
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT hash, result FROM results WHERE hash IN ({marks})"
-            for key, result in self.connection.execute(query, chunk):
-                found[key] = Outcome(**json.loads(result))
+        for key, value in self.store.get(hashes).items():
+            try:
+                found[key] = Outcome(**value)
+            except TypeError:
+                continue  # a damaged entry is moderated again
         return found
 
     def put(self, outcomes: dict[str, Outcome]) -> None:
-        rows = [
-            (key, json.dumps({"flagged": o.flagged, "categories": o.categories,
-                              "scores": o.scores}))
-            for key, o in outcomes.items()
-        ]  # fmt: skip
-        with self.connection:
-            self.connection.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)", rows)
+        self.store.put(
+            {k: {"flagged": o.flagged, "categories": o.categories, "scores": o.scores}
+             for k, o in outcomes.items()}
+        )  # fmt: skip
 
     def close(self) -> None:
-        self.connection.close()
+        self.store.close()
 
 
 def texts_to_send(dataset: Dataset, settings: ModerationSettings) -> dict[str, str]:
@@ -195,17 +184,6 @@ def _outcome(item: Any) -> Outcome:
 
 
 def _reason(exc: Exception, settings: ModerationSettings) -> str:
-    import openai
-
-    retries = f"after {plural(settings.max_retries, 'retry', 'retries')}"
     if isinstance(exc, MalformedResponse):
         return f"malformed response: {exc}"
-    if isinstance(exc, openai.APITimeoutError):
-        return f"timed out {retries}"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"could not connect to {settings.endpoint} {retries}"
-    if isinstance(exc, openai.APIStatusError):
-        code = exc.status_code
-        retried = code in (408, 409, 429) or code >= 500
-        return f"HTTP {code} {retries}" if retried else f"HTTP {code} (not retried)"
-    return f"{type(exc).__name__} {retries}"
+    return failure_reason(exc, settings.endpoint, settings.max_retries)
