@@ -51,7 +51,7 @@ class JsonStore:
         pairs = items.items() if isinstance(items, Mapping) else items
         rows = [(key, json.dumps(value)) for key, value in pairs]
         with self.connection:
-            self.connection.executemany(f"INSERT OR REPLACE INTO {self.table} VALUES (?, ?)", rows)
+            self.connection.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", rows)
 
     def close(self) -> None:
         self.connection.close()
