@@ -61,6 +61,7 @@ def check(
     today: dt.date | None = None,
     moderation: str | None = None,
     announce: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
     review: str | None = None,
     sample: int | None = None,
     confirm: Callable[[Any], bool] | None = None,
@@ -131,6 +132,8 @@ def check(
             raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
         extra = list(dict.fromkeys([*given_validation, *paired]))
         engine = Engine(effective, today=today, announce=announce, cache=store)
+        if progress is not None:
+            engine.context.progress = progress
         engine.context.confirm = confirm
         if since is not None:
             engine.record_filter = since.is_new

@@ -41,6 +41,52 @@ def _color(stream: Any) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+class Progress:
+    """One self-overwriting status line on stderr for runs longer than about two seconds.
+
+    Only on a terminal, and never under CI, GitHub Actions or pre-commit (where a status
+    line would end up in logs), nor with --quiet.
+    """
+
+    DELAY = 2.0
+
+    @staticmethod
+    def stream() -> Any:
+        return sys.stderr
+
+    def __init__(self, enabled: bool) -> None:
+        import time
+
+        quiet_env = any(os.environ.get(name) for name in ("CI", "GITHUB_ACTIONS", "PRE_COMMIT"))
+        self.enabled = enabled and not quiet_env and _is_tty(self.stream())
+        self.start = time.monotonic()
+        self.shown = False
+
+    def show(self, message: str) -> None:
+        import time
+
+        if self.enabled and time.monotonic() - self.start >= self.DELAY:
+            stream = self.stream()
+            stream.write(f"\r\x1b[Kdslint: {message[:100]}")
+            stream.flush()
+            self.shown = True
+
+    def announce(self, message: str) -> None:
+        """A one-off notice (what is about to be sent where): always shown, on its own line."""
+        self.clear()
+        click.echo(f"dslint: {message}", err=True)
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream().write("\r\x1b[K")
+            self.stream().flush()
+            self.shown = False
+
+
+def _is_tty(stream: Any) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
 def run_guarded(action: Callable[[], int], debug: bool) -> NoReturn:
     """Run a command body; known errors become one line and exit 2, never a traceback."""
     from dslint.api import DslintError
@@ -170,6 +216,8 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
           today: str | None, debug: bool) -> None:  # fmt: skip
     """Check PATHS (files, folders or globs) and report what the APIs would reject."""
 
+    progress = Progress(enabled=not quiet)
+
     def action() -> int:
         from dslint.api import check as run_check
 
@@ -192,7 +240,8 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             combine_files=combine_files,
             today=_today(today),
             moderation=moderation,
-            announce=lambda message: click.echo(f"dslint: {message}", err=True),
+            announce=progress.announce,
+            progress=progress.show,
             review=review,
             sample=sample,
             confirm=_confirm_remote(assume_yes),
@@ -200,6 +249,7 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             changed_since=changed_since,
             cache=not no_cache,
         )
+        progress.clear()
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
         runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
         report = note_limits(report, [fmt for fmt, _ in runs])

@@ -47,6 +47,9 @@ class RunContext:
     # Tells the user something before it happens (data about to leave the machine); the CLI
     # prints it on stderr. The engine itself never prints.
     announce: Callable[[str], None] = lambda message: None
+    # Told what the run is doing now ("reading train.jsonl: 40,000 lines"); the CLI shows it
+    # on a terminal for long runs. Called often: it must be cheap.
+    progress: Callable[[str], None] = lambda message: None
     # Asked before a paid remote pass sends anything (the CLI shows the plan and asks);
     # returns whether to go ahead. None: only passes within their configured limit run.
     confirm: Callable[[Any], bool] | None = None
@@ -220,9 +223,12 @@ class Engine:
         findings: list[Finding] = []
         next_index = 0
         inputs = [(p, "train") for p in paths] + [(p, "validation") for p in validation]
+        progress = self.context.progress
         for path, split in inputs:
             info, records = read_file(path, next_index, split)
             for record in self._with_formats(info, records):
+                if record.line % 10_000 == 0:
+                    progress(f"reading {info.path}: {record.line:,} lines")
                 findings.extend(self._check_record(record))
                 builder.add(record)
                 next_index = record.index + 1
@@ -340,6 +346,7 @@ class Engine:
         pending: list[tuple[DatasetRule, Hit]] = []
         findings: list[Finding] = []
         for dataset_rule in self.dataset_rules:
+            self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
             for hit in dataset_rule.check(dataset):
                 if hit.record is None:
                     info = dataset.file(hit.path) if hit.path else None
