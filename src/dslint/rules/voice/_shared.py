@@ -69,25 +69,71 @@ class TermMatch:
 
 
 def profile_matches(rule: Rule, dataset: Dataset) -> list[TermMatch]:
-    """Every match of the profile's combined pattern in the checked rows (one scan, shared)."""
+    """Every match of the profile's combined pattern in the checked rows (one scan, shared).
+
+    The combined alternation is slow in the ``regex`` engine (every branch is tried at every
+    position). So the rows are first sorted by which entries' loose RE2 forms they contain
+    (a column-wise Arrow pass per entry): a row that can only hold one entry is scanned with
+    that entry's pattern alone, which gives the same matches as the alternation (no other
+    branch can match anywhere in it); only rows that may hold several entries are scanned
+    with the whole alternation, so leftmost-first overlaps resolve exactly as before.
+    """
     cached = dataset.cache.get("voice.profile.matches")
     if cached is None:
         profile = profile_for(rule, dataset)
         rows = checked_rows(rule, dataset)
         candidates = _prefiltered(rows, profile.prefilter)
         texts = rows["text"].to_numpy()[candidates]
-        joined = Joined.of(texts.tolist())
         cached = []
-        if profile.pattern is not None:
-            for piece, match, offset in joined.scan(profile.pattern):
-                group = match.lastindex or 0
-                start = match.start() - offset
-                cached.append(TermMatch(int(candidates[piece]), start,
-                                        start + len(match.group()), group - 1,
-                                        match.group()))  # fmt: skip
+        if profile.pattern is not None and len(candidates):
+            for subset, pattern, entries in _scan_plan(profile, texts):
+                joined = Joined.of(texts[subset].tolist())
+                for piece, match, offset in joined.scan(pattern):
+                    group = match.lastindex or 0
+                    start = match.start() - offset
+                    cached.append(TermMatch(int(candidates[subset[piece]]), start,
+                                            start + len(match.group()), entries[group - 1],
+                                            match.group()))  # fmt: skip
+            cached.sort(key=lambda m: (m.row, m.start))
         dataset.cache["voice.profile.matches"] = cached
     matches: list[TermMatch] = cached
     return matches
+
+
+def _scan_plan(
+    profile: Profile, texts: np.ndarray[Any, Any]
+) -> list[tuple[np.ndarray[Any, Any], Any, list[int]]]:
+    """(positions in ``texts``, pattern, entry index of each group) to scan, covering all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import regex
+
+    everything = np.arange(len(texts))
+    entries = profile.entries
+    combined = (everything, profile.pattern, list(range(len(entries))))
+    if len(entries) < 2 or any(not e.source for e in entries):
+        return [combined]
+    column = pa.array(texts.tolist(), type=pa.large_string())
+    found: dict[str, np.ndarray[Any, Any]] = {}
+    hits = np.zeros((len(entries), len(texts)), dtype=bool)
+    for index, entry in enumerate(entries):
+        if entry.loose not in found:
+            try:
+                matched = pc.match_substring_regex(column, entry.loose, ignore_case=True)
+                found[entry.loose] = matched.to_numpy(zero_copy_only=False)
+            except (ValueError, TypeError, ArrowException):
+                found[entry.loose] = np.ones(len(texts), dtype=bool)  # RE2 cannot tell
+        hits[index] = found[entry.loose]
+    alone = hits.sum(axis=0) == 1
+    plan = []
+    for index, entry in enumerate(entries):
+        mine = np.flatnonzero(alone & hits[index])
+        if len(mine):
+            plan.append((mine, regex.compile(f"({entry.source})"), [index]))
+    shared = np.flatnonzero(~alone)
+    if len(shared):
+        plan.append((shared, profile.pattern, combined[2]))
+    return plan
 
 
 def _prefiltered(rows: pd.DataFrame, prefilter: str) -> np.ndarray[Any, Any]:

@@ -1,0 +1,257 @@
+"""Per-message counts computed on the column's UTF-8 bytes with numpy, once per run.
+
+The voice rules used to count with a regular expression per feature (``str.count`` is
+Arrow's RE2 ``count_substring_regex``, which restarts a search after every match: counting
+``[A-Za-z]`` costs a call per letter). Every class they count is ASCII in RE2 (``\\s`` is
+``[\\t\\n\\f\\r ]``, ``(?i)[aeiouy]`` folds to no other character; checked over all code
+points in tests/test_voice_stats.py), and a UTF-8 byte below 0x80 is always a whole ASCII
+character, so the same numbers come from byte tables: a count is a sum of a lookup, a
+``X+`` count is a count of run starts. Where the answer depends on non-ASCII text (emoji,
+Python's Unicode ``\\s`` in the longest sentence), only the rows that hold a non-ASCII byte
+take the old exact path. The column is read in chunks of rows, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dslint.dataset import Dataset
+
+CHUNK_BYTES = 1 << 24  # bytes of text handled at once
+
+
+def _table(characters: str | bytes) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    table = np.zeros(256, dtype=bool)
+    values = characters.encode("ascii") if isinstance(characters, str) else characters
+    table[list(values)] = True
+    return table
+
+
+VOWEL = _table(b"aeiouyAEIOUY")
+TERMINAL = _table(b".!?")
+PY_SPACE = _table(bytes([9, 10, 11, 12, 13, 28, 29, 30, 31, 32]))  # Python's \s in ASCII
+
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|\n+")
+WORD = re.compile(r"\S+")
+
+
+def max_sentence_words(text: str) -> int:
+    """Words (``\\S+``) in the longest sentence (the reference definition)."""
+    return max((len(WORD.findall(s)) for s in SENTENCE_SPLIT.split(text)), default=0)
+
+
+def _column(text: pd.Series) -> Any:
+    import pyarrow as pa
+
+    column = pa.array(text.array, type=pa.large_string())
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return column
+
+
+def _chunks(column: Any) -> Iterator[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """(first row, bytes, row offsets into those bytes) for blocks of rows."""
+    count = len(column)
+    if count == 0:
+        return
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int64)
+    offsets = offsets[column.offset : column.offset + count + 1]
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)
+    first = 0
+    while first < count:
+        limit = offsets[first] + CHUNK_BYTES
+        last = int(np.searchsorted(offsets, limit, side="right")) - 1
+        last = min(max(last, first + 1), count)
+        yield (
+            first,
+            data[offsets[first] : offsets[last]],
+            offsets[first : last + 1] - offsets[first],
+        )
+        first = last
+
+
+def _per_row(flags: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any]) -> Any:
+    """How many of ``flags`` are set within each row."""
+    starts = offsets[:-1]
+    if not len(flags):
+        return np.zeros(len(starts), dtype=np.int64)
+    # reduceat on the bytes of a boolean array is the cheapest sum of many short segments;
+    # a segment that is empty (an empty row) would read one element, so it is zeroed.
+    sums = np.add.reduceat(flags.view(np.uint8), np.minimum(starts, len(flags) - 1),
+                           dtype=np.int64)  # fmt: skip
+    return np.where(offsets[1:] > starts, sums, 0)
+
+
+def _run_starts(mask: np.ndarray[Any, Any], row_start: np.ndarray[Any, Any]) -> Any:
+    """Where a run of ``mask`` begins (a row's first byte always may begin one)."""
+    begins = mask.copy()
+    begins[1:] &= ~mask[:-1]
+    begins[row_start] = mask[row_start]
+    return begins
+
+
+def _between(data: np.ndarray[Any, Any], low: int, high: int) -> Any:
+    """Bytes in ``low..high`` (one unsigned comparison: lower bytes wrap round)."""
+    return (data - np.uint8(low)) <= np.uint8(high - low)
+
+
+def byte_counts(text: pd.Series) -> pd.DataFrame:
+    """Exact per-row counts of the patterns the voice rules use, from the UTF-8 bytes.
+
+    Columns, each equal to ``text.str.count`` of the pattern named: ``letters``
+    ``[A-Za-z]``, ``capitals`` ``[A-Z]``, ``alnum`` ``[A-Za-z0-9]``, ``syllables``
+    ``(?i)[aeiouy]+``, ``tokens`` ``[A-Za-z0-9'’]+``, ``exclamations`` ``!``,
+    ``questions`` ``\\?``. ``non_ascii`` says whether the row holds a non-ASCII character,
+    ``plain`` whether it is ASCII without the spaces (``\\v``, ``\\x1c``-``\\x1f``) where
+    Python's ``\\s`` and RE2's differ: on such a row RE2 and ``re`` give the same matches.
+    For ASCII rows only (0 for the others, whose values need Python's Unicode ``\\s``):
+    ``words`` ``\\S+``, ``sentences`` ``[.!?]+(?:\\s|$)`` and ``sentence_words``
+    (:func:`max_sentence_words`); pandas counts these three patterns with Python's ``re``.
+    """
+    names = ("letters", "capitals", "alnum", "syllables", "tokens", "exclamations",
+             "questions", "non_ascii", "plain", "words", "sentences", "sentence_words")  # fmt: skip
+    out = {name: np.zeros(len(text), dtype=np.int64) for name in names}
+    for first, data, offsets in _chunks(_column(text)):
+        rows = slice(first, first + len(offsets) - 1)
+        size = len(data)
+        row_start = offsets[:-1][offsets[:-1] < offsets[1:]]
+        last = np.zeros(size, dtype=bool)  # last byte of its row
+        last[offsets[1:][offsets[1:] > offsets[:-1]] - 1] = True
+        folded = data | np.uint8(0x20)
+        letter = _between(folded, ord("a"), ord("z"))
+        out["letters"][rows] = _per_row(letter, offsets)
+        out["capitals"][rows] = _per_row(_between(data, ord("A"), ord("Z")), offsets)
+        alnum = letter | _between(data, ord("0"), ord("9"))
+        out["alnum"][rows] = _per_row(alnum, offsets)
+        out["syllables"][rows] = _per_row(_run_starts(VOWEL[data], row_start), offsets)
+        # [A-Za-z0-9'’]+: ’ is the three bytes E2 80 99.
+        token = alnum | (data == ord("'"))
+        if size >= 3:
+            quote = (data[:-2] == 0xE2) & (data[1:-1] == 0x80) & (data[2:] == 0x99)
+            token[:-2] |= quote
+            token[1:-1] |= quote
+            token[2:] |= quote
+        out["tokens"][rows] = _per_row(_run_starts(token, row_start), offsets)
+        out["exclamations"][rows] = _per_row(data == ord("!"), offsets)
+        out["questions"][rows] = _per_row(data == ord("?"), offsets)
+        ascii_row = _per_row(data >= 0x80, offsets) == 0
+        out["non_ascii"][rows] = ~ascii_row
+        space = PY_SPACE[data]
+        odd_space = (data == 11) | _between(data, 28, 31)
+        out["plain"][rows] = ascii_row & (_per_row(odd_space, offsets) == 0)
+        out["words"][rows] = _per_row(_run_starts(~space, row_start), offsets) * ascii_row
+        # [.!?]+(?:\s|$) matches once per run of terminals followed by a space or the end.
+        terminal = TERMINAL[data]
+        followed = last.copy()
+        followed[:-1] |= space[1:]
+        out["sentences"][rows] = _per_row(terminal & followed, offsets) * ascii_row
+        words = _ascii_sentence_words(data, offsets, row_start, last, terminal, space)
+        out["sentence_words"][rows] = words * ascii_row
+    frame = pd.DataFrame(out)
+    return frame
+
+
+def _ascii_sentence_words(
+    data: np.ndarray[Any, Any],
+    offsets: np.ndarray[Any, Any],
+    row_start: np.ndarray[Any, Any],
+    last: np.ndarray[Any, Any],
+    terminal: np.ndarray[Any, Any],
+    space: np.ndarray[Any, Any],
+) -> Any:
+    """:func:`max_sentence_words` for ASCII text, vectorised.
+
+    Splitting never cuts a word (separators are whitespace), so each word (a run of
+    non-space) belongs to one sentence, and two neighbouring words of a row are in different
+    sentences exactly when the whitespace between them holds a separator: it contains a
+    newline, or it follows a ``.``, ``!`` or ``?``. Empty sentences do not change the maximum.
+    """
+    word_start = np.flatnonzero(_run_starts(~space, row_start))
+    result = np.zeros(len(offsets) - 1, dtype=np.int64)
+    if not len(word_start):
+        return result
+    marker = space & (data == ord("\n"))
+    after_terminal = np.zeros(len(data), dtype=bool)
+    after_terminal[1:] = space[1:] & terminal[:-1] & ~last[:-1]
+    marker |= after_terminal
+    sentence = np.searchsorted(np.flatnonzero(marker), word_start)
+    row = np.searchsorted(offsets, word_start, side="right") - 1
+    new_group = np.ones(len(word_start), dtype=bool)
+    new_group[1:] = (sentence[1:] != sentence[:-1]) | (row[1:] != row[:-1])
+    group_start = np.flatnonzero(new_group)
+    sizes = np.diff(np.append(group_start, len(word_start)))
+    np.maximum.at(result, row[group_start], sizes)
+    return result
+
+
+WORDS = re.compile(r"\S+")
+SENTENCES = re.compile(r"[.!?]+(?:\s|$)")
+
+
+def message_counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """:func:`byte_counts` of the checked rows, completed for non-ASCII rows (memoised)."""
+    cache_key = "voice.bytes." + key
+    cached = dataset.cache.get(cache_key)
+    if cached is None:
+        text = rows["text"]
+        cached = byte_counts(text)
+        others = np.flatnonzero(cached["non_ascii"].to_numpy())
+        if len(others):
+            values = text.to_numpy()[others].tolist()
+            for name, count in (("words", lambda t: len(WORDS.findall(t))),
+                                ("sentences", lambda t: len(SENTENCES.findall(t))),
+                                ("sentence_words", max_sentence_words)):  # fmt: skip
+                column = cached[name].to_numpy().copy()
+                column[others] = [count(t) for t in values]
+                cached[name] = column
+        dataset.cache[cache_key] = cached
+    frame: pd.DataFrame = cached
+    return frame
+
+
+def exact_count(text: pd.Series, pattern: str, plain: Any, candidates: Any = None) -> Any:
+    """``text.str.count(pattern)`` whichever engine pandas would pick, computed cheaply.
+
+    pandas counts with RE2 unless the pattern uses ``\\s`` or, on non-ASCII data, ``\\w``,
+    ``\\b`` or ``\\d``; then it counts with Python's ``re``. On a ``plain`` row (see
+    :func:`byte_counts`) both engines agree for the patterns used here (ASCII classes, no
+    lookarounds), so plain rows go to RE2 (see :func:`sparse_count`), the rest to ``re``.
+    ``candidates`` (a mask) marks the only rows that can match, when the caller knows.
+    """
+    plain = np.asarray(plain, dtype=bool)
+    wanted = np.ones(len(text), dtype=bool) if candidates is None else np.asarray(candidates)
+    result = sparse_count(text, pattern, plain & wanted)
+    others = np.flatnonzero(~plain & wanted)
+    if len(others):
+        compiled = re.compile(pattern)
+        values = text.to_numpy()[others].tolist()
+        result[others] = [len(compiled.findall(t)) for t in values]
+    return result
+
+
+def sparse_count(text: pd.Series, pattern: str, candidates: Any = None) -> Any:
+    """``text.str.count(pattern)``, counted only on rows where RE2 finds a first match.
+
+    Arrow's count restarts a search after each match; a match test stops at the first, so
+    testing every row and counting only the rows that match gives the same numbers cheaply
+    when matches are rare. ``candidates`` (a boolean mask) narrows the rows further when
+    the caller knows the others cannot match.
+    """
+    import pyarrow.compute as pc
+
+    column = _column(text)
+    result = np.zeros(len(text), dtype=np.int64)
+    rows = np.arange(len(text)) if candidates is None else np.flatnonzero(candidates)
+    if not len(rows):
+        return result
+    subset = column if candidates is None else column.take(rows)
+    found = np.flatnonzero(pc.match_substring_regex(subset, pattern).to_numpy(zero_copy_only=False))
+    if len(found):
+        counted = pc.count_substring_regex(subset.take(found), pattern)
+        result[rows[found]] = counted.to_numpy(zero_copy_only=False)
+    return result
