@@ -152,7 +152,7 @@ def byte_counts(text: pd.Series) -> pd.DataFrame:
         out["sentences"][rows] = _per_row(terminal & followed, offsets) * ascii_row
         words = _ascii_sentence_words(data, offsets, row_start, last, terminal, space)
         out["sentence_words"][rows] = words * ascii_row
-    frame = pd.DataFrame(out)
+    frame: pd.DataFrame = pd.DataFrame(out)
     return frame
 
 
