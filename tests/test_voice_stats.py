@@ -141,8 +141,9 @@ def test_byte_classes_are_what_re2_matches() -> None:
         found = pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False)
         assert found.sum() == expected
         assert all(ord(characters[i]) < 0x80 for i in np.flatnonzero(found))
-    python_space = [c for c in characters if re.fullmatch(r"\s", c) and ord(c) < 0x80]
-    assert bytes(ord(c) for c in python_space) == bytes(np.flatnonzero(_stats.PY_SPACE).tolist())
+    python_space = [ord(c) for c in characters if re.fullmatch(r"\s", c) and ord(c) < 0x80]
+    ascii_bytes = np.arange(128, dtype=np.uint8)
+    assert np.flatnonzero(_stats.python_space(ascii_bytes)).tolist() == python_space
 
 
 def test_profile_matches_equal_one_scan_per_message(lint: Any, tmp_path: Path) -> None:
@@ -167,3 +168,23 @@ def test_profile_matches_equal_one_scan_per_message(lint: Any, tmp_path: Path) -
                 for row, text in enumerate(texts) for m in profile.pattern.finditer(text)]  # fmt: skip
     assert len(expected) > 100  # the sample does exercise the profile
     assert found == expected
+
+
+def test_letter_counts_equal_str_count() -> None:
+    text = column(sample())
+    letters, words = _stats.letter_counts(text)
+    assert letters.tolist() == text.str.count(r"[^\W\d_]").tolist()
+    assert words.tolist() == text.str.count(r"[^\W\d_]{2,}").tolist()
+    ascii_only = column([t for t in sample() if t.isascii()])
+    letters, words = _stats.letter_counts(ascii_only)  # the column pandas counts with RE2
+    assert letters.tolist() == ascii_only.str.count(r"[^\W\d_]").tolist()
+    assert words.tolist() == ascii_only.str.count(r"[^\W\d_]{2,}").tolist()
+
+
+def test_counts_of_rows_longer_than_a_16_bit_sum() -> None:
+    texts = ["ab! " * 20_000, "x", "Yes. " * 14_000 + "no"]
+    text = column(texts)
+    new = counts(fake_dataset(), pd.DataFrame({"text": text}), "k")
+    for name, expected in old_counts(text).items():
+        assert new[name].tolist() == expected.tolist(), name
+    assert new["letters"].tolist() == text.str.count("[A-Za-z]").tolist()

@@ -25,17 +25,6 @@ from dslint.dataset import Dataset
 CHUNK_BYTES = 1 << 24  # bytes of text handled at once
 
 
-def _table(characters: str | bytes) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    table = np.zeros(256, dtype=bool)
-    values = characters.encode("ascii") if isinstance(characters, str) else characters
-    table[list(values)] = True
-    return table
-
-
-VOWEL = _table(b"aeiouyAEIOUY")
-TERMINAL = _table(b".!?")
-PY_SPACE = _table(bytes([9, 10, 11, 12, 13, 28, 29, 30, 31, 32]))  # Python's \s in ASCII
-
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|\n+")
 WORD = re.compile(r"\S+")
 
@@ -80,11 +69,16 @@ def _per_row(flags: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any]) -> Any:
     starts = offsets[:-1]
     if not len(flags):
         return np.zeros(len(starts), dtype=np.int64)
-    # reduceat on the bytes of a boolean array is the cheapest sum of many short segments;
-    # a segment that is empty (an empty row) would read one element, so it is zeroed.
+    # reduceat over the bytes with a 16-bit sum is the cheapest sum of many short segments
+    # (several times faster than a 64-bit one); the rare row longer than 65,535 bytes, which
+    # could overflow it, is summed again on its own. A segment that is empty (an empty row)
+    # would read one element, so it is zeroed.
     sums = np.add.reduceat(flags.view(np.uint8), np.minimum(starts, len(flags) - 1),
-                           dtype=np.int64)  # fmt: skip
-    return np.where(offsets[1:] > starts, sums, 0)
+                           dtype=np.uint16).astype(np.int64)  # fmt: skip
+    lengths = offsets[1:] - starts
+    for row in np.flatnonzero(lengths > 0xFFFF):
+        sums[row] = np.count_nonzero(flags[starts[row] : offsets[row + 1]])
+    return np.where(lengths > 0, sums, 0)
 
 
 def _run_starts(mask: np.ndarray[Any, Any], row_start: np.ndarray[Any, Any]) -> Any:
@@ -98,6 +92,11 @@ def _run_starts(mask: np.ndarray[Any, Any], row_start: np.ndarray[Any, Any]) -> 
 def _between(data: np.ndarray[Any, Any], low: int, high: int) -> Any:
     """Bytes in ``low..high`` (one unsigned comparison: lower bytes wrap round)."""
     return (data - np.uint8(low)) <= np.uint8(high - low)
+
+
+def python_space(data: np.ndarray[Any, Any]) -> Any:
+    """Bytes that Python's ``\\s`` matches in ASCII text (RE2's ``\\s`` lacks 11, 28-31)."""
+    return (data == ord(" ")) | _between(data, 9, 13) | _between(data, 28, 31)
 
 
 def byte_counts(text: pd.Series) -> pd.DataFrame:
@@ -128,7 +127,10 @@ def byte_counts(text: pd.Series) -> pd.DataFrame:
         out["capitals"][rows] = _per_row(_between(data, ord("A"), ord("Z")), offsets)
         alnum = letter | _between(data, ord("0"), ord("9"))
         out["alnum"][rows] = _per_row(alnum, offsets)
-        out["syllables"][rows] = _per_row(_run_starts(VOWEL[data], row_start), offsets)
+        vowel = folded == ord("a")
+        for other in b"eiouy":
+            vowel |= folded == other
+        out["syllables"][rows] = _per_row(_run_starts(vowel, row_start), offsets)
         # [A-Za-z0-9'’]+: ’ is the three bytes E2 80 99.
         token = alnum | (data == ord("'"))
         if size >= 3:
@@ -141,51 +143,51 @@ def byte_counts(text: pd.Series) -> pd.DataFrame:
         out["questions"][rows] = _per_row(data == ord("?"), offsets)
         ascii_row = _per_row(data >= 0x80, offsets) == 0
         out["non_ascii"][rows] = ~ascii_row
-        space = PY_SPACE[data]
         odd_space = (data == 11) | _between(data, 28, 31)
         out["plain"][rows] = ascii_row & (_per_row(odd_space, offsets) == 0)
-        out["words"][rows] = _per_row(_run_starts(~space, row_start), offsets) * ascii_row
+        space = odd_space | python_space(data)
+        word_start = _run_starts(~space, row_start)
+        words = _per_row(word_start, offsets)
+        out["words"][rows] = words * ascii_row
         # [.!?]+(?:\s|$) matches once per run of terminals followed by a space or the end.
-        terminal = TERMINAL[data]
+        terminal = (data == ord(".")) | (data == ord("!")) | (data == ord("?"))
         followed = last.copy()
         followed[:-1] |= space[1:]
         out["sentences"][rows] = _per_row(terminal & followed, offsets) * ascii_row
-        words = _ascii_sentence_words(data, offsets, row_start, last, terminal, space)
-        out["sentence_words"][rows] = words * ascii_row
+        longest = _ascii_sentence_words(data, word_start, words, ~space & followed, terminal)
+        out["sentence_words"][rows] = longest * ascii_row
     frame: pd.DataFrame = pd.DataFrame(out)
     return frame
 
 
 def _ascii_sentence_words(
     data: np.ndarray[Any, Any],
-    offsets: np.ndarray[Any, Any],
-    row_start: np.ndarray[Any, Any],
-    last: np.ndarray[Any, Any],
+    word_start: np.ndarray[Any, Any],
+    words: np.ndarray[Any, Any],
+    word_end: np.ndarray[Any, Any],
     terminal: np.ndarray[Any, Any],
-    space: np.ndarray[Any, Any],
 ) -> Any:
-    """:func:`max_sentence_words` for ASCII text, vectorised.
+    """:func:`max_sentence_words` for ASCII text, vectorised (``words``: words per row).
 
     Splitting never cuts a word (separators are whitespace), so each word (a run of
     non-space) belongs to one sentence, and two neighbouring words of a row are in different
     sentences exactly when the whitespace between them holds a separator: it contains a
     newline, or it follows a ``.``, ``!`` or ``?``. Empty sentences do not change the maximum.
     """
-    word_start = np.flatnonzero(_run_starts(~space, row_start))
-    result = np.zeros(len(offsets) - 1, dtype=np.int64)
-    if not len(word_start):
+    result = np.zeros(len(words), dtype=np.int64)
+    starts = np.flatnonzero(word_start)
+    if not len(starts):
         return result
-    marker = space & (data == ord("\n"))
-    after_terminal = np.zeros(len(data), dtype=bool)
-    after_terminal[1:] = space[1:] & terminal[:-1] & ~last[:-1]
-    marker |= after_terminal
-    sentence = np.searchsorted(np.flatnonzero(marker), word_start)
-    row = np.searchsorted(offsets, word_start, side="right") - 1
-    new_group = np.ones(len(word_start), dtype=bool)
-    new_group[1:] = (sentence[1:] != sentence[:-1]) | (row[1:] != row[:-1])
-    group_start = np.flatnonzero(new_group)
-    sizes = np.diff(np.append(group_start, len(word_start)))
-    np.maximum.at(result, row[group_start], sizes)
+    ends = np.flatnonzero(word_end)  # the last byte of each word, in the same order
+    row = np.repeat(np.arange(len(words)), words)
+    new_sentence = np.ones(len(starts), dtype=bool)
+    new_sentence[1:] = terminal[ends[:-1]] | (row[1:] != row[:-1])
+    # A newline is whitespace, so it lies in the gap before the next word start.
+    after_newline = np.searchsorted(starts, np.flatnonzero(data == ord("\n")))
+    new_sentence[after_newline[after_newline < len(starts)]] = True
+    first = np.flatnonzero(new_sentence)
+    sizes = np.diff(np.append(first, len(starts)))
+    np.maximum.at(result, row[first], sizes)
     return result
 
 
@@ -212,6 +214,35 @@ def message_counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
         dataset.cache[cache_key] = cached
     frame: pd.DataFrame = cached
     return frame
+
+
+LETTER = re.compile(r"[^\W\d_]")
+LETTER_RUN = re.compile(r"[^\W\d_]{2,}")
+
+
+def letter_counts(text: pd.Series) -> tuple[Any, Any]:
+    """``text.str.count`` of ``[^\\W\\d_]`` (letters) and ``[^\\W\\d_]{2,}`` (words of
+    two letters or more): from the bytes on ASCII rows, with ``re`` on the others."""
+    letters = np.zeros(len(text), dtype=np.int64)
+    runs = np.zeros(len(text), dtype=np.int64)
+    non_ascii = np.zeros(len(text), dtype=bool)
+    for first, data, offsets in _chunks(_column(text)):
+        rows = slice(first, first + len(offsets) - 1)
+        row_start = offsets[:-1][offsets[:-1] < offsets[1:]]
+        letter = _between(data | np.uint8(0x20), ord("a"), ord("z"))
+        letters[rows] = _per_row(letter, offsets)
+        # A run of two or more: a run start whose next byte, in the same row, is a letter.
+        longer = np.zeros(len(data), dtype=bool)
+        longer[:-1] = letter[1:]
+        longer[offsets[1:][offsets[1:] > offsets[:-1]] - 1] = False
+        runs[rows] = _per_row(_run_starts(letter, row_start) & longer, offsets)
+        non_ascii[rows] = _per_row(data >= 0x80, offsets) > 0
+    others = np.flatnonzero(non_ascii)
+    if len(others):
+        values = text.to_numpy()[others].tolist()
+        letters[others] = [len(LETTER.findall(t)) for t in values]
+        runs[others] = [len(LETTER_RUN.findall(t)) for t in values]
+    return letters, runs
 
 
 def exact_count(text: pd.Series, pattern: str, plain: Any, candidates: Any = None) -> Any:

@@ -21,6 +21,7 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
+from dslint.rules.voice._stats import letter_counts
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -43,6 +44,7 @@ _TOKEN = re.compile(r"[^\W\d_]{2,}")
 
 def _settle_by_vocabulary(
     prose: pd.Series,
+    words_in: Any,
     texts: Any,
     candidates: Any,
     languages: Any,
@@ -75,7 +77,7 @@ def _settle_by_vocabulary(
             words.update(w.lower() for w in _TOKEN.findall(texts[row]))
     vocabulary = [w for w, _ in words.most_common(100)]
     pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
-    total = np.maximum(prose.str.count(r"[^\W\d_]{2,}").to_numpy(dtype=float), 1.0)
+    total = np.maximum(words_in.astype(float), 1.0)
     share = prose.str.count(pattern).to_numpy(dtype=float) / total
     in_dominant = np.array([row for row, language in sure if language == dominant])
     threshold = max(0.2, float(np.quantile(share[in_dominant], 0.05)))
@@ -103,13 +105,13 @@ def detect(
         frame: pd.DataFrame = cached
         return frame
     prose = rows["text"].str.replace(_CODE, " ", regex=True).str.slice(0, SAMPLE_CHARS)
-    letters = prose.str.count(r"[^\W\d_]").to_numpy()
+    letters, words = letter_counts(prose)
     languages = np.full(len(rows), "", dtype=object)
     confidence = np.zeros(len(rows))
     candidates = np.flatnonzero(letters >= options.min_letters)
     texts = prose.to_numpy()
     if len(candidates) > SAMPLE_MESSAGES:
-        candidates = _settle_by_vocabulary(prose, texts, candidates, languages, confidence)
+        candidates = _settle_by_vocabulary(prose, words, texts, candidates, languages, confidence)
     if len(candidates):
         classify = identifier().classify
         memo: dict[str, tuple[str, float]] = {}
