@@ -20,6 +20,7 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
+from dslint.rules.voice._langid import classify_many
 from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
 from dslint.rules.voice._stats import letter_counts
 
@@ -58,9 +59,8 @@ def _settle_by_vocabulary(
     the other messages go through the detector, which keeps a 100k-example dataset
     affordable without guessing: a message in another language shares few of those words.
     """
-    classify = identifier().classify
     sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
-    results = [classify(texts[row]) for row in sample]
+    results = classify_many(identifier(), [texts[row] for row in sample])
     for row, (language, score) in zip(sample, results, strict=False):
         languages[row], confidence[row] = language, score
     sure = [
@@ -113,14 +113,10 @@ def detect(
     if len(candidates) > SAMPLE_MESSAGES:
         candidates = _settle_by_vocabulary(prose, words, texts, candidates, languages, confidence)
     if len(candidates):
-        classify = identifier().classify
-        memo: dict[str, tuple[str, float]] = {}
+        distinct = list(dict.fromkeys(texts[row] for row in candidates))
+        memo = dict(zip(distinct, classify_many(identifier(), distinct), strict=True))
         for row in candidates:
-            text = texts[row]
-            result = memo.get(text)
-            if result is None:
-                result = memo[text] = classify(text)
-            languages[row], confidence[row] = result
+            languages[row], confidence[row] = memo[texts[row]]
     frame = pd.DataFrame({"language": languages, "confidence": confidence})
     dataset.cache[cache_key] = frame
     return frame
