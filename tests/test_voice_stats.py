@@ -188,3 +188,74 @@ def test_counts_of_rows_longer_than_a_16_bit_sum() -> None:
     for name, expected in old_counts(text).items():
         assert new[name].tolist() == expected.tolist(), name
     assert new["letters"].tolist() == text.str.count("[A-Za-z]").tolist()
+
+
+def test_vocabulary_count_equals_str_count() -> None:
+    texts = [*sample(), "The the THE then theme the_ the1 x-the-y don't ok Ok", "ab" * 20]
+    vocabulary = ["the", "ok", "email", "sentence", "word", "don", "abababababab", "i"]
+    for chosen in (texts, [t for t in texts if t.isascii()]):
+        text = column(chosen)
+        pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
+        found = _stats.vocabulary_count(text, vocabulary)
+        assert found is not None
+        assert found.tolist() == text.str.count(pattern).tolist()
+    assert _stats.vocabulary_count(column(texts), ["não"]) is None  # counted the usual way
+    assert _stats.vocabulary_count(column(texts), ["a" * 14]) is None
+
+
+FOREIGN = [
+    "Le contrat précise que le locataire doit payer le loyer avant le cinquième jour ouvrable.",
+    "O contrato estabelece que o locatário deve pagar o aluguel até o quinto dia útil do mês.",
+    "Der Vertrag legt fest, dass der Mieter die Miete bis zum fünften Werktag zahlen muss.",
+    "El contrato establece que el inquilino debe pagar el alquiler de la vivienda antes del "
+    "quinto día hábil de cada mes, según lo acordado por las partes.",
+    "Il contratto stabilisce che l'inquilino deve pagare l'affitto entro il quinto giorno.",
+]
+
+
+def english_reply(rng: random.Random) -> str:
+    subjects = ["Your order", "The parcel", "Our team", "The refund", "This jacket", "The tent"]
+    verbs = ["will arrive", "has been sent", "can be returned", "is covered", "was updated"]
+    tails = ["within five days.", "as soon as possible.", "under the warranty.",
+             "from your account page.", "at any of our stores."]  # fmt: skip
+    return " ".join(f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(tails)}"
+                    for _ in range(rng.randint(2, 4)))  # fmt: skip
+
+
+def test_language_on_a_large_mixed_dataset(lint: Any) -> None:
+    """Past the sampling size, replies in other languages are still all found."""
+    import json
+
+    from dslint.rules.voice.language import SAMPLE_MESSAGES
+
+    rng = random.Random(3)
+    replies = [english_reply(rng) for _ in range(SAMPLE_MESSAGES + 600)]
+    foreign_lines = sorted(rng.sample(range(len(replies)), 25))
+    for number, line in enumerate(foreign_lines):
+        replies[line] = FOREIGN[number % len(FOREIGN)] + f" Referência {number}."
+    text = "".join(json.dumps({"messages": [{"role": "user", "content": "Help?"},
+                                            {"role": "assistant", "content": reply}]}) + "\n"
+                   for reply in replies)  # fmt: skip
+    findings = lint(text, select=["V012"])
+    assert sorted(f.line for f in findings) == [line + 1 for line in foreign_lines]
+    assert all(f.pointer == "/messages/1/content" for f in findings)
+
+
+def test_classify_many_equals_classify() -> None:
+    from dslint.rules.voice._langid import BATCH, classify_many
+    from dslint.rules.voice.language import identifier
+
+    rng = random.Random(7)
+    texts = [english_reply(rng) for _ in range(BATCH + 50)] + FOREIGN + sample()
+    texts += ["ПРИВЕТ МИР, как дела?", "日本語のテキストです。", "12345", "", "\ud800 lone"]
+    model = identifier()
+    assert classify_many(model, texts) == [model.classify(t) for t in texts]
+
+
+def test_prose_equals_the_pandas_definition() -> None:
+    from dslint.rules.voice.language import _CODE, SAMPLE_CHARS, _prose
+
+    texts = [*sample(), "See `code` and ```block\nx``` then https://x.y/z?q=1 ok", "é" * 500]
+    text = column(texts)
+    expected = text.str.replace(_CODE, " ", regex=True).str.slice(0, SAMPLE_CHARS)
+    assert _prose(text).tolist() == expected.tolist()
