@@ -14,7 +14,7 @@ take the old exact path. The column is read in chunks of rows, so memory stays b
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -243,68 +243,6 @@ def letter_counts(text: pd.Series) -> tuple[Any, Any]:
         letters[others] = [len(LETTER.findall(t)) for t in values]
         runs[others] = [len(LETTER_RUN.findall(t)) for t in values]
     return letters, runs
-
-
-PACKED_LETTERS = 13  # 27**13 < 2**64: a word of up to 13 letters packs exactly into a uint64
-
-
-def _pack(codes: np.ndarray[Any, Any]) -> Any:
-    """Rows of letter codes (1-26, 0 = padding) as one exact base-27 number each."""
-    key = np.zeros(len(codes), dtype=np.uint64)
-    for column in range(codes.shape[1]):
-        key = key * np.uint64(27) + codes[:, column].astype(np.uint64)
-    return key
-
-
-def vocabulary_count(text: pd.Series, vocabulary: Sequence[str]) -> Any:
-    """``text.str.count(r"(?i)\\b(?:w1|w2|...)\\b")`` for lowercase ASCII words, or None.
-
-    With ``\\b`` on both sides and words made of letters, a match is a whole maximal run of
-    word characters equal to a word, ignoring case. So on ASCII rows each run of ``\\w``
-    bytes (``[A-Za-z0-9_]``) is packed into a number and looked up; other rows use ``re``.
-    None (the caller counts the usual way) when a word is not 2-13 lowercase ASCII letters.
-    """
-    if not vocabulary or not all(
-        w.isascii() and w.isalpha() and w.islower() and len(w) <= PACKED_LETTERS for w in vocabulary
-    ):
-        return None
-    width = PACKED_LETTERS
-    known = np.zeros((len(vocabulary), width), dtype=np.uint8)
-    for row, word in enumerate(vocabulary):
-        known[row, : len(word)] = np.frombuffer(word.encode(), dtype=np.uint8) - 96
-    known_keys = _pack(known)
-    counts = np.zeros(len(text), dtype=np.int64)
-    non_ascii = np.zeros(len(text), dtype=bool)
-    spread = np.arange(width)
-    for first, data, offsets in _chunks(_column(text)):
-        rows = slice(first, first + len(offsets) - 1)
-        row_start = offsets[:-1][offsets[:-1] < offsets[1:]]
-        last = np.zeros(len(data), dtype=bool)
-        last[offsets[1:][offsets[1:] > offsets[:-1]] - 1] = True
-        folded = data | np.uint8(0x20)
-        letter = _between(folded, ord("a"), ord("z"))
-        word = letter | _between(data, ord("0"), ord("9")) | (data == ord("_"))
-        starts = np.flatnonzero(_run_starts(word, row_start))
-        ending = word.copy()
-        ending[:-1] &= ~word[1:] | last[:-1]
-        lengths = np.flatnonzero(ending) - starts + 1
-        short = lengths <= width
-        starts, lengths = starts[short], lengths[short]
-        at = np.minimum(starts[:, None] + spread[None, :], max(len(data) - 1, 0))
-        inside = spread[None, :] < lengths[:, None]
-        codes = np.where(inside, folded[at] - np.uint8(96), np.uint8(0))
-        only_letters = np.all(letter[at] | ~inside, axis=1)
-        found = only_letters & np.isin(_pack(codes), known_keys)
-        flags = np.zeros(len(data), dtype=bool)
-        flags[starts[found]] = True
-        counts[rows] = _per_row(flags, offsets)
-        non_ascii[rows] = _per_row(data >= 0x80, offsets) > 0
-    others = np.flatnonzero(non_ascii)
-    if len(others):
-        pattern = re.compile(r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b")
-        values = text.to_numpy()[others].tolist()
-        counts[others] = [len(pattern.findall(t)) for t in values]
-    return counts
 
 
 def exact_count(text: pd.Series, pattern: str, plain: Any, candidates: Any = None) -> Any:

@@ -23,7 +23,7 @@ from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._langid import classify_many
 from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
-from dslint.rules.voice._stats import letter_counts, vocabulary_count
+from dslint.rules.voice._stats import letter_counts
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -80,10 +80,7 @@ def _settle_by_vocabulary(
     vocabulary = [w for w, _ in words.most_common(100)]
     pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
     total = np.maximum(words_in.astype(float), 1.0)
-    found = vocabulary_count(prose, vocabulary)
-    if found is None:
-        found = prose.str.count(pattern).to_numpy()
-    share = found.astype(float) / total
+    share = prose.str.count(pattern).to_numpy(dtype=float) / total
     in_dominant = np.array([row for row, language in sure if language == dominant])
     threshold = max(0.2, float(np.quantile(share[in_dominant], 0.05)))
     rest = np.setdiff1d(candidates, sample)
@@ -140,7 +137,8 @@ def _prose(text: pd.Series) -> pd.Series:
         replaced = pa.array([code.sub(" ", v) for v in values], type=pa.large_string())
         column = pc.replace_with_mask(column, pa.array(mask), replaced)
     column = pc.utf8_slice_codeunits(column, 0, SAMPLE_CHARS)
-    return pd.Series(pd.arrays.ArrowStringArray(column), index=text.index)
+    prose: pd.Series = pd.Series(pd.arrays.ArrowStringArray(column), index=text.index)
+    return prose
 
 
 def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) -> pd.DataFrame:
@@ -159,7 +157,8 @@ def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) ->
         memo = dict(zip(distinct, classify_many(model.result(), distinct), strict=True))
         for row in candidates:
             languages[row], confidence[row] = memo[texts[row]]
-    return pd.DataFrame({"language": languages, "confidence": confidence})
+    frame: pd.DataFrame = pd.DataFrame({"language": languages, "confidence": confidence})
+    return frame
 
 
 class LanguageMismatch(DatasetRule):
