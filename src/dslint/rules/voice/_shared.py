@@ -191,14 +191,30 @@ def text_hit(
     severity: Severity | None = None,
     key: str = "",
 ) -> Hit:
+    pointers, records = _hit_columns(rows)
     return Hit(
-        message,
-        str(rows["pointer"].iat[row]),
-        span=span,
-        record=int(rows["record"].to_numpy()[row]),
-        severity=severity,
-        key=key,
+        message, str(pointers[row]), span=span, record=int(records[row]), severity=severity, key=key
     )
+
+
+class _HitColumns:
+    """The pointer and record columns of a rows frame as numpy arrays, kept on the frame."""
+
+    __slots__ = ("pointers", "records")
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.pointers = rows["pointer"].to_numpy()
+        self.records = rows["record"].to_numpy()
+
+
+def _hit_columns(rows: pd.DataFrame) -> tuple[Any, Any]:
+    # Reading one cell through pandas costs microseconds; a rule with thousands of hits
+    # reads the two columns once. The frames are the memoised rows of this run.
+    found = rows.__dict__.get("_voice_hit_columns")
+    if found is None:
+        found = _HitColumns(rows)
+        object.__setattr__(rows, "_voice_hit_columns", found)
+    return found.pointers, found.records
 
 
 def quote(text: str) -> str:

@@ -21,7 +21,7 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
-from dslint.rules.voice._stats import exact_count, sparse_count
+from dslint.rules.voice._stats import exact_count
 from dslint.rules.voice.limits import counts
 
 FIRST_SINGULAR = r"(?i)\b(?:I|me|my|mine|myself)\b|\bI'(?:m|ve|ll|d)\b"
@@ -75,7 +75,7 @@ def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
     letters = np.maximum(base["letters"].to_numpy(dtype=float), 1.0)
     syllables = base["syllables"].to_numpy(dtype=float)
     # Cheap byte tests narrow the regex counts to the rows that can match at all.
-    apostrophe = sparse_count(text, "['’]") > 0
+    apostrophe = _contains(text, "'")
 
     def rate(pattern: str, candidates: Any = None) -> Any:
         return exact_count(text, pattern, plain, candidates).astype(float) * per_words
@@ -98,6 +98,14 @@ def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
     )
     dataset.cache[cache_key] = frame
     return frame
+
+
+def _contains(text: pd.Series, literal: str) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pa.array(text.array, type=pa.large_string())
+    return np.asarray(pc.match_substring(column, literal).to_numpy(zero_copy_only=False))
 
 
 class ToneOutlier(DatasetRule):
