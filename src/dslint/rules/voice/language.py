@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -20,7 +21,9 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
+from dslint.rules.voice._langid import classify_many
 from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
+from dslint.rules.voice._stats import letter_counts
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -43,10 +46,12 @@ _TOKEN = re.compile(r"[^\W\d_]{2,}")
 
 def _settle_by_vocabulary(
     prose: pd.Series,
+    words_in: Any,
     texts: Any,
     candidates: Any,
     languages: Any,
     confidence: Any,
+    model: Any,
 ) -> Any:
     """Decide the clear cases of a large dataset without the detector; return the rest.
 
@@ -56,9 +61,8 @@ def _settle_by_vocabulary(
     the other messages go through the detector, which keeps a 100k-example dataset
     affordable without guessing: a message in another language shares few of those words.
     """
-    classify = identifier().classify
     sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
-    results = [classify(texts[row]) for row in sample]
+    results = classify_many(model, [texts[row] for row in sample])
     for row, (language, score) in zip(sample, results, strict=False):
         languages[row], confidence[row] = language, score
     sure = [
@@ -75,7 +79,7 @@ def _settle_by_vocabulary(
             words.update(w.lower() for w in _TOKEN.findall(texts[row]))
     vocabulary = [w for w, _ in words.most_common(100)]
     pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
-    total = np.maximum(prose.str.count(r"[^\W\d_]{2,}").to_numpy(dtype=float), 1.0)
+    total = np.maximum(words_in.astype(float), 1.0)
     share = prose.str.count(pattern).to_numpy(dtype=float) / total
     in_dominant = np.array([row for row, language in sure if language == dominant])
     threshold = max(0.2, float(np.quantile(share[in_dominant], 0.05)))
@@ -102,25 +106,58 @@ def detect(
     if cached is not None:
         frame: pd.DataFrame = cached
         return frame
-    prose = rows["text"].str.replace(_CODE, " ", regex=True).str.slice(0, SAMPLE_CHARS)
-    letters = prose.str.count(r"[^\W\d_]").to_numpy()
+    # The model loads (mostly LZMA decompression, which releases the GIL) while the
+    # column is prepared.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        model = pool.submit(identifier)
+        frame = _detect(rows, options, model)
+    dataset.cache[cache_key] = frame
+    return frame
+
+
+def _prose(text: pd.Series) -> pd.Series:
+    """``text.str.replace(_CODE, " ", regex=True).str.slice(0, SAMPLE_CHARS)``, cheaply.
+
+    Only rows holding a backtick or "http" can match ``_CODE``, so only those go through
+    Python's ``re`` (pandas uses it too, because of ``\\S``); the others are kept as they are.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pa.array(text.array, type=pa.large_string())
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    maybe = pc.or_(pc.match_substring(column, "`"), pc.match_substring(column, "http"))
+    positions = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    if len(positions):
+        code = re.compile(_CODE)
+        values = text.to_numpy()[positions].tolist()
+        mask = np.zeros(len(text), dtype=bool)
+        mask[positions] = True
+        replaced = pa.array([code.sub(" ", v) for v in values], type=pa.large_string())
+        column = pc.replace_with_mask(column, pa.array(mask), replaced)
+    column = pc.utf8_slice_codeunits(column, 0, SAMPLE_CHARS)
+    prose: pd.Series = pd.Series(pd.arrays.ArrowStringArray(column), index=text.index)
+    return prose
+
+
+def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) -> pd.DataFrame:
+    prose = _prose(rows["text"])
+    letters, words = letter_counts(prose)
     languages = np.full(len(rows), "", dtype=object)
     confidence = np.zeros(len(rows))
     candidates = np.flatnonzero(letters >= options.min_letters)
     texts = prose.to_numpy()
     if len(candidates) > SAMPLE_MESSAGES:
-        candidates = _settle_by_vocabulary(prose, texts, candidates, languages, confidence)
+        candidates = _settle_by_vocabulary(
+            prose, words, texts, candidates, languages, confidence, model.result()
+        )
     if len(candidates):
-        classify = identifier().classify
-        memo: dict[str, tuple[str, float]] = {}
+        distinct = list(dict.fromkeys(texts[row] for row in candidates))
+        memo = dict(zip(distinct, classify_many(model.result(), distinct), strict=True))
         for row in candidates:
-            text = texts[row]
-            result = memo.get(text)
-            if result is None:
-                result = memo[text] = classify(text)
-            languages[row], confidence[row] = result
-    frame = pd.DataFrame({"language": languages, "confidence": confidence})
-    dataset.cache[cache_key] = frame
+            languages[row], confidence[row] = memo[texts[row]]
+    frame: pd.DataFrame = pd.DataFrame({"language": languages, "confidence": confidence})
     return frame
 
 

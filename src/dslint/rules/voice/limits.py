@@ -1,12 +1,12 @@
 """Per-message limits of a voice profile: counts, readability, required elements.
 
-Counts are computed column-wise (pandas string methods over the checked rows), once per
-run, and shared through ``dataset.cache['voice.features']`` with the tone-outlier rule.
+Counts are computed column-wise (on the UTF-8 bytes of the checked rows, see ``_stats``),
+once per run, and shared through ``dataset.cache['voice.features']`` with the tone-outlier
+rule.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +17,7 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
+from dslint.rules.voice._stats import message_counts, sparse_count
 from dslint.vale.checks import GRADE_METRICS, TextStatistics
 
 # Emoji and pictographs (the main Unicode blocks), plus regional-indicator flags.
@@ -24,8 +25,6 @@ EMOJI = (
     "[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff"
     "\U0001f1e6-\U0001f1ff\U00002b50\U00002b55\U0000231a-\U0000231b\U000023e9-\U000023fa]"
 )
-SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|\n+")
-WORD = re.compile(r"\S+")
 
 METRIC_NAMES = {
     "flesch-kincaid": "Flesch-Kincaid",
@@ -34,38 +33,33 @@ METRIC_NAMES = {
 }
 
 
-def grade_column(text: pd.Series, metric_name: str) -> Any:
-    """A reading grade per row, computed column-wise with the same statistics as
-    :func:`dslint.vale.checks.text_statistics` (syllables approximated by vowel groups)."""
-    words = np.maximum(text.str.count(r"[A-Za-z0-9'’]+").to_numpy(dtype=float), 1.0)
-    sentences = np.maximum(text.str.count(r"[.!?]+(?:\s|$)").to_numpy(dtype=float), 1.0)
-    letters = text.str.count(r"[A-Za-z0-9]").to_numpy(dtype=float)
-    syllables = np.maximum(text.str.count(r"(?i)[aeiouy]+").to_numpy(dtype=float), words)
+def grade_column(table: pd.DataFrame, metric_name: str) -> Any:
+    """A reading grade per row from :func:`counts`, with the same statistics as
+    :func:`dslint.vale.checks.text_statistics` (syllables approximated by vowel groups):
+    words ``[A-Za-z0-9'’]+``, sentences ``[.!?]+(?:\\s|$)``, letters ``[A-Za-z0-9]``."""
+    words = np.maximum(table["tokens"].to_numpy(dtype=float), 1.0)
+    sentences = np.maximum(table["sentences"].to_numpy(dtype=float), 1.0)
+    letters = table["alnum"].to_numpy(dtype=float)
+    syllables = np.maximum(table["syllables"].to_numpy(dtype=float), words)
     statistics = TextStatistics(words, sentences, syllables, 0, letters, 0, 0)  # type: ignore[arg-type]
     return GRADE_METRICS[metric_name](statistics)
 
 
-def max_sentence_words(text: str) -> int:
-    return max((len(WORD.findall(s)) for s in SENTENCE_SPLIT.split(text)), default=0)
-
-
 def counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Per-row counts (exclamations, questions, emoji, words, sentences, longest sentence)."""
+    """Per-row counts shared by V004, V005 and V011 (memoised in ``dataset.cache``).
+
+    ``exclamations``, ``questions``, ``emoji`` (``EMOJI``), ``words`` (``\\S+``) and
+    ``sentence_words`` (words of the longest sentence), plus the statistics of
+    :func:`dslint.rules.voice._stats.byte_counts`. All were ``str.count`` calls (and a
+    Python loop for the longest sentence); they are now read from the UTF-8 bytes, with the
+    same values (tests/test_voice_stats.py compares them with the old definitions).
+    """
     cache_key = "voice.features." + key
     cached = dataset.cache.get(cache_key)
     if cached is None:
-        text = rows["text"]
-        cached = pd.DataFrame(
-            {
-                "exclamations": text.str.count("!").to_numpy(dtype=np.int64),
-                "questions": text.str.count(r"\?").to_numpy(dtype=np.int64),
-                "emoji": text.str.count(EMOJI).to_numpy(dtype=np.int64),
-                "words": text.str.count(r"\S+").to_numpy(dtype=np.int64),
-                "sentence_words": np.fromiter(
-                    (max_sentence_words(t) for t in text.tolist()), dtype=np.int64, count=len(text)
-                ),
-            }
-        )
+        cached = message_counts(dataset, rows, key).copy()
+        # Emoji are never ASCII: only rows with a non-ASCII character are counted.
+        cached["emoji"] = sparse_count(rows["text"], EMOJI, cached["non_ascii"].to_numpy() > 0)
         dataset.cache[cache_key] = cached
     frame: pd.DataFrame = cached
     return frame
@@ -132,8 +126,8 @@ class Readability(DatasetRule):
             return
         rows = checked_rows(self, dataset)
         metric_name = METRIC_NAMES[bounds.get("metric", "flesch-kincaid")]
-        grades = grade_column(rows["text"], metric_name)
         table = counts(dataset, rows, ",".join(profile.roles or ()))
+        grades = grade_column(table, metric_name)
         low, high = bounds.get("min-grade"), bounds.get("max-grade")
         long_enough = table["words"].to_numpy() >= bounds.get("min-words", 30)
         outside = np.zeros(len(rows), dtype=bool)

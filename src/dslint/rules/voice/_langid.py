@@ -1,0 +1,124 @@
+"""py3langid's ``classify`` for many texts at once, with the same results.
+
+py3langid scores a text by walking a byte automaton in a Python loop (about 0.2 ms for a
+400-character reply), then one small matrix product. Here the automaton walks a batch of
+texts in lockstep, one numpy step per byte position, and each text's features are then
+scored exactly as py3langid does (same feature order, dtypes and arithmetic, so the same
+floats). The walk reads the model's internals; should a py3langid version lay them out
+otherwise, the first texts of every batch are compared with ``classify`` and any
+difference (or a missing attribute) falls back to ``classify`` itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+BATCH = 512  # texts walked together (sorted by length, so little padding)
+VERIFY = 4  # texts per batch also classified the library's way, as a check
+
+
+def classify_many(identifier: Any, texts: Sequence[str]) -> list[tuple[str, float]]:
+    """``[identifier.classify(t) for t in texts]``, computed faster."""
+    if not texts:
+        return []
+    try:
+        walker = _walker(identifier)
+    except (AttributeError, TypeError, ValueError):
+        return [identifier.classify(t) for t in texts]
+    results: list[tuple[str, float]] = [("", 0.0)] * len(texts)
+    encoded = [identifier._encode(t) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    for begin in range(0, len(order), BATCH):
+        batch = order[begin : begin + BATCH]
+        found = walker.classify([encoded[i] for i in batch])
+        checked = batch[:: max(1, len(batch) // VERIFY)][:VERIFY]
+        expected = [identifier.classify(texts[i]) for i in checked]
+        if expected != [found[batch.index(i)] for i in checked]:
+            return [identifier.classify(t) for t in texts]
+        for index, result in zip(batch, found, strict=True):
+            results[index] = result
+    return results
+
+
+_WALKERS: dict[int, tuple[Any, _Walker]] = {}
+
+
+def _walker(identifier: Any) -> _Walker:
+    known = _WALKERS.get(id(identifier))
+    if known is None or known[0] is not identifier:
+        known = _WALKERS[id(identifier)] = (identifier, _Walker(identifier))
+    return known[1]
+
+
+class _Walker:
+    def __init__(self, identifier: Any) -> None:
+        self.identifier = identifier
+        self.nextmove = np.asarray(identifier.tk_nextmove, dtype=np.int64)
+        self.rowbase = np.asarray(identifier._rowbase, dtype=np.int64)
+        self.output = np.asarray(identifier.tk_output, dtype=np.int64)
+        if self.output.ndim != 1 or self.nextmove.ndim != 1:
+            raise ValueError("unexpected model layout")
+        # The model's float16 table, widened once: numpy widens the gathered rows to
+        # float32 before the product anyway, so the scores are the same floats, and the
+        # product no longer converts on every call (five times faster).
+        self.ptc = np.asarray(identifier.nb_ptc).astype(np.float32)
+        self.pc = identifier.nb_pc
+        self.classes = identifier.nb_classes
+        self.norm = bool(identifier._norm_probs)
+        self.aliases = list(identifier._alias_pairs)
+        self.min_confidence = identifier.min_confidence
+
+    def features(self, encoded: Sequence[bytes]) -> np.ndarray[Any, Any]:
+        """Feature index per byte (-1: none), texts in rows, sorted by length ascending."""
+        lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
+        width = int(lengths.max()) if len(lengths) else 0
+        data = np.zeros((len(encoded), width), dtype=np.int64)
+        for row, raw in enumerate(encoded):
+            data[row, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+        found = np.full((len(encoded), width), -1, dtype=np.int64)
+        state = np.zeros(len(encoded), dtype=np.int64)
+        for column in range(width):
+            # Texts are sorted by length, so those still walking are the last ones.
+            active = int(np.searchsorted(lengths, column, side="right"))
+            state[active:] = self.nextmove[self.rowbase[state[active:]] + data[active:, column]]
+            found[active:, column] = self.output[state[active:]]
+        return found
+
+    def classify(self, encoded: Sequence[bytes]) -> list[tuple[str, float]]:
+        found = self.features(encoded)
+        results = []
+        for row, raw in enumerate(encoded):
+            visits = found[row, : len(raw)]
+            counted = Counter(visits[visits >= 0].tolist())  # py3langid's order: first visit
+            if counted:
+                index = np.fromiter(counted.keys(), dtype=np.intp, count=len(counted))
+                weights = np.fromiter(counted.values(), dtype=np.float32, count=len(counted))
+                scores = np.log1p(weights) @ self.ptc[index] + self.pc
+            else:
+                fill = 0.0 if self.norm else float(np.finfo(np.float32).min)
+                scores = np.full(len(self.classes), fill, dtype=np.float32)
+            results.append(self.decide(scores, len(raw)))
+        return results
+
+    def decide(self, scores: Any, length: int) -> tuple[str, float]:
+        if self.norm:
+            scores *= 1.0 / math.sqrt(length or 1)
+            np.exp(scores - scores.max(), out=scores)
+            scores /= scores.sum()
+        for i, j in self.aliases:
+            if self.norm:
+                scores[i] += scores[j]
+                scores[j] = 0.0
+            else:
+                scores[i] = max(scores[i], scores[j])
+                scores[j] = float(np.finfo(np.float32).min)
+        best = int(scores.argmax())
+        confidence = float(scores[best])
+        if self.min_confidence is not None and confidence < self.min_confidence:
+            return "und", confidence
+        return str(self.classes[best]), confidence

@@ -1,0 +1,248 @@
+"""The fast voice statistics equal the definitions they replace, on a varied sample.
+
+The reference functions below are the voice family's former code (pandas ``str.count`` per
+pattern, a Python loop for the longest sentence, one scan of the combined profile pattern
+per message); the rules now compute the same numbers another way.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from dslint.rules.voice import _stats
+from dslint.rules.voice.limits import EMOJI, METRIC_NAMES, counts, grade_column
+from dslint.rules.voice.profile import load_profile
+from dslint.rules.voice.tone import (
+    CONTRACTION,
+    FIRST_PLURAL,
+    FIRST_SINGULAR,
+    MARKDOWN,
+    style_features,
+)
+from dslint.vale.checks import GRADE_METRICS, TextStatistics
+
+TRICKY = [
+    "", "a", " ", "\n\n", "ok.", ". ", "?!. a. b.", "end!\n", "x!\n\n", "AEIOU yay",
+    "Hi!! there? ok.\n\nNext. one", "It’s a dog's\u00a0life… Yes. no",
+    "x\v y\x1c z. \n a b c", "a.\n b", "Tab.\tc d e\f f", "a\u2003b. c\u00a0d.\u2003e",
+    "émoji 😀 here! ✅ and ⭐⭐", "I'm sure we'll fix it; I can't say we're done. My bad, ours.",
+    "# Title\n\n- item one\n* item two\n1. first\n2) second\n> quote\n```\ncode\n```\n**bold** `x` __u__",
+    "  - indented item\n\v- vertical tab item", "Ⅻ ½ ² ſ K İı", "Straße café naïve résumé.",
+    "I I I I I me my mine myself. We us our ours ourselves!", "don’t can’t won’t — I’m",
+    "Please e-mail us or email us; log in at the web site, sign in on the website.",
+    "As an AI language model, I can't. I'm ChatGPT. My name is Bob. Acme acmecloud AcmeCloud.",
+    "leverage synergy, no worries! to be honest, Dear Sir: click on GitHub iphone.",
+    "e-mailemail email-e-mail log-in log  in LOG IN signin sign\nin",
+]  # fmt: skip
+PIECES = ["I", "we", "'m", "n't", "’", " ", "  ", "\n", "\v", "\u00a0", "\u2003", ".", "!", "?",
+          "…", "😀", "é", "-", "*", "#", "`", "1.", ">", "email", "e-mail", "log in", "Acme",
+          "web site", "word", "Sentence", "AcmeCloud", "synergy", "\x1c", "\t", "ok"]  # fmt: skip
+
+
+def sample() -> list[str]:
+    rng = random.Random(5)
+    random_texts = ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 60)))
+                    for _ in range(600)]  # fmt: skip
+    return TRICKY + random_texts
+
+
+def column(texts: list[str]) -> pd.Series:
+    return pd.Series(texts, dtype=pd.StringDtype("pyarrow"))
+
+
+def old_max_sentence_words(text: str) -> int:
+    split = re.compile(r"(?<=[.!?…])\s+|\n+")
+    return max((len(re.findall(r"\S+", s)) for s in split.split(text)), default=0)
+
+
+def old_counts(text: pd.Series) -> dict[str, Any]:
+    return {
+        "exclamations": text.str.count("!").to_numpy(dtype=np.int64),
+        "questions": text.str.count(r"\?").to_numpy(dtype=np.int64),
+        "emoji": text.str.count(EMOJI).to_numpy(dtype=np.int64),
+        "words": text.str.count(r"\S+").to_numpy(dtype=np.int64),
+        "sentence_words": np.array([old_max_sentence_words(t) for t in text.tolist()]),
+    }
+
+
+def old_features(text: pd.Series) -> dict[str, Any]:
+    base = old_counts(text)
+    words = base["words"].astype(float)
+    per_words = 100.0 / np.maximum(words, 1.0)
+    sentences = np.maximum(text.str.count(r"[.!?]+(?:\s|$)").to_numpy(dtype=float), 1.0)
+    letters = np.maximum(text.str.count(r"[A-Za-z]").to_numpy(dtype=float), 1.0)
+    syllables = text.str.count(r"(?i)[aeiouy]+").to_numpy(dtype=float)
+    return {
+        "length": np.log1p(words),
+        "sentence": words / sentences,
+        "exclamation": base["exclamations"] / sentences,
+        "question": base["questions"] / sentences,
+        "emoji": text.str.count(EMOJI).to_numpy(dtype=float) * per_words,
+        "capitals": text.str.count(r"[A-Z]").to_numpy(dtype=float) / letters,
+        "first_singular": text.str.count(FIRST_SINGULAR).to_numpy(dtype=float) * per_words,
+        "first_plural": text.str.count(FIRST_PLURAL).to_numpy(dtype=float) * per_words,
+        "contractions": text.str.count(CONTRACTION).to_numpy(dtype=float) * per_words,
+        "markdown": text.str.count(MARKDOWN).to_numpy(dtype=float) * per_words,
+        "grade": 0.39 * words / sentences + 11.8 * syllables / np.maximum(words, 1) - 15.59,
+    }
+
+
+def old_grade(text: pd.Series, metric_name: str) -> Any:
+    words = np.maximum(text.str.count(r"[A-Za-z0-9'’]+").to_numpy(dtype=float), 1.0)
+    sentences = np.maximum(text.str.count(r"[.!?]+(?:\s|$)").to_numpy(dtype=float), 1.0)
+    letters = text.str.count(r"[A-Za-z0-9]").to_numpy(dtype=float)
+    syllables = np.maximum(text.str.count(r"(?i)[aeiouy]+").to_numpy(dtype=float), words)
+    statistics = TextStatistics(words, sentences, syllables, 0, letters, 0, 0)  # type: ignore[arg-type]
+    return GRADE_METRICS[metric_name](statistics)
+
+
+def fake_dataset() -> Any:
+    return types.SimpleNamespace(cache={})
+
+
+@pytest.mark.parametrize("chunk", [1 << 24, 97])  # one block, and many small blocks
+def test_counts_equal_the_old_definitions(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    monkeypatch.setattr(_stats, "CHUNK_BYTES", chunk)
+    text = column(sample())
+    rows = pd.DataFrame({"text": text})
+    new = counts(fake_dataset(), rows, "k")
+    for name, expected in old_counts(text).items():
+        assert new[name].tolist() == expected.tolist(), name
+    features = style_features(fake_dataset(), rows, "k")
+    for name, expected in old_features(text).items():
+        np.testing.assert_array_equal(features[name].to_numpy(), expected, err_msg=name)
+    for metric in METRIC_NAMES.values():
+        np.testing.assert_array_equal(grade_column(new, metric), old_grade(text, metric))
+
+
+def test_counts_of_an_empty_column() -> None:
+    new = counts(fake_dataset(), pd.DataFrame({"text": column([])}), "k")
+    assert len(new) == 0 and "sentence_words" in new
+
+
+def test_byte_classes_are_what_re2_matches() -> None:
+    """The byte tables stand for RE2's classes: no non-ASCII character matches them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    array = pa.array(characters)
+    for pattern, expected in (("[A-Za-z]", 52), ("[A-Z]", 26), ("(?i)[aeiouy]", 12),
+                              ("[A-Za-z0-9]", 62), (r"[.!?]", 3)):  # fmt: skip
+        found = pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False)
+        assert found.sum() == expected
+        assert all(ord(characters[i]) < 0x80 for i in np.flatnonzero(found))
+    python_space = [ord(c) for c in characters if re.fullmatch(r"\s", c) and ord(c) < 0x80]
+    ascii_bytes = np.arange(128, dtype=np.uint8)
+    assert np.flatnonzero(_stats.python_space(ascii_bytes)).tolist() == python_space
+
+
+def test_profile_matches_equal_one_scan_per_message(lint: Any, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from dslint.config import parse
+    from dslint.engine import RunContext
+    from dslint.rules.voice._shared import profile_matches
+    from dslint.rules.voice.terms import BannedTerm
+
+    texts = sample()
+    profile_path = ROOT / "rules" / "voice" / "example.toml"
+    profile = load_profile(profile_path)
+    rule = BannedTerm()
+    config = parse({"voice": {"profile": str(profile_path)}}, tmp_path / "x.toml")
+    rule.context = RunContext(config=config, today=dt.date(2026, 1, 1), model_given=False)
+    messages = pd.DataFrame({"role": "assistant", "text": column(texts)})
+    dataset = types.SimpleNamespace(cache={"voice.rows.assistant": messages},
+                                    messages=messages)  # fmt: skip
+    found = [(m.row, m.start, m.end, m.entry, m.text) for m in profile_matches(rule, dataset)]  # type: ignore[arg-type]
+    expected = [(row, m.start(), m.end(), (m.lastindex or 0) - 1, m.group())
+                for row, text in enumerate(texts) for m in profile.pattern.finditer(text)]  # fmt: skip
+    assert len(expected) > 100  # the sample does exercise the profile
+    assert found == expected
+
+
+def test_letter_counts_equal_str_count() -> None:
+    text = column(sample())
+    letters, words = _stats.letter_counts(text)
+    assert letters.tolist() == text.str.count(r"[^\W\d_]").tolist()
+    assert words.tolist() == text.str.count(r"[^\W\d_]{2,}").tolist()
+    ascii_only = column([t for t in sample() if t.isascii()])
+    letters, words = _stats.letter_counts(ascii_only)  # the column pandas counts with RE2
+    assert letters.tolist() == ascii_only.str.count(r"[^\W\d_]").tolist()
+    assert words.tolist() == ascii_only.str.count(r"[^\W\d_]{2,}").tolist()
+
+
+def test_counts_of_rows_longer_than_a_16_bit_sum() -> None:
+    texts = ["ab! " * 20_000, "x", "Yes. " * 14_000 + "no"]
+    text = column(texts)
+    new = counts(fake_dataset(), pd.DataFrame({"text": text}), "k")
+    for name, expected in old_counts(text).items():
+        assert new[name].tolist() == expected.tolist(), name
+    assert new["letters"].tolist() == text.str.count("[A-Za-z]").tolist()
+
+
+FOREIGN = [
+    "Le contrat précise que le locataire doit payer le loyer avant le cinquième jour ouvrable.",
+    "O contrato estabelece que o locatário deve pagar o aluguel até o quinto dia útil do mês.",
+    "Der Vertrag legt fest, dass der Mieter die Miete bis zum fünften Werktag zahlen muss.",
+    "El contrato establece que el inquilino debe pagar el alquiler de la vivienda antes del "
+    "quinto día hábil de cada mes, según lo acordado por las partes.",
+    "Il contratto stabilisce che l'inquilino deve pagare l'affitto entro il quinto giorno.",
+]
+
+
+def english_reply(rng: random.Random) -> str:
+    subjects = ["Your order", "The parcel", "Our team", "The refund", "This jacket", "The tent"]
+    verbs = ["will arrive", "has been sent", "can be returned", "is covered", "was updated"]
+    tails = ["within five days.", "as soon as possible.", "under the warranty.",
+             "from your account page.", "at any of our stores."]  # fmt: skip
+    return " ".join(f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(tails)}"
+                    for _ in range(rng.randint(2, 4)))  # fmt: skip
+
+
+def test_language_on_a_large_mixed_dataset(lint: Any) -> None:
+    """Past the sampling size, replies in other languages are still all found."""
+    import json
+
+    from dslint.rules.voice.language import SAMPLE_MESSAGES
+
+    rng = random.Random(3)
+    replies = [english_reply(rng) for _ in range(SAMPLE_MESSAGES + 600)]
+    foreign_lines = sorted(rng.sample(range(len(replies)), 25))
+    for number, line in enumerate(foreign_lines):
+        replies[line] = FOREIGN[number % len(FOREIGN)] + f" Referência {number}."
+    text = "".join(json.dumps({"messages": [{"role": "user", "content": "Help?"},
+                                            {"role": "assistant", "content": reply}]}) + "\n"
+                   for reply in replies)  # fmt: skip
+    findings = lint(text, select=["V012"])
+    assert sorted(f.line for f in findings) == [line + 1 for line in foreign_lines]
+    assert all(f.pointer == "/messages/1/content" for f in findings)
+
+
+def test_classify_many_equals_classify() -> None:
+    from dslint.rules.voice._langid import BATCH, classify_many
+    from dslint.rules.voice.language import identifier
+
+    rng = random.Random(7)
+    texts = [english_reply(rng) for _ in range(BATCH + 50)] + FOREIGN + sample()
+    texts += ["ПРИВЕТ МИР, как дела?", "日本語のテキストです。", "12345", "", "\ud800 lone"]
+    model = identifier()
+    assert classify_many(model, texts) == [model.classify(t) for t in texts]
+
+
+def test_prose_equals_the_pandas_definition() -> None:
+    from dslint.rules.voice.language import _CODE, SAMPLE_CHARS, _prose
+
+    texts = [*sample(), "See `code` and ```block\nx``` then https://x.y/z?q=1 ok", "é" * 500]
+    text = column(texts)
+    expected = text.str.replace(_CODE, " ", regex=True).str.slice(0, SAMPLE_CHARS)
+    assert _prose(text).tolist() == expected.tolist()
