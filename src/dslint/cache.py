@@ -28,7 +28,9 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -289,6 +291,29 @@ class RecordHits:
 def null_memo(namespace: str) -> TextMemo:
     """A memo that remembers nothing (the cache is off): ``map`` computes every text."""
     return TextMemo(None, b"", namespace)
+
+
+# The memos of the dataset rules running now: set by the engine around them (see ``memos``),
+# so code shared by rules and other commands (token counting, the privacy scan, duplicate
+# summaries) reaches them without a rule in hand. Outside a run (``dslint stats``) it is
+# unset and every memo is null: results are the same, only nothing is remembered.
+_ACTIVE: ContextVar[Callable[[str, str], TextMemo] | None] = ContextVar("memos", default=None)
+
+
+@contextmanager
+def memos(factory: Callable[[str, str], TextMemo]) -> Iterator[None]:
+    """Make ``dataset_memo`` use this factory (``RunContext.memo``) inside the block."""
+    token = _ACTIVE.set(factory)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def dataset_memo(namespace: str, version: str = "") -> TextMemo:
+    """The running check's text memo for a namespace; a null memo outside a check."""
+    factory = _ACTIVE.get()
+    return factory(namespace, version) if factory is not None else null_memo(namespace)
 
 
 def source_stamp(modules: Iterable[str]) -> str:

@@ -232,7 +232,10 @@ class Engine:
                     if finding:
                         findings.append(finding)
         dataset = builder.build()
-        findings.extend(self._run_dataset_rules(dataset))
+        from dslint.cache import memos
+
+        with memos(self.context.memo):  # the text memos of shared code (dslint.cache)
+            findings.extend(self._run_dataset_rules(dataset))
         return findings, dataset
 
     def _with_formats(self, info: FileInfo, records: Iterator[Record]) -> Iterator[Record]:
