@@ -1,0 +1,124 @@
+"""The incremental cache on the 100,000-example benchmark file: cold, warm and after an edit.
+
+    python benchmarks/bench_cache.py [--examples 100000] [--runs 3] [--families ""]
+
+For the full default check and for each rule family alone (``--select``), prints the median
+wall time of ``dslint check`` over ``--runs`` rounds of:
+
+* **cold**: an empty ``.dslint_cache/`` (the run fills it);
+* **warm, unchanged**: the same file again;
+* **warm, 1 % edited**: 1 percent of the lines changed (the last message reworded), after a
+  warm run of the original;
+
+and their ratios to the cold run (issue target: warm after a 1 % edit <= 0.15 of cold). It also
+checks that every warm report is byte-identical to a ``--no-cache`` report of the same file,
+and prints the machine's load average, since the machine is shared.
+
+Every run is a new process in its own temporary folder with a private cache key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_startup import edit_one_percent
+from common import dataset, rows
+
+DSLINT = [sys.executable, "-m", "dslint"]
+# (label, --select): the default check, then each family alone.
+FAMILIES = {
+    "default": None,
+    "schema": "S",
+    "tokens": "T",
+    "privacy": "P",
+    "duplicates": "D",
+    "voice": "V",
+}
+
+
+def run(arguments: list[str], folder: Path) -> tuple[float, bytes]:
+    start = time.perf_counter()
+    done = subprocess.run(arguments, cwd=folder, capture_output=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode == 2:
+        sys.exit(f"dslint failed: {done.stderr.decode(errors='replace').strip()}")
+    return elapsed, done.stdout
+
+
+def measure(
+    select: str | None, original: Path, edited: Path, folder: Path, runs: int
+) -> tuple[list[float], list[float], list[float]]:
+    data = folder / "train.jsonl"
+    arguments = [*DSLINT, "check", "train.jsonl", "--format", "json", "-q", "--today",
+                 "2026-01-01", *(["--select", select] if select else [])]  # fmt: skip
+    cold, unchanged, after_edit = [], [], []
+    expected: dict[Path, bytes] = {}
+    for source in (original, edited):
+        shutil.copyfile(source, data)
+        expected[source] = run([*arguments, "--no-cache"], folder)[1]
+    for _ in range(runs):
+        shutil.rmtree(folder / ".dslint_cache", ignore_errors=True)
+        shutil.copyfile(original, data)
+        elapsed, output = run(arguments, folder)
+        cold.append(elapsed)
+        elapsed, output = run(arguments, folder)
+        unchanged.append(elapsed)
+        if output != expected[original]:
+            sys.exit(f"--select {select}: a warm report differs from the --no-cache one")
+        shutil.copyfile(edited, data)
+        elapsed, output = run(arguments, folder)
+        after_edit.append(elapsed)
+        if output != expected[edited]:
+            sys.exit(f"--select {select}: the report after the edit differs from --no-cache")
+    return cold, unchanged, after_edit
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--families", default=",".join(FAMILIES), help="comma-separated: " + ", ".join(FAMILIES)
+    )
+    args = parser.parse_args()
+    chosen = [name for name in args.families.split(",") if name]
+    unknown = [name for name in chosen if name not in FAMILIES]
+    if unknown:
+        parser.error(f"unknown families: {', '.join(unknown)}")
+    original = dataset(args.examples)
+    with tempfile.TemporaryDirectory(prefix="dslint-bench-cache-") as name:
+        folder = Path(name)
+        os.environ["XDG_CACHE_HOME"] = str(folder / "xdg")  # a private cache key
+        edited = folder / "edited.jsonl"
+        changed = edit_one_percent(original, edited)
+        work = folder / "work"
+        work.mkdir()
+        print(f"dslint check on {args.examples:,} examples ({changed:,} lines edited), "
+              f"median of {args.runs} runs; load average before: "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+        table = []
+        for family in chosen:
+            cold, unchanged, after = measure(FAMILIES[family], original, edited, work, args.runs)
+            c, u, a = (statistics.median(x) for x in (cold, unchanged, after))
+            table.append(
+                (family, f"{c:.2f} s", f"{u:.2f} s", f"{u / c:.3f}", f"{a:.2f} s", f"{a / c:.3f}")
+            )
+            print(f"  measured {family}", file=sys.stderr)
+        header = ("rules", "cold", "warm", "ratio", "warm, 1 % edited", "ratio")
+        for line in rows(table, header):
+            print("  " + line)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print("every warm report was identical to the --no-cache report of the same file")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
