@@ -390,3 +390,19 @@ def test_minhash_summaries_are_computed_only_for_changed_examples(
         "\n".join(f"{text} " for text in texts_of(example) if text != "Be kind.")
         for example in (changed[0], changed[16], changed[-1])
     )
+
+
+def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
+    (workdir / "train.jsonl").write_text(jsonl(*family_dataset()), encoding="utf-8")
+    expected = run("train.jsonl", "--select", "T,P,D", "--no-cache")
+    assert run("train.jsonl", "--select", "T,P,D") == expected
+    # Valid JSON with this user's keys but values of the wrong shape (a damaged file).
+    wrong: list[Any] = ["x", -1, [["?"]], [1, "zz"], None, {"a": 1}, 1.5, True]
+    for store in (workdir / CACHE_DIR).glob("memo-*.json"):
+        document = json.loads(store.read_text())
+        document["entries"] = {
+            key: wrong[n % len(wrong)] for n, key in enumerate(document["entries"])
+        }
+        store.write_text(json.dumps(document))
+    assert run("train.jsonl", "--select", "T,P,D") == expected
+    assert run("train.jsonl", "--select", "T,P,D") == expected

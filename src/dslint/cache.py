@@ -162,14 +162,21 @@ class TextMemo:
                                  digest_size=16)  # fmt: skip
         return digest.hexdigest()
 
-    def lookup(self, texts: Iterable[str]) -> dict[str, Any]:
-        """The remembered values of these texts (texts not seen before are absent)."""
+    def lookup(
+        self, texts: Iterable[str], valid: Callable[[Any], bool] | None = None
+    ) -> dict[str, Any]:
+        """The remembered values of these texts (texts not seen before are absent).
+
+        ``valid`` checks a value's shape; a value that fails it (a damaged entry) is absent.
+        """
         if self._store is None:
             return {}
         found = {}
         for text in texts:
+            if text in found:
+                continue
             value = self._store.get(self.key(text))
-            if value is not None:
+            if value is not None and (valid is None or valid(value)):
                 found[text] = value
         return found
 
@@ -181,9 +188,18 @@ class TextMemo:
             if value is not None:
                 self._store.put(self.key(text), value)
 
-    def map(self, texts: Sequence[str], compute: Callable[[list[str]], Sequence[V]]) -> list[V]:
-        """The value of each text: remembered ones reused, the rest computed in one call."""
-        known = self.lookup(texts)
+    def map(
+        self,
+        texts: Sequence[str],
+        compute: Callable[[list[str]], Sequence[V]],
+        valid: Callable[[Any], bool] | None = None,
+    ) -> list[V]:
+        """The value of each text: remembered ones reused, the rest computed in one call.
+
+        ``valid`` (optional) checks the shape of a remembered value; one that fails it is
+        computed again, so a damaged entry costs time, never a wrong result or a crash.
+        """
+        known = self.lookup(texts, valid)
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
             computed = compute(missing)

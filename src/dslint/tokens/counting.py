@@ -142,7 +142,7 @@ class _Memoised:
         return self._lengths(texts)
 
     def lengths(self, texts: list[str]) -> list[int]:
-        return [int(n) for n in self.counts.map(texts, self._encode)]
+        return [int(n) for n in self.counts.map(texts, self._encode, _is_count)]
 
     def tool_lengths(self, constants: Mapping[str, int]) -> Callable[[list[str]], list[int]]:
         """Tokens of tool-definition lists (JSON texts); the formula's constants key the memo."""
@@ -154,7 +154,11 @@ class _Memoised:
         def compute(texts: list[str]) -> list[int]:
             return _tool_lengths(texts, constants, self.lengths)
 
-        return lambda texts: [int(n) for n in memo.map(texts, compute)]
+        return lambda texts: [int(n) for n in memo.map(texts, compute, _is_count)]
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
 
 
 def _tiktoken_version() -> str:

@@ -12,6 +12,7 @@ then group its pairs by their own scope (same file, same split, or across splits
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -95,6 +96,7 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
         summaries = memo.map(
             _example_texts(texts, owner, count),
             lambda missing: _summaries(missing, parameters, bands, rows),
+            lambda value: _is_summary(value, bands),
         )
         words = np.array([int(words) for words, _ in summaries], dtype=np.int64)
         band = np.frombuffer(
@@ -134,6 +136,7 @@ MEMO_VERSION = 1
 # joined text are exactly those of its texts in order; a line feed composes with nothing
 # under NFC, so normalising the joined text changes nothing across the joints.
 _JOINT = "\n"
+_HEX = re.compile("[0-9a-f]*")
 
 
 def _memo_version(parameters: NearParameters) -> str:
@@ -164,6 +167,19 @@ def _summaries(
     signature = minhash.signatures(found, count, parameters.num_perm)
     band = minhash.band_hashes(signature, bands, rows).astype("<u8")
     return [[int(found.words[i]), band[i].tobytes().hex()] for i in range(count)]
+
+
+def _is_summary(value: object, bands: int) -> bool:
+    if not (isinstance(value, list) and len(value) == 2):
+        return False
+    words, hexed = value
+    return (
+        type(words) is int
+        and words >= 0
+        and isinstance(hexed, str)
+        and len(hexed) == 16 * bands
+        and _HEX.fullmatch(hexed) is not None
+    )
 
 
 def _empty(parameters: NearParameters) -> NearPairs:

@@ -117,7 +117,7 @@ def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
     # The Python pass (exact spans, validators, placeholders, context) per distinct text,
     # remembered across runs: a re-run scans only the texts it has not seen.
     memo = dataset_memo("privacy.matches", finder.version)
-    spans = memo.map([text for text, _, _, _ in found], finder.matches_of)
+    spans = memo.map([text for text, _, _, _ in found], finder.matches_of, finder.valid)
     for (text, record, pointer, where), matched in zip(found, spans, strict=True):
         yield from finder.detections(text, matched, record, pointer, where)
 
@@ -178,6 +178,20 @@ class _Finder:
         come from the config, so they are applied each run (:meth:`detections`).
         """
         return [list(self._matches(text)) for text in texts]
+
+    def valid(self, value: Any) -> bool:
+        """Is a remembered value shaped as :meth:`matches_of` makes it (else it is redone)?"""
+        return isinstance(value, list) and all(
+            isinstance(match, list)
+            and len(match) == 4
+            and type(match[0]) is int
+            and 0 <= match[0] < len(self.packs)
+            and match[1] in self.packs[match[0]].patterns
+            and type(match[2]) is int
+            and type(match[3]) is int
+            and 0 <= match[2] <= match[3]
+            for match in value
+        )
 
     def _matches(self, text: str) -> Iterator[list[Any]]:
         for number, pack in enumerate(self.packs):
