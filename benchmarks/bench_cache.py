@@ -14,12 +14,18 @@ and their ratios to the cold run (issue target: warm after a 1 % edit <= 0.15 of
 checks that every warm report is byte-identical to a ``--no-cache`` report of the same file,
 and prints the machine's load average, since the machine is shared.
 
+Then (``--stages``, on by default) where the time of a warm, 1 %-edited default check goes,
+measured in this process: reading and parsing the lines (with the record cache), building
+the frames, and each dataset rule family.
+
 Every run is a new process in its own temporary folder with a private cache key.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import os
 import shutil
 import statistics
@@ -27,7 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from bench_startup import edit_one_percent
 from common import dataset, rows
@@ -81,10 +90,75 @@ def measure(
     return cold, unchanged, after_edit
 
 
+def stages(original: Path, edited: Path, folder: Path) -> list[tuple[str, float]]:
+    """Seconds per stage of a warm default check after a 1 % edit (this process, one run)."""
+    from dslint.api import check
+    from dslint.engine import Engine
+
+    data = folder / "train.jsonl"
+    shutil.rmtree(folder / ".dslint_cache", ignore_errors=True)
+    shutil.copyfile(original, data)
+    run([*DSLINT, "check", "train.jsonl", "-q", "--today", "2026-01-01"], folder)  # fill it
+    shutil.copyfile(edited, data)
+    spent: dict[str, float] = defaultdict(float)
+    real_dataset_rules = Engine._run_dataset_rules
+
+    def timed_dataset_rules(engine: Engine, dataset: Any) -> Any:
+        start = time.perf_counter()
+        dataset.records, dataset.messages  # noqa: B018 (built on first use: time it here)
+        spent["frames"] += time.perf_counter() - start
+        for rule in engine.dataset_rules:
+            rule.check = timed(rule.check, type(rule).__module__.split(".")[2], spent)  # type: ignore[method-assign]
+        start = time.perf_counter()
+        result = real_dataset_rules(engine, dataset)
+        spent["dataset rules"] += time.perf_counter() - start
+        return result
+
+    with working_directory(folder):
+        Engine._run_dataset_rules = timed_dataset_rules  # type: ignore[method-assign]
+        try:
+            start = time.perf_counter()
+            check([data], cache=True, today=dt.date(2026, 1, 1))
+            total = time.perf_counter() - start
+        finally:
+            Engine._run_dataset_rules = real_dataset_rules  # type: ignore[method-assign]
+    families = {k: v for k, v in spent.items() if k not in ("frames", "dataset rules")}
+    other_rules = spent["dataset rules"] - sum(families.values())
+    load = total - spent["frames"] - spent["dataset rules"]
+    return [
+        ("read, parse, record rules (cached), cache save", load),
+        ("build the frames", spent["frames"]),
+        *sorted(families.items(), key=lambda item: -item[1]),
+        ("locating dataset findings", other_rules),
+        ("total (no report rendering)", total),
+    ]
+
+
+def timed(check: Any, family: str, spent: dict[str, float]) -> Any:
+    def wrapper(dataset: Any) -> Iterable[Any]:
+        start = time.perf_counter()
+        hits = list(check(dataset))
+        spent[family] += time.perf_counter() - start
+        return hits
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def working_directory(folder: Path) -> Iterator[None]:
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--stages", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
         "--families", default=",".join(FAMILIES), help="comma-separated: " + ", ".join(FAMILIES)
     )
@@ -117,6 +191,15 @@ def main() -> int:
             print("  " + line)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print("every warm report was identical to the --no-cache report of the same file")
+        if args.stages:
+            parts = stages(original, edited, work)
+            print("\nwhere a warm default check after the 1 % edit spends its time (one run):")
+            total = parts[-1][1]
+            table = [
+                (name, f"{seconds:.2f} s", f"{seconds / total:.0%}") for name, seconds in parts
+            ]
+            for line in rows(table, ("stage", "time", "share")):
+                print("  " + line)
     return 0
 
 
