@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
 import types
 from collections.abc import Iterator
@@ -228,3 +229,180 @@ def test_rules_reach_the_memo_through_their_context(workdir: Path) -> None:
     off = Engine(Config(), today=TODAY)
     assert off.rules[0].context.memo("x.y").lookup(["t"]) == {}
     assert null_memo("x").map(["a", "b"], lambda ts: [len(ts)] * len(ts)) == [2, 2]
+
+
+# -- the dataset rule families that go through the text memo -----------------------------------
+
+WORDS = [
+    "river", "stone", "lantern", "harbor", "meadow", "copper", "violet", "thunder", "orchard",
+    "pebble", "candle", "willow", "saddle", "ember", "falcon", "quartz",
+]  # fmt: skip
+
+
+def sentence(seed: int, words: int = 30) -> str:
+    """Prose of seed-chosen words (long enough for near-duplicate detection)."""
+    chosen = random.Random(seed)
+    return " ".join(chosen.choice(WORDS) for _ in range(words)) + "."
+
+
+def family_dataset() -> list[Any]:
+    """Findings for every wired family: tokens, privacy, exact and near duplicates."""
+    examples: list[Any] = [chat(sentence(i), sentence(100 + i), system="Be kind.")
+                           for i in range(40)]  # fmt: skip
+    examples[5] = chat("Mail maria.lopez@protonmail.com today", "Noted.")
+    examples[6] = chat("My card is 4539 5260 1815 9083", "Thanks.")
+    examples[7] = chat("Key sk-proj-" + "Xy7Qp2Lm9Rt4Vb8Nc1Kd6Hf3Jg5Ws0Ea", "Revoked.")
+    examples[8] = examples[9]  # an exact copy
+    examples[11] = chat(sentence(10), sentence(110).replace("river", "ocean", 1),
+                        system="Be kind.")  # near example 10  # fmt: skip
+    examples[12] = chat("lorem " * 150_000, "long")  # over the token limit of the target
+    examples.append({"messages": [{"role": "user", "content": "Which tool?"},
+                                  {"role": "assistant", "content": "This one."}],
+                     "tools": [{"type": "function", "function": {
+                         "name": "lookup", "description": sentence(3, 120)}}]})  # fmt: skip
+    return examples
+
+
+def edit(examples: list[Any]) -> list[Any]:
+    """Insert, change, delete and reorder lines, touching every family's texts."""
+    changed = list(examples)
+    changed.insert(0, chat("Reach me at sam.rivers@fastmail.com", "Will do."))
+    changed[16] = chat(sentence(300), sentence(301), system="Be kind.")
+    del changed[30]
+    changed[20], changed[21] = changed[21], changed[20]
+    changed.append(chat(sentence(15), sentence(115).replace("stone", "glass", 1),
+                        system="Be kind."))  # near example 15  # fmt: skip
+    return changed
+
+
+def texts_of(example: Any) -> list[str]:
+    return [m["content"] for m in example["messages"]]
+
+
+@pytest.mark.parametrize("family", ["T", "P", "D"])
+def test_memoised_families_report_the_same_with_and_without_the_cache(
+    workdir: Path, family: str
+) -> None:
+    data = workdir / "train.jsonl"
+    examples = family_dataset()
+    for version in (examples, edit(examples)):
+        data.write_text(jsonl(*version), encoding="utf-8")
+        cached = run("train.jsonl", "--select", family)
+        assert cached == run("train.jsonl", "--select", family)  # warm: all from the memo
+        assert cached == run("train.jsonl", "--select", family, "--no-cache")
+        found = {f["code"] for f in json.loads(cached[1])["findings"]}
+        expected = {"T": {"T001"}, "P": {"P001", "P003", "P101"}, "D": {"D001", "D003"}}
+        assert found >= expected[family]
+
+
+def test_token_counts_are_encoded_once_per_text_and_the_tokenizer_not_loaded_when_known(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.tokens import counting
+
+    encoded: list[str] = []
+    loaded: list[str] = []
+    real_lengths, real_encoding = counting._lengths, counting.get_encoding
+
+    def lengths(encoding: Any) -> Any:
+        count = real_lengths(encoding)
+        return lambda texts: (encoded.extend(texts), count(texts))[1]
+
+    def get_encoding(name: str) -> Any:
+        loaded.append(name)
+        return real_encoding(name)
+
+    monkeypatch.setattr(counting, "_lengths", lengths)
+    monkeypatch.setattr(counting, "get_encoding", get_encoding)
+    examples = family_dataset()
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    run("train.jsonl", "--select", "T")
+    assert loaded and "Be kind." in encoded and len(encoded) == len(set(encoded))
+    encoded.clear(), loaded.clear()
+    run("train.jsonl", "--select", "T")
+    assert encoded == [] and loaded == []  # everything known: the tokenizer is never loaded
+    changed = edit(examples)
+    (workdir / "train.jsonl").write_text(jsonl(*changed), encoding="utf-8")
+    run("train.jsonl", "--select", "T")
+    new = {t for e in changed for t in texts_of(e)} - {t for e in examples for t in texts_of(e)}
+    assert set(encoded) == new and len(encoded) == len(new)
+
+
+def test_privacy_scans_only_new_texts(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslint.rules.privacy import scanner
+
+    scanned: list[str] = []
+    real = scanner._Finder.matches_of
+
+    def matches_of(self: Any, texts: list[str]) -> Any:
+        scanned.extend(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(scanner._Finder, "matches_of", matches_of)
+    examples = family_dataset()
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    first = run("train.jsonl", "--select", "P")
+    assert "Mail maria.lopez@protonmail.com today" in scanned
+    scanned.clear()
+    assert run("train.jsonl", "--select", "P") == first and scanned == []
+    (workdir / "train.jsonl").write_text(jsonl(*edit(examples)), encoding="utf-8")
+    run("train.jsonl", "--select", "P")
+    assert scanned == ["Reach me at sam.rivers@fastmail.com"]  # the one new candidate text
+    stored = "".join(p.read_text() for p in (workdir / CACHE_DIR).glob("memo-*.json"))
+    assert "protonmail" not in stored and "4539" not in stored and "sk-proj" not in stored
+
+
+def test_privacy_allow_lists_apply_to_remembered_matches(workdir: Path) -> None:
+    (workdir / "train.jsonl").write_text(jsonl(*family_dataset()), encoding="utf-8")
+    run("train.jsonl", "--select", "P")
+    (workdir / "dslint.toml").write_text('[privacy]\nallow = ["maria.lopez@protonmail.com"]\n')
+    allowed = run("train.jsonl", "--select", "P")
+    assert "P001" not in {f["code"] for f in json.loads(allowed[1])["findings"]}
+    assert allowed == run("train.jsonl", "--select", "P", "--no-cache")
+
+
+def test_minhash_summaries_are_computed_only_for_changed_examples(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.rules.duplicates import similar
+
+    summarised: list[str] = []
+    real = similar._summaries
+
+    def summaries(examples: list[str], *args: Any) -> Any:
+        summarised.extend(examples)
+        return real(examples, *args)
+
+    monkeypatch.setattr(similar, "_summaries", summaries)
+    examples = family_dataset()
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    run("train.jsonl", "--select", "D")
+    assert len(summarised) > 30
+    summarised.clear()
+    run("train.jsonl", "--select", "D")
+    assert summarised == []
+    (workdir / "train.jsonl").write_text(jsonl(*edit(examples)), encoding="utf-8")
+    run("train.jsonl", "--select", "D")
+    # The new first line, the changed line and the appended one. An example's text is its
+    # messages' texts (each with its tool calls, none here), without the shared system prompt.
+    changed = edit(examples)
+    assert sorted(summarised) == sorted(
+        "\n".join(f"{text} " for text in texts_of(example) if text != "Be kind.")
+        for example in (changed[0], changed[16], changed[-1])
+    )
+
+
+def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
+    (workdir / "train.jsonl").write_text(jsonl(*family_dataset()), encoding="utf-8")
+    expected = run("train.jsonl", "--select", "T,P,D", "--no-cache")
+    assert run("train.jsonl", "--select", "T,P,D") == expected
+    # Valid JSON with this user's keys but values of the wrong shape (a damaged file).
+    wrong: list[Any] = ["x", -1, [["?"]], [1, "zz"], None, {"a": 1}, 1.5, True]
+    for store in (workdir / CACHE_DIR).glob("memo-*.json"):
+        document = json.loads(store.read_text())
+        document["entries"] = {
+            key: wrong[n % len(wrong)] for n, key in enumerate(document["entries"])
+        }
+        store.write_text(json.dumps(document))
+    assert run("train.jsonl", "--select", "T,P,D") == expected
+    assert run("train.jsonl", "--select", "T,P,D") == expected

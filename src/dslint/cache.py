@@ -28,7 +28,9 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -160,14 +162,21 @@ class TextMemo:
                                  digest_size=16)  # fmt: skip
         return digest.hexdigest()
 
-    def lookup(self, texts: Iterable[str]) -> dict[str, Any]:
-        """The remembered values of these texts (texts not seen before are absent)."""
+    def lookup(
+        self, texts: Iterable[str], valid: Callable[[Any], bool] | None = None
+    ) -> dict[str, Any]:
+        """The remembered values of these texts (texts not seen before are absent).
+
+        ``valid`` checks a value's shape; a value that fails it (a damaged entry) is absent.
+        """
         if self._store is None:
             return {}
         found = {}
         for text in texts:
+            if text in found:
+                continue
             value = self._store.get(self.key(text))
-            if value is not None:
+            if value is not None and (valid is None or valid(value)):
                 found[text] = value
         return found
 
@@ -179,9 +188,18 @@ class TextMemo:
             if value is not None:
                 self._store.put(self.key(text), value)
 
-    def map(self, texts: Sequence[str], compute: Callable[[list[str]], Sequence[V]]) -> list[V]:
-        """The value of each text: remembered ones reused, the rest computed in one call."""
-        known = self.lookup(texts)
+    def map(
+        self,
+        texts: Sequence[str],
+        compute: Callable[[list[str]], Sequence[V]],
+        valid: Callable[[Any], bool] | None = None,
+    ) -> list[V]:
+        """The value of each text: remembered ones reused, the rest computed in one call.
+
+        ``valid`` (optional) checks the shape of a remembered value; one that fails it is
+        computed again, so a damaged entry costs time, never a wrong result or a crash.
+        """
+        known = self.lookup(texts, valid)
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
             computed = compute(missing)
@@ -289,6 +307,29 @@ class RecordHits:
 def null_memo(namespace: str) -> TextMemo:
     """A memo that remembers nothing (the cache is off): ``map`` computes every text."""
     return TextMemo(None, b"", namespace)
+
+
+# The memos of the dataset rules running now: set by the engine around them (see ``memos``),
+# so code shared by rules and other commands (token counting, the privacy scan, duplicate
+# summaries) reaches them without a rule in hand. Outside a run (``dslint stats``) it is
+# unset and every memo is null: results are the same, only nothing is remembered.
+_ACTIVE: ContextVar[Callable[[str, str], TextMemo] | None] = ContextVar("memos", default=None)
+
+
+@contextmanager
+def memos(factory: Callable[[str, str], TextMemo]) -> Iterator[None]:
+    """Make ``dataset_memo`` use this factory (``RunContext.memo``) inside the block."""
+    token = _ACTIVE.set(factory)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def dataset_memo(namespace: str, version: str = "") -> TextMemo:
+    """The running check's text memo for a namespace; a null memo outside a check."""
+    factory = _ACTIVE.get()
+    return factory(namespace, version) if factory is not None else null_memo(namespace)
 
 
 def source_stamp(modules: Iterable[str]) -> str:

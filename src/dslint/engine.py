@@ -239,7 +239,10 @@ class Engine:
                     if finding:
                         findings.append(finding)
         dataset = builder.build()
-        findings.extend(self._run_dataset_rules(dataset))
+        from dslint.cache import memos
+
+        with memos(self.context.memo):  # the text memos of shared code (dslint.cache)
+            findings.extend(self._run_dataset_rules(dataset))
         return findings, dataset
 
     def _with_formats(self, info: FileInfo, records: Iterator[Record]) -> Iterator[Record]:
@@ -358,21 +361,29 @@ class Engine:
         if not pending:
             return findings
         records = dataset.records
+        # Look every hit's record up at once: a .loc per hit cost seconds on large reports.
+        import pandas as pd
+
+        positions = records.index.get_indexer(pd.Index([hit.record for _, hit in pending]))
+        if (positions < 0).any():
+            raise KeyError("a dataset rule reported a record that does not exist")
+        paths = [str(p) for p in records["path"].to_numpy(dtype=object)[positions]]
+        offsets = records["offset"].to_numpy()[positions].tolist()
+        lines = records["line"].to_numpy()[positions].tolist()
+        hashes = records["content_hash"].to_numpy()[positions].tolist()
         wanted: dict[str, set[int]] = defaultdict(set)
-        for _, hit in pending:
+        for (_, hit), path, offset in zip(pending, paths, offsets, strict=True):
             if hit.pointer or hit.span:
-                row = records.loc[hit.record]
-                wanted[str(row["path"])].add(int(row["offset"]))
+                wanted[path].add(offset)
         raw_lines = {
             (path, offset): text
-            for path, offsets in wanted.items()
-            for offset, text in read_lines_at(dataset.file(path), offsets).items()
+            for path, offsets_in in wanted.items()
+            for offset, text in read_lines_at(dataset.file(path), offsets_in).items()
         }
-        for rule, hit in pending:
-            row = records.loc[hit.record]
-            path, offset = str(row["path"]), int(row["offset"])
-            finding = self._locate_record(rule, hit, path, int(row["line"]),
-                                          int(row["content_hash"]),
+        for (rule, hit), path, offset, line, content_hash in zip(
+            pending, paths, offsets, lines, hashes, strict=True
+        ):
+            finding = self._locate_record(rule, hit, path, line, content_hash,
                                           raw_lines.get((path, offset), ""))  # fmt: skip
             if finding:
                 findings.append(finding)

@@ -144,6 +144,62 @@ def _lengths(encoding: Any) -> Callable[[list[str]], list[int]]:
     return lengths
 
 
+#: Bump when what a memoised count means changes (the memo key holds dslint's version too).
+MEMO_VERSION = 1
+
+
+class _Memoised:
+    """Token counts of one encoding through the run's text memo (``.dslint_cache/``).
+
+    A count depends on the text and the encoding only, so it is remembered per distinct text;
+    a re-run encodes only the texts it has not seen. The encoding (its rank file verified and
+    parsed, about 0.3 s) is loaded the first time something is missing, so a run whose texts
+    are all known never loads it.
+    """
+
+    def __init__(self, encoding_name: str) -> None:
+        from dslint.cache import dataset_memo, source_stamp
+
+        self.encoding_name = encoding_name
+        code = source_stamp(f"dslint.tokens.{m}" for m in ("counting", "encodings", "tooldefs"))
+        self.version = f"{MEMO_VERSION}/{encoding_name}/{_tiktoken_version()}/{code}"
+        self.counts = dataset_memo("tokens.count", self.version)
+        self._lengths: Callable[[list[str]], list[int]] | None = None
+
+    def _encode(self, texts: list[str]) -> list[int]:
+        if self._lengths is None:
+            self._lengths = _lengths(get_encoding(self.encoding_name))
+        return self._lengths(texts)
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        return [int(n) for n in self.counts.map(texts, self._encode, _is_count)]
+
+    def tool_lengths(self, constants: Mapping[str, int]) -> Callable[[list[str]], list[int]]:
+        """Tokens of tool-definition lists (JSON texts); the formula's constants key the memo."""
+        from dslint.cache import dataset_memo
+
+        version = f"{self.version}/{sorted(constants.items())!r}"
+        memo = dataset_memo("tokens.tools", version)
+
+        def compute(texts: list[str]) -> list[int]:
+            return _tool_lengths(texts, constants, self.lengths)
+
+        return lambda texts: [int(n) for n in memo.map(texts, compute, _is_count)]
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _tiktoken_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tiktoken")
+    except PackageNotFoundError:
+        return "?"
+
+
 def count(dataset: Dataset) -> Counts:
     """Count with each file's own target encoding and add the columns to the frames (once)."""
     memo = dataset.cache.setdefault("tokens", {})
@@ -212,8 +268,8 @@ def _count(
     image_tokens = np.zeros(n_rows, dtype=np.int64)
     tool_tokens = np.zeros(n_records, dtype=np.int64)
     for encoding_name in sorted({e for e in record_encoding[record_counted]}):
-        encoding = get_encoding(encoding_name)
-        lengths = _lengths(encoding)
+        memoised = _Memoised(encoding_name)
+        lengths = memoised.lengths
         rows = row_counted & (row_encoding == encoding_name)
         heads = rows & overhead_rows
         text += column("text").tokens(rows, lengths)
@@ -222,11 +278,9 @@ def _count(
         overhead += column("name").tokens(heads, lengths)
         overhead += np.where(heads & messages["name"].notna().to_numpy(), per_name, 0)
         image_tokens += _image_tokens(column("images"), heads, image_prices)
-        tool_tokens += _tool_tokens(
-            column("tools"),
+        tool_tokens += column("tools").tokens(
             record_counted & ~record_legacy & (record_encoding == encoding_name),
-            constants["tools"][encoding_name],
-            lengths,
+            memoised.tool_lengths(constants["tools"][encoding_name]),
         )
     overhead += np.where(overhead_rows, per_message, 0) + calls + image_tokens
     tokens = text + overhead
@@ -327,13 +381,10 @@ def _estimated_images(
     return found
 
 
-def _tool_tokens(
-    column: _Column,
-    rows: BoolArray,
-    constants: Mapping[str, int],
-    lengths: Callable[[list[str]], list[int]],
-) -> Int64Array:
-    """Tokens of each selected record's tool definitions; each distinct list counted once."""
+def _tool_lengths(
+    texts: list[str], constants: Mapping[str, int], lengths: Callable[[list[str]], list[int]]
+) -> list[int]:
+    """Tokens of each JSON list of tool definitions; each distinct piece is counted once."""
     memo: dict[str, int] = {}
 
     def length(text: str) -> int:
@@ -341,7 +392,4 @@ def _tool_tokens(
             memo[text] = lengths([text])[0]
         return memo[text]
 
-    def tools(texts: list[str]) -> list[int]:
-        return [tooldefs.tool_tokens(text, constants, length) for text in texts]
-
-    return column.tokens(rows, tools)
+    return [tooldefs.tool_tokens(text, constants, length) for text in texts]

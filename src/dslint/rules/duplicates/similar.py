@@ -12,6 +12,7 @@ then group its pairs by their own scope (same file, same split, or across splits
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dslint.cache import dataset_memo
 from dslint.dataset import Dataset
 from dslint.rules.duplicates import minhash
 from dslint.rules.duplicates.hashing import U64, arrow
@@ -87,13 +89,23 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     kept_rows = _kept_rows(messages, summary.text, eligible, record_of)
     bands, rows = minhash.optimal_bands(parameters.threshold, parameters.num_perm)
 
+    memo = dataset_memo("duplicates.minhash", _memo_version(parameters))
     owners: list[I64] = []
     band_blocks: list[U64] = []
     for first, texts, owner, count in _chunks(dataset, record_of, kept_rows, None):
-        found = minhash.shingles(texts, owner, count, parameters.ngram)
-        long_enough = found.words >= max(parameters.min_words, parameters.ngram)
-        signature = minhash.signatures(found, count, parameters.num_perm)
-        band_blocks.append(minhash.band_hashes(signature[long_enough], bands, rows))
+        # Each example's word count and band hashes depend on its own texts only, so they
+        # are remembered per example text; a re-run hashes only new and changed examples.
+        summaries = memo.map(
+            _example_texts(texts, owner, count),
+            lambda missing: _summaries(missing, parameters, bands, rows),
+            lambda value: _is_summary(value, bands),
+        )
+        words = np.array([int(words) for words, _ in summaries], dtype=np.int64)
+        band = np.frombuffer(
+            bytes.fromhex("".join(str(hexed) for _, hexed in summaries)), dtype="<u8"
+        ).astype(np.uint64).reshape(count, bands)  # fmt: skip
+        long_enough = words >= max(parameters.min_words, parameters.ngram)
+        band_blocks.append(band[long_enough])
         owners.append(np.flatnonzero(long_enough) + first)
     empty = _empty(parameters)
     if not owners:
@@ -118,6 +130,58 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     )
     confirmed = similarity >= parameters.threshold
     return NearPairs(parameters, left[confirmed], right[confirmed], similarity[confirmed], sets)
+
+
+#: Bump when what a memoised summary means changes (see _memo_version).
+MEMO_VERSION = 1
+# Joins an example's texts into one memo text. Whitespace, so the words (and n-grams) of the
+# joined text are exactly those of its texts in order; a line feed composes with nothing
+# under NFC, so normalising the joined text changes nothing across the joints.
+_JOINT = "\n"
+_HEX = re.compile("[0-9a-f]*")
+
+
+def _memo_version(parameters: NearParameters) -> str:
+    from dslint.cache import source_stamp
+
+    bands, rows = minhash.optimal_bands(parameters.threshold, parameters.num_perm)
+    modules = [f"dslint.rules.duplicates.{m}" for m in ("similar", "minhash", "hashing")]
+    return (
+        f"{MEMO_VERSION}/{parameters.ngram}/{parameters.num_perm}/{bands}x{rows}/"
+        f"{source_stamp(modules)}"
+    )
+
+
+def _example_texts(texts: pa.Array, owner: I64, count: int) -> list[str]:
+    """The text of each of ``count`` examples: its texts (grouped by ``owner``) joined."""
+    values = texts.to_pylist()
+    bounds = np.searchsorted(owner, np.arange(count + 1)).tolist()
+    return [_JOINT.join(v or "" for v in values[bounds[i] : bounds[i + 1]]) for i in range(count)]
+
+
+def _summaries(
+    examples: list[str], parameters: NearParameters, bands: int, rows: int
+) -> list[list[int | str]]:
+    """[words, band hashes as little-endian hex] of each example text (numbers only)."""
+    count = len(examples)
+    owner = np.arange(count, dtype=np.int64)
+    found = minhash.shingles(pa.array(examples, pa.string()), owner, count, parameters.ngram)
+    signature = minhash.signatures(found, count, parameters.num_perm)
+    band = minhash.band_hashes(signature, bands, rows).astype("<u8")
+    return [[int(found.words[i]), band[i].tobytes().hex()] for i in range(count)]
+
+
+def _is_summary(value: object, bands: int) -> bool:
+    if not (isinstance(value, list) and len(value) == 2):
+        return False
+    words, hexed = value
+    return (
+        type(words) is int
+        and words >= 0
+        and isinstance(hexed, str)
+        and len(hexed) == 16 * bands
+        and _HEX.fullmatch(hexed) is not None
+    )
 
 
 def _empty(parameters: NearParameters) -> NearPairs:

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dslint.cache import dataset_memo
 from dslint.dataset import MESSAGE_LISTS
 from dslint.locate import join_pointer
 from dslint.rules.privacy import packs as packs_module
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from dslint.dataset import Dataset
 
 CACHE_KEY = "privacy.detections"
+# Bump when what a memoised match means changes (see memo_version).
+MEMO_VERSION = 1
 # The longest part of a value a report may show (a vendor prefix such as "sk-svcacct-").
 MAX_SHOWN = 16
 SECTION_KEYS = {
@@ -70,7 +73,9 @@ def detections(dataset: Dataset, config: Config) -> list[Detection]:
 
 
 def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
-    finder = _Finder(settings)
+    finder = _Finder(settings, memo_version())
+    # (text, record, pointer, where) of every string that a pattern can match.
+    found: list[tuple[str, int, str, str]] = []
     messages = dataset.messages
     if "messages" in settings.scan and len(messages):
         rows = finder.candidates(messages["text"])
@@ -80,7 +85,7 @@ def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
                 picked["text"], picked["record"], picked["pointer"], picked["role"], strict=True
             ):
                 where = f"{role} message" if isinstance(role, str) else "message"
-                yield from finder.find(text, int(record), str(pointer), where)
+                found.append((text, int(record), str(pointer), where))
     if "tool-calls" in settings.scan and len(messages):
         rows = finder.candidates(messages["tool_calls"])
         if len(rows):
@@ -93,7 +98,7 @@ def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
                 base = join_pointer(*SECTION_KEYS.get(str(section), (str(section),)), position)
                 base += "/tool_calls" if isinstance(value, list) else "/function_call"
                 for pointer, text in _strings(value, base):
-                    yield from finder.find(text, int(record), pointer, "tool call")
+                    found.append((text, int(record), pointer, "tool call"))
     records = dataset.records
     if "tools" in settings.scan and len(records):
         rows = finder.candidates(records["tools"])
@@ -106,7 +111,27 @@ def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
                 key = "tools" if isinstance(first, dict) and "type" in first else "functions"
                 base = ("/input/" if fmt == "dpo" else "/") + key
                 for pointer, text in _strings(value, base):
-                    yield from finder.find(text, int(record), pointer, "tool definitions")
+                    found.append((text, int(record), pointer, "tool definitions"))
+    if not found:
+        return
+    # The Python pass (exact spans, validators, placeholders, context) per distinct text,
+    # remembered across runs: a re-run scans only the texts it has not seen.
+    memo = dataset_memo("privacy.matches", finder.version)
+    spans = memo.map([text for text, _, _, _ in found], finder.matches_of, finder.valid)
+    for (text, record, pointer, where), matched in zip(found, spans, strict=True):
+        yield from finder.detections(text, matched, record, pointer, where)
+
+
+def memo_version() -> str:
+    """What the memoised matches depend on besides the text: the packs and this code."""
+    from dslint import packs as data
+    from dslint.cache import source_stamp
+
+    digest = hashlib.sha256()
+    for name in (*packs_module.PACKS, "placeholders"):
+        digest.update(data.pack_path("privacy", f"{name}.toml").read_bytes())
+    modules = [f"dslint.rules.privacy.{m}" for m in ("scanner", "packs", "validators")]
+    return f"{MEMO_VERSION}/{digest.hexdigest()[:32]}/{source_stamp(modules)}"
 
 
 def _strings(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
@@ -122,8 +147,9 @@ def _strings(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
 
 
 class _Finder:
-    def __init__(self, settings: PrivacySettings) -> None:
+    def __init__(self, settings: PrivacySettings, version: str = "") -> None:
         self.settings = settings
+        self.version = version
         self.packs: list[Pack] = [packs_module.load(name) for name in packs_module.PACKS]
         self.placeholders: Placeholders = packs_module.placeholders()
 
@@ -145,50 +171,75 @@ class _Finder:
         )
         return selected
 
-    def find(self, text: str, record: int, pointer: str, where: str) -> Iterator[Detection]:
-        for pack in self.packs:
+    def matches_of(self, texts: list[str]) -> list[list[list[Any]]]:
+        """Per text, its reportable matches before the allow-lists: [pack, group, start, end].
+
+        Positions only: this is what the cache keeps, never a matched value. The allow-lists
+        come from the config, so they are applied each run (:meth:`detections`).
+        """
+        return [list(self._matches(text)) for text in texts]
+
+    def valid(self, value: Any) -> bool:
+        """Is a remembered value shaped as :meth:`matches_of` makes it (else it is redone)?"""
+        return isinstance(value, list) and all(
+            isinstance(match, list)
+            and len(match) == 4
+            and type(match[0]) is int
+            and 0 <= match[0] < len(self.packs)
+            and match[1] in self.packs[match[0]].patterns
+            and type(match[2]) is int
+            and type(match[3]) is int
+            and 0 <= match[2] <= match[3]
+            for match in value
+        )
+
+    def _matches(self, text: str) -> Iterator[list[Any]]:
+        for number, pack in enumerate(self.packs):
             for match in pack.regex.finditer(text):
                 group = match.lastgroup
                 if group is None:
                     continue
                 pattern = pack.patterns[group]
                 start, end = match.span(pattern.value_group or group)
-                found = self._judge(pack, pattern, text, start, end)
-                if found is None:
-                    continue
-                yield Detection(
-                    kind=pattern.kind,
-                    label=pattern.label,
-                    record=record,
-                    pointer=pointer,
-                    span=(start, end),
-                    shown=found,
-                    key=hashlib.sha256(f"{pattern.kind}\0{text[start:end]}".encode()).hexdigest()[
-                        :20
-                    ],
-                    where=where,
-                )
+                if self._judge(pack, pattern, text, start, end):
+                    yield [number, group, start, end]
 
-    def _judge(self, pack: Pack, pattern: Pattern, text: str, start: int, end: int) -> str | None:
-        """The shown prefix when this candidate is reported, None when it is dropped."""
+    def detections(
+        self, text: str, matched: list[list[Any]], record: int, pointer: str, where: str
+    ) -> Iterator[Detection]:
+        """The detections of one string from its matches (as :meth:`matches_of` gives them)."""
+        for number, group, start, end in matched:
+            pattern = self.packs[number].patterns[group]
+            value = text[start:end]
+            if self.settings.allowed(pattern.kind, value):
+                continue
+            kept = pattern.keep.match(value) if pattern.keep else None
+            yield Detection(
+                kind=pattern.kind,
+                label=pattern.label,
+                record=record,
+                pointer=pointer,
+                span=(start, end),
+                shown=kept.group()[:MAX_SHOWN] if kept else "",
+                key=hashlib.sha256(f"{pattern.kind}\0{value}".encode()).hexdigest()[:20],
+                where=where,
+            )
+
+    def _judge(self, pack: Pack, pattern: Pattern, text: str, start: int, end: int) -> bool:
+        """Is this candidate reportable (the config's allow-lists aside)?"""
         value = text[start:end]
         kept = pattern.keep.match(value) if pattern.keep else None
-        shown = kept.group()[:MAX_SHOWN] if kept else ""
         if self._placeholder(pack, value, len(kept.group()) if kept else 0):
-            return None
+            return False
         tables = self.placeholders.tables
         if pattern.validate is not None and not pattern.validate(value, text, start, end, tables):
-            return None
+            return False
         score = pattern.score
         if score < pack.threshold and pattern.context is not None:
             window = text[max(0, start - pack.window) : end + pack.window]
             if pattern.context.search(window):
                 score += pack.boost
-        if score < pack.threshold:
-            return None
-        if self.settings.allowed(pattern.kind, value):
-            return None
-        return shown
+        return score >= pack.threshold
 
     def _placeholder(self, pack: Pack, value: str, kept: int) -> bool:
         known = self.placeholders
