@@ -386,3 +386,30 @@ def test_real_file_with_twenty_exact_duplicate_lines() -> None:
     assert [(f.line, f.pointer) for f in findings] == [(line, "") for line, _ in expected]
     for finding, (_, first) in zip(findings, expected, strict=True):
         assert f"line {first} " in finding.message
+
+
+def test_the_same_question_about_different_images_is_not_a_duplicate(lint) -> None:  # type: ignore[no-untyped-def]
+    def ask(url: str, answer: str) -> dict[str, object]:
+        question = [
+            {"type": "text", "text": "What is the highest value in this chart?"},
+            {"type": "image_url", "image_url": {"url": url}},
+        ]
+        return {
+            "messages": [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer},
+            ]
+        }
+
+    findings = lint(
+        jsonl(
+            ask("https://x/1.png", "42"), ask("https://x/2.png", "17"), ask("https://x/1.png", "42")
+        ),
+        select=["D"],
+    )
+    assert located(findings) == [("D001", 3, "")]  # only the true copy (same image, same answer)
+
+
+def test_prompts_without_any_text_are_not_the_same_prompt(lint) -> None:  # type: ignore[no-untyped-def]
+    empty = [chat("   ", f"Answer {i}.") for i in range(3)]
+    assert located(lint(jsonl(*empty), select=["D002"])) == []

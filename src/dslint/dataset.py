@@ -10,7 +10,9 @@ over one column and every row knows its exact JSON pointer: ``record`` (row in
 ``records``), ``section`` (``messages``, ``input``, ``preferred``, ``non_preferred``,
 ``prompt``, ``completion``), ``message`` (index in its list), ``part`` (index of a content
 part, -1 for plain string content), ``role``, ``name``, ``text``, ``pointer``, ``weight``
-and ``tool_calls`` (their JSON text). A message with several text parts has several rows;
+``tool_calls`` (their JSON text), ``images`` (the detail level of each image part) and
+``image_key`` (a short hash of the image URLs). The last three are on a message's first row
+only. A message with several text parts has several rows;
 a message with no text (an assistant turn that only calls tools) has one row with "".
 """
 
@@ -114,7 +116,7 @@ class DatasetBuilder:
             k: []
             for k in (
                 "record", "section", "message", "part", "role", "name", "text", "pointer",
-                "weight", "tool_calls", "images",
+                "weight", "tool_calls", "images", "image_key",
             )
         }  # fmt: skip
         self.files: list[FileInfo] = []
@@ -165,6 +167,7 @@ class DatasetBuilder:
         calls_json = json.dumps(calls, ensure_ascii=False) if calls else None
         content = message.get("content")
         images = _image_details(content)
+        image_key = _image_key(content) if images else None
         if isinstance(content, str):
             self._row(index, section, position, -1, role, name, content, pointer + "/content",
                       weight, calls_json)  # fmt: skip
@@ -177,11 +180,12 @@ class DatasetBuilder:
                     self._row(index, section, position, part_index, role, name, part["text"],
                               f"{pointer}/content/{part_index}/text", weight,
                               calls_json if rows == 0 else None,
-                              images if rows == 0 else None)  # fmt: skip
+                              images if rows == 0 else None,
+                              image_key if rows == 0 else None)  # fmt: skip
                     rows += 1
         if rows == 0:
             self._row(index, section, position, -1, role, name, "", pointer, weight, calls_json,
-                      images)  # fmt: skip
+                      images, image_key)  # fmt: skip
 
     def _row(
         self,
@@ -196,6 +200,7 @@ class DatasetBuilder:
         weight: int | None = None,
         tool_calls: str | None = None,
         images: str | None = None,
+        image_key: str | None = None,
     ) -> None:
         m = self._messages
         m["record"].append(index)
@@ -209,6 +214,7 @@ class DatasetBuilder:
         m["weight"].append(weight)
         m["tool_calls"].append(tool_calls)
         m["images"].append(images)
+        m["image_key"].append(image_key)
 
     def build(self) -> Dataset:
         records, messages = self._records, self._messages
@@ -226,6 +232,20 @@ def _image_details(content: Any) -> str | None:
             detail = image.get("detail") if isinstance(image, dict) else None
             details.append(detail if isinstance(detail, str) else "auto")
     return ",".join(details) if details else None
+
+
+def _image_key(content: Any) -> str:
+    """A short hash of a message's image URLs: which images, without keeping (base64) data."""
+    import hashlib
+
+    urls = [
+        str(part["image_url"].get("url"))
+        for part in content
+        if isinstance(part, dict) and isinstance(part.get("image_url"), dict)
+    ]
+    return hashlib.blake2b(
+        "\n".join(urls).encode("utf-8", "surrogatepass"), digest_size=8
+    ).hexdigest()
 
 
 def _tools_json(value: dict[str, Any]) -> str | None:
@@ -274,6 +294,7 @@ def messages_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
             "weight": pd.array(columns["weight"], dtype="Int8"),
             "tool_calls": pd.array(columns["tool_calls"], dtype=TEXT),
             "images": pd.array(columns["images"], dtype=TEXT),
+            "image_key": pd.array(columns["image_key"], dtype=TEXT),
         }
     )
     return frame

@@ -112,9 +112,11 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
 
 
 def _meta_hash(messages: pd.DataFrame) -> U64:
-    """What besides the text makes two pieces different: section, role, name, calls, weight."""
+    """What besides the text makes two pieces different: section, role, name, calls, weight,
+    and which images the message shows (the same question about two charts is two prompts)."""
     meta = np.zeros(len(messages), dtype=np.uint64)
-    for number, column in enumerate(("section", "role", "name", "tool_calls", "weight")):
+    columns = ("section", "role", "name", "tool_calls", "weight", "image_key")
+    for number, column in enumerate(columns):
         values = messages[column].astype("string")
         meta ^= mix(hash_strings(arrow(values)) + np.uint64(number + 1))
     return meta
@@ -154,7 +156,13 @@ def _prompt_and_answer(
     prompt_row = np.full(count, -1, dtype=np.int64)
     np.maximum.at(prompt_row, record_of[in_prompt], row_numbers[in_prompt])
 
-    valid = (prompt_row >= 0) & (answer_row >= 0)
+    # A prompt with no text and no image at all (a broken example, reported by the schema
+    # rules) is not "the same prompt" as another broken one.
+    substantive = (messages["text"].str.strip().str.len() > 0).to_numpy(dtype=bool, na_value=False)
+    substantive |= messages["image_key"].notna().to_numpy(dtype=bool)
+    has_content = np.zeros(count, dtype=bool)
+    has_content[record_of[in_prompt & substantive]] = True
+    valid = (prompt_row >= 0) & (answer_row >= 0) & has_content
     prompt = np.where(valid, mix(prompt ^ mix(tools + GOLDEN)) | np.uint64(1), 0)
     answer = np.where(valid, mix(answer) | np.uint64(1), 0)
     return prompt.astype(np.uint64), answer.astype(np.uint64), answer_row, prompt_row
