@@ -157,6 +157,11 @@ class TextMemo:
         self._secret = secret
         self.namespace = namespace
 
+    @property
+    def remembers(self) -> bool:
+        """False for a memo that stores nothing (--no-cache, or outside a check)."""
+        return self._store is not None
+
     def key(self, text: str) -> str:
         digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=self._secret,
                                  digest_size=16)  # fmt: skip
@@ -199,6 +204,14 @@ class TextMemo:
         ``valid`` (optional) checks the shape of a remembered value; one that fails it is
         computed again, so a damaged entry costs time, never a wrong result or a crash.
         """
+        if self._store is None:
+            # Nothing is remembered (--no-cache, or outside a check): compute straight away,
+            # without the bookkeeping that only pays off with a store.
+            unique = list(dict.fromkeys(texts))
+            if len(unique) == len(texts):
+                return list(compute(unique))
+            values = dict(zip(unique, compute(unique), strict=True))
+            return [values[t] for t in texts]
         known = self.lookup(texts, valid)
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:

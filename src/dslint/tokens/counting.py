@@ -71,8 +71,21 @@ class _Column:
     """A string column factorised once; encodes the distinct values a selection needs."""
 
     def __init__(self, values: pd.Series) -> None:
-        self.codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        self.uniques = np.asarray(uniques, dtype=object)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # Arrow's dictionary encoding: one hash pass in C++, and the distinct strings stay in
+        # Arrow until the few that are needed become Python strings (faster than factorize).
+        array = pa.array(values.array) if len(values) else pa.array([], pa.string())
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+            array = array.cast(pa.large_string())
+        encoded = pc.dictionary_encode(array)
+        self.codes: Int64Array = np.asarray(
+            encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64
+        )
+        self.uniques = encoded.dictionary
 
     def tokens(self, rows: BoolArray, length: Callable[[list[str]], list[int]]) -> Int64Array:
         """Tokens of each selected row (0 elsewhere and for missing values)."""
@@ -81,7 +94,7 @@ class _Column:
         chosen = chosen[chosen >= 0]
         needed = np.flatnonzero(np.bincount(chosen, minlength=len(self.uniques)))
         per_unique = np.zeros(len(self.uniques), dtype=np.int64)
-        per_unique[needed] = length(self.uniques[needed].tolist())
+        per_unique[needed] = length(self.uniques.take(needed).to_pylist())
         result = np.zeros(len(codes), dtype=np.int64)
         valid = rows & (codes >= 0)
         result[valid] = per_unique[codes[valid]]
@@ -131,6 +144,8 @@ def _lengths(encoding: Any) -> Callable[[list[str]], list[int]]:
     encode = encoding.encode_ordinary
 
     def serial(texts: list[str]) -> list[int]:
+        if texts and max(map(len, texts)) <= HUGE_TEXT_CHARS:
+            return [len(encode(text)) for text in texts]  # the common case, without a wrapper
         return [_length(encode, text) for text in texts]
 
     def lengths(texts: list[str]) -> list[int]:
@@ -172,6 +187,8 @@ class _Memoised:
         return self._lengths(texts)
 
     def lengths(self, texts: list[str]) -> list[int]:
+        if not self.counts.remembers:
+            return self._encode(texts)  # the hot path of a run without a cache
         return [int(n) for n in self.counts.map(texts, self._encode, _is_count)]
 
     def tool_lengths(self, constants: Mapping[str, int]) -> Callable[[list[str]], list[int]]:
@@ -353,7 +370,7 @@ def _nullable(values: Int64Array, missing: BoolArray) -> pd.arrays.IntegerArray:
 
 def _image_tokens(column: _Column, rows: BoolArray, prices: images.ImagePrices) -> Int64Array:
     per_unique = np.array(
-        [prices.tokens(details)[0] for details in column.uniques.tolist()], dtype=np.int64
+        [prices.tokens(details)[0] for details in column.uniques.to_pylist()], dtype=np.int64
     )
     result = np.zeros(len(column.codes), dtype=np.int64)
     valid = rows & (column.codes >= 0)
@@ -368,7 +385,10 @@ def _estimated_images(
     if not len(column.uniques):
         return {}
     per_unique = np.array(
-        [details.count(",") + 1 - details.split(",").count("low") for details in column.uniques],
+        [
+            details.count(",") + 1 - details.split(",").count("low")
+            for details in column.uniques.to_pylist()
+        ],
         dtype=np.int64,
     )
     valid = rows & (column.codes >= 0)
