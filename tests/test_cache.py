@@ -304,8 +304,8 @@ def test_token_counts_are_encoded_once_per_text_and_the_tokenizer_not_loaded_whe
     loaded: list[str] = []
     real_lengths, real_encoding = counting._lengths, counting.get_encoding
 
-    def lengths(encoding: Any) -> Any:
-        count = real_lengths(encoding)
+    def lengths(encoding: Any, name: str) -> Any:
+        count = real_lengths(encoding, name)
         return lambda texts: (encoded.extend(texts), count(texts))[1]
 
     def get_encoding(name: str) -> Any:

@@ -230,8 +230,8 @@ def test_each_distinct_string_is_encoded_once(tmp_path: Path, monkeypatch) -> No
     seen: list[str] = []
     original = counting._lengths
 
-    def spy(encoding: Any) -> Any:
-        inner = original(encoding)
+    def spy(encoding: Any, name: str) -> Any:
+        inner = original(encoding, name)
 
         def lengths(texts: list[str]) -> list[int]:
             seen.extend(texts)
@@ -251,10 +251,11 @@ def test_each_distinct_string_is_encoded_once(tmp_path: Path, monkeypatch) -> No
     assert count_tokens(dataset) is first  # memoised for the run
 
 
-def test_threaded_encoding_gives_the_same_counts(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_helper_process_gives_the_same_counts(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     examples = [chat(f"Question {i} " * (i % 7 + 1), f"Answer {i}. " * 3) for i in range(200)]
     path = tmp_path / "many.jsonl"
     path.write_text(jsonl(*examples), encoding="utf-8")
+    monkeypatch.setattr(counting, "WORKERS", 1)
     serial = dataset_of(path, "gpt-4o-mini").records["tokens"].tolist()
     monkeypatch.setattr(counting, "WORKERS", 2)
     monkeypatch.setattr(counting, "PARALLEL_MIN_CHARS", 10)
@@ -579,7 +580,7 @@ def test_wind_down_via_the_hidden_today_option(tmp_path: Path) -> None:
 
 
 def test_huge_texts_are_counted_in_pieces_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dslint.tokens import counting
+    from dslint.tokens import lengths
     from dslint.tokens.encodings import get_encoding
 
     sentence = "The 3 hikers' tents weren't dry; café owners said: 'come in!' — 42 times.\n"
@@ -587,6 +588,6 @@ def test_huge_texts_are_counted_in_pieces_exactly(monkeypatch: pytest.MonkeyPatc
     for name in ("cl100k_base", "o200k_base"):
         encoding = get_encoding(name)
         whole = len(encoding.encode_ordinary(text))
-        monkeypatch.setattr(counting, "HUGE_TEXT_CHARS", 500)
-        assert counting._length(encoding.encode_ordinary, text) == whole
+        monkeypatch.setattr(lengths, "HUGE_TEXT_CHARS", 500)
+        assert lengths._length(encoding.encode_ordinary, text) == whole
         monkeypatch.undo()

@@ -27,8 +27,8 @@ unparseable lines, look-alike or unknown formats, files without a target):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ import pandas as pd
 from dslint import models
 from dslint.tokens import images, tooldefs
 from dslint.tokens.encodings import get_encoding
+from dslint.tokens.lengths import serial_lengths
 
 if TYPE_CHECKING:
     from dslint.dataset import Dataset
@@ -101,62 +102,50 @@ class _Column:
         return result
 
 
-#: Threads that encode distinct strings. tiktoken releases the GIL while it encodes one
-#: string, so a large batch split in contiguous chunks can run on several cores (its own
-#: ``encode_ordinary_batch`` maps one task per string and is far slower). On the project's
-#: shared 2-core machine two threads were slower than one (benchmarks/bench_tokens.py prints
-#: both), so one thread is the default until a measurement says otherwise.
-WORKERS = 1
-PARALLEL_MIN_CHARS = 1_000_000
+#: Large batches are split between this process and one helper process (both cores of a
+#: 2-core machine). Threads do not help: tiktoken holds the GIL for much of each short call,
+#: and two threads measured slower than one here. A process costs about half a second to
+#: start and load the encoding, so only batches of at least PARALLEL_MIN_CHARS use it.
+WORKERS = 2
+PARALLEL_MIN_CHARS = 8_000_000
 
 
-#: Texts longer than this are encoded piece by piece (see :func:`_length`).
-HUGE_TEXT_CHARS = 1_000_000
-
-
-def _length(encode: Callable[[str], list[int]], text: str) -> int:
-    """Exact token count of one text; a huge text is encoded in pieces to bound memory.
-
-    tiktoken applies BPE inside each piece of its pre-tokenising regex, never across pieces.
-    A single space between two letters is such a boundary for cl100k_base and o200k_base
-    ("...abc" | " def..."), so cutting just before it changes no count. A text without such a
-    space in a window is encoded whole.
-    """
-    if len(text) <= HUGE_TEXT_CHARS:
-        return len(encode(text))
-    total = 0
-    start = 0
-    while len(text) - start > HUGE_TEXT_CHARS:
-        cut = text.find(" ", start + HUGE_TEXT_CHARS)
-        while cut != -1 and not (text[cut - 1].isalpha() and text[cut + 1 : cut + 2].isalpha()):
-            if cut - start > 2 * HUGE_TEXT_CHARS:
-                cut = -1
-                break
-            cut = text.find(" ", cut + 1)
-        if cut == -1:
-            break
-        total += len(encode(text[start:cut]))
-        start = cut
-    return total + len(encode(text[start:]))
-
-
-def _lengths(encoding: Any) -> Callable[[list[str]], list[int]]:
+def _lengths(encoding: Any, encoding_name: str) -> Callable[[list[str]], list[int]]:
     encode = encoding.encode_ordinary
 
-    def serial(texts: list[str]) -> list[int]:
-        if texts and max(map(len, texts)) <= HUGE_TEXT_CHARS:
-            return [len(encode(text)) for text in texts]  # the common case, without a wrapper
-        return [_length(encode, text) for text in texts]
-
     def lengths(texts: list[str]) -> list[int]:
-        if WORKERS < 2 or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
-            return serial(texts)
-        size = -(-len(texts) // WORKERS)
-        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-        with ThreadPoolExecutor(WORKERS) as pool:
-            return [n for part in pool.map(serial, chunks) for n in part]
+        total = sum(map(len, texts))
+        if WORKERS < 2 or total < PARALLEL_MIN_CHARS or (os.cpu_count() or 1) < 2:
+            return serial_lengths(encode, texts)
+        # The helper takes the first part, a bit less than half: it starts late (spawning
+        # and loading the encoding), while this process begins encoding at once.
+        split = _split_point(texts, total * 0.45)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        from dslint.tokens import worker
+
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        try:
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                helper = pool.submit(worker.lengths, encoding_name, texts[:split])
+                mine = serial_lengths(encode, texts[split:])
+                return [*helper.result(), *mine]
+        except (OSError, BrokenProcessPool):
+            # No second process here (a sandbox, a memory limit): the same counts, one core.
+            return serial_lengths(encode, texts)
 
     return lengths
+
+
+def _split_point(texts: list[str], chars: float) -> int:
+    seen = 0
+    for index, text in enumerate(texts):
+        seen += len(text)
+        if seen >= chars:
+            return index + 1
+    return len(texts)
 
 
 #: Bump when what a memoised count means changes (the memo key holds dslint's version too).
@@ -183,7 +172,7 @@ class _Memoised:
 
     def _encode(self, texts: list[str]) -> list[int]:
         if self._lengths is None:
-            self._lengths = _lengths(get_encoding(self.encoding_name))
+            self._lengths = _lengths(get_encoding(self.encoding_name), self.encoding_name)
         return self._lengths(texts)
 
     def lengths(self, texts: list[str]) -> list[int]:
