@@ -47,6 +47,16 @@ def configs_for(
     ]
 
 
+def validation_files(config: Config, group: Sequence[Path], given: Sequence[Path]) -> list[Path]:
+    """The validation files of a group of training files: those given, then those paired
+    with them in the config (which must exist)."""
+    paired = [v for train in group for v in config.validation_for(train)]
+    missing = [v for v in paired if not v.is_file()]
+    if missing:
+        raise InputError(f"{missing[0]}: validation file named in {config.source} not found")
+    return list(dict.fromkeys([*given, *paired]))
+
+
 def check(
     paths: Sequence[str | Path],
     *,
@@ -126,11 +136,7 @@ def check(
             effective = effective.with_overrides(ignore=(*effective.ignore, *ignore))
         effective = moderation_settings.apply(effective, moderation)
         effective = review_settings.apply(effective, review, sample)
-        paired = [v for train in group for v in effective.validation_for(train)]
-        missing = [v for v in paired if not v.is_file()]
-        if missing:
-            raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
-        extra = list(dict.fromkeys([*given_validation, *paired]))
+        extra = validation_files(effective, group, given_validation)
         engine = Engine(effective, today=today, announce=announce, cache=store)
         if progress is not None:
             engine.context.progress = progress

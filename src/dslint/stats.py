@@ -199,9 +199,9 @@ def collect(
     today: dt.date | None = None,
 ) -> Stats:
     """Load the files (no rules run) and compute their statistics."""
-    from dslint.api import configs_for
+    from dslint.api import configs_for, validation_files
     from dslint.engine import Engine
-    from dslint.loader import InputError, resolve_paths
+    from dslint.loader import resolve_paths
 
     files = resolve_paths([str(p) for p in paths])
     given_validation = resolve_paths([str(p) for p in validation]) if validation else []
@@ -210,11 +210,7 @@ def collect(
         effective = base.with_overrides(
             model=model, select=(), extend_select=(), combine_files=combine_files
         )
-        paired = [v for train in group for v in effective.validation_for(train)]
-        missing = [v for v in paired if not v.is_file()]
-        if missing:
-            raise InputError(f"{missing[0]}: validation file named in {effective.source} not found")
-        extra = list(dict.fromkeys([*given_validation, *paired]))
+        extra = validation_files(effective, group, given_validation)
         report = Engine(effective, today=today).run(group, validation=extra)
         custom = {k: dict(v) for k, v in effective.models.items()}
         seen = {entry["path"] for entry in stats.files}
