@@ -36,9 +36,7 @@ def _split(values: Sequence[str]) -> list[str]:
 
 
 def _color(stream: Any) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    return bool(getattr(stream, "isatty", lambda: False)())
+    return not os.environ.get("NO_COLOR") and _is_tty(stream)
 
 
 class Progress:

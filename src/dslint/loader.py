@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import glob
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -393,8 +394,6 @@ def _explain_failure(text: str, problems: list[LoadProblem]) -> None:
 
 
 def _hash64(data: bytes | memoryview) -> int:
-    import hashlib
-
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
