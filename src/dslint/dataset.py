@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from dslint.formats import MESSAGE_LISTS
 from dslint.locate import join_pointer
 
 if TYPE_CHECKING:
@@ -38,18 +39,6 @@ def __getattr__(name: str) -> Any:
 
         return pd.StringDtype("pyarrow")
     raise AttributeError(name)
-
-
-# Where each format keeps its message lists: (section name, path of keys to the list).
-MESSAGE_LISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "chat": (("messages", ("messages",)),),
-    "rft": (("messages", ("messages",)),),
-    "dpo": (
-        ("input", ("input", "messages")),
-        ("preferred", ("preferred_output",)),
-        ("non_preferred", ("non_preferred_output",)),
-    ),
-}
 
 
 class Dataset:

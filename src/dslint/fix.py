@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dslint import formats, locate
-from dslint.dataset import MESSAGE_LISTS
 from dslint.finding import Category, Finding
+from dslint.formats import MESSAGE_LISTS
 from dslint.loader import (
     BINARY_SAMPLE,
     BOM,

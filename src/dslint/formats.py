@@ -24,6 +24,17 @@ DPO_KEYS = frozenset(
     | {"preferred_completion", "non_preferred_completion"}
 )
 
+# Where each format keeps its message lists: (section name, path of keys to the list).
+MESSAGE_LISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "chat": (("messages", ("messages",)),),
+    "rft": (("messages", ("messages",)),),
+    "dpo": (
+        ("input", ("input", "messages")),
+        ("preferred", ("preferred_output",)),
+        ("non_preferred", ("non_preferred_output",)),
+    ),
+}
+
 DESCRIPTIONS = {
     "chat": "supervised chat",
     "dpo": "preference (DPO)",

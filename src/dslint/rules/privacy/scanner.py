@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dslint.cache import dataset_memo
-from dslint.dataset import MESSAGE_LISTS
+from dslint.formats import MESSAGE_LISTS
 from dslint.locate import join_pointer
 from dslint.rules.privacy import packs as packs_module
 from dslint.rules.privacy.packs import Pack, Pattern, Placeholders

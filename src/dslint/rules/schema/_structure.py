@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from dslint.formats import MESSAGE_LISTS
 from dslint.loader import Record
 from dslint.locate import join_pointer
 from dslint.packs import pack_path
@@ -29,16 +30,6 @@ ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("dpo", "non_preferred"): ("assistant",),
 }
 
-# (section, keys to the list) per format; mirrors dslint.dataset.MESSAGE_LISTS.
-LISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "chat": (("messages", ("messages",)),),
-    "rft": (("messages", ("messages",)),),
-    "dpo": (
-        ("input", ("input", "messages")),
-        ("preferred", ("preferred_output",)),
-        ("non_preferred", ("non_preferred_output",)),
-    ),
-}
 
 DPO_RENAMES = {
     "preferred_completion": "preferred_output",
@@ -111,7 +102,7 @@ def iter_messages(record: Record) -> list[MessageRef]:
 
 def _messages(record: Record) -> Iterator[MessageRef]:
     value = normalised_value(record)
-    for section, keys in LISTS.get(record.format, ()):
+    for section, keys in MESSAGE_LISTS.get(record.format, ()):
         container: Any = value
         for key in keys:
             container = container.get(key) if isinstance(container, dict) else None
@@ -174,7 +165,7 @@ def _problems(record: Record) -> Iterator[Problem]:
     value = normalised_value(record)
     for error in validator(definition).iter_errors(value):
         yield from _classify(error, "", "")
-    for section, keys in LISTS.get(record.format, ()):
+    for section, keys in MESSAGE_LISTS.get(record.format, ()):
         container: Any = value
         for key in keys:
             container = container.get(key) if isinstance(container, dict) else None
