@@ -102,8 +102,8 @@ class _Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._old: dict[str, Any] | None = None
-        self._used: dict[str, Any] = {}
-        self._dirty = False
+        self.used: dict[str, Any] = {}
+        self.dirty = False
 
     @property
     def old(self) -> dict[str, Any]:
@@ -112,21 +112,21 @@ class _Store:
         return self._old
 
     def get(self, key: str) -> Any:
-        value = self._used.get(key)
+        value = self.used.get(key)
         if value is None:
             value = self.old.get(key)
             if value is not None:
-                self._used[key] = value
+                self.used[key] = value
         return value
 
     def put(self, key: str, value: Any) -> None:
-        self._used[key] = value
-        self._dirty = True
+        self.used[key] = value
+        self.dirty = True
 
     def save(self, header: Mapping[str, Any]) -> None:
-        if not self._dirty:
+        if not self.dirty:
             return  # nothing new: leave the file as it is (pruning can wait for a change)
-        entries = dict(self._used)
+        entries = dict(self.used)
         room = max(KEEP_UNUSED, 2 * len(entries)) - len(entries)
         for key, value in self.old.items():
             if room <= 0:
@@ -269,6 +269,11 @@ class Cache:
         """The record-hit store for one run key (see :func:`run_key`)."""
         return RecordHits(self, self._store(f"records-{self.hash('records', run_key)}", {}))
 
+    def record_store(self, path: Path) -> RecordHits:
+        """The record-hit store at ``path`` (a helper process checking part of a file uses
+        its parent's store, named by :meth:`RecordHits.location`)."""
+        return RecordHits(self, self._store(path.stem, {}))
+
     def memo(self, namespace: str, version: str = "") -> TextMemo:
         """The text memo of a namespace (``family.what``) at a version the family chooses."""
         name = self.hash("memo", namespace, version, __version__)
@@ -315,6 +320,19 @@ class RecordHits:
 
     def put(self, key: str, hits: list[list[Any]], notes: list[str]) -> None:
         self._store.put(key, [hits, notes])
+
+    # A helper process (dslint.shards) opens the same store, and its parent keeps what the
+    # helper used: the parent alone writes the file.
+    def location(self) -> tuple[Path, bytes, Path]:
+        return self._cache.root, self._cache._secret, self._store.path
+
+    def export(self) -> tuple[dict[str, Any], bool]:
+        return self._store.used, self._store.dirty
+
+    def absorb(self, entries: tuple[dict[str, Any], bool]) -> None:
+        used, dirty = entries
+        self._store.used.update(used)
+        self._store.dirty = self._store.dirty or dirty
 
 
 def null_memo(namespace: str) -> TextMemo:

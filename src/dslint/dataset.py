@@ -84,34 +84,56 @@ class Dataset:
         return next((f for f in self.files if f.path == path), None)
 
 
+#: The frames' columns and their types: "category" (a pandas Categorical, categories
+#: sorted), "text" (Arrow large strings), "int64"/"int32"/"bool" (numpy), "Int8" (nullable).
+RECORD_COLUMNS = {
+    "path": "category", "split": "category", "line": "int64", "offset": "int64",
+    "format": "category", "content_hash": "int64", "is_object": "bool", "tools": "text",
+}  # fmt: skip
+MESSAGE_COLUMNS = {
+    "record": "int64", "section": "category", "message": "int32", "part": "int32",
+    "role": "text", "name": "text", "text": "text", "pointer": "text", "weight": "Int8",
+    "tool_calls": "text", "images": "text", "image_key": "text",
+}  # fmt: skip
+#: Records collected as Python lists before they become Arrow columns: Python objects for
+#: every text of a large file would take several times the file's size (issues 4 and 10).
+CHUNK_RECORDS = 16_384
+
+
 class DatasetBuilder:
-    """Collects column values record by record, then makes the frames once."""
+    """Collects column values record by record and turns them into Arrow columns every
+    CHUNK_RECORDS records; the frames are made once, from those chunks, when first used."""
 
     def __init__(self) -> None:
-        self._records: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "path",
-                "split",
-                "line",
-                "offset",
-                "format",
-                "content_hash",
-                "is_object",
-                "tools",
-            )
-        }
-        self._messages: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "record", "section", "message", "part", "role", "name", "text", "pointer",
-                "weight", "tool_calls", "images", "image_key",
-            )
-        }  # fmt: skip
+        self._records: dict[str, list[Any]] = {k: [] for k in RECORD_COLUMNS}
+        self._messages: dict[str, list[Any]] = {k: [] for k in MESSAGE_COLUMNS}
+        self.record_chunks: list[dict[str, Any]] = []  # column -> pyarrow array
+        self.message_chunks: list[dict[str, Any]] = []
         self.files: list[FileInfo] = []
+
+    def flush(self) -> None:
+        """Turn the records collected so far into Arrow chunks (done every CHUNK_RECORDS)."""
+        if self._records["line"]:
+            self.record_chunks.append(_arrow_chunk(self._records, RECORD_COLUMNS))
+            self._records = {k: [] for k in RECORD_COLUMNS}
+        if self._messages["record"]:
+            self.message_chunks.append(_arrow_chunk(self._messages, MESSAGE_COLUMNS))
+            self._messages = {k: [] for k in MESSAGE_COLUMNS}
+
+    def extend(
+        self, record_chunks: list[dict[str, Any]], message_chunks: list[dict[str, Any]]
+    ) -> None:
+        """Append chunks built elsewhere (another process's part of a file, dslint.shards),
+        after the records added here so far."""
+        self.flush()
+        self.record_chunks.extend(record_chunks)
+        self.message_chunks.extend(message_chunks)
 
     def add(self, record: Record) -> None:
         r = self._records
+        if len(r["line"]) >= CHUNK_RECORDS:
+            self.flush()
+            r = self._records
         r["path"].append(record.path)
         r["split"].append(record.file.split)
         r["line"].append(record.line)
@@ -206,8 +228,14 @@ class DatasetBuilder:
         m["image_key"].append(image_key)
 
     def build(self) -> Dataset:
+        """The dataset; its frames are made on first use (pandas is imported then)."""
         records, messages = self._records, self._messages
-        return Dataset(lambda: records_frame(records), lambda: messages_frame(messages), self.files)
+        record_chunks, message_chunks = self.record_chunks, self.message_chunks
+        return Dataset(
+            lambda: _frame([*record_chunks, records], RECORD_COLUMNS, index="record"),
+            lambda: _frame([*message_chunks, messages], MESSAGE_COLUMNS),
+            self.files,
+        )
 
 
 def _image_details(content: Any) -> str | None:
@@ -246,47 +274,66 @@ def _tools_json(value: dict[str, Any]) -> str | None:
     return json.dumps(tools, ensure_ascii=False, sort_keys=True)
 
 
-def records_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
-    import pandas as pd
+_ARROW_TYPES = {"category": "string", "text": "large_string", "int64": "int64",
+                "int32": "int32", "bool": "bool_", "Int8": "int8"}  # fmt: skip
 
-    TEXT = pd.StringDtype("pyarrow")
-    frame: pd.DataFrame = pd.DataFrame(
-        {
-            "path": pd.Categorical(columns["path"]),
-            "split": pd.Categorical(columns["split"], categories=["train", "validation"]),
-            "line": pd.array(columns["line"], dtype="int64"),
-            "offset": pd.array(columns["offset"], dtype="int64"),
-            "format": pd.Categorical(columns["format"]),
-            "content_hash": pd.array(columns["content_hash"], dtype="int64"),
-            "is_object": pd.array(columns["is_object"], dtype="bool"),
-            "tools": pd.array(columns["tools"], dtype=TEXT),
-        }
-    )
-    frame.index.name = "record"
+
+def _arrow_chunk(columns: dict[str, list[Any]], kinds: dict[str, str]) -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {
+        name: pa.array(columns[name], type=getattr(pa, _ARROW_TYPES[kind])())
+        for name, kind in kinds.items()
+    }
+
+
+def _frame(
+    chunks: list[dict[str, Any]], kinds: dict[str, str], index: str | None = None
+) -> pd.DataFrame:
+    """One frame from Arrow chunks (and Python lists: the records not yet flushed)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    arrow = [c if not isinstance(next(iter(c.values())), list) else _arrow_chunk(c, kinds)
+             for c in chunks]  # fmt: skip
+    data = {}
+    for name, kind in kinds.items():
+        column = pa.chunked_array([c[name] for c in arrow],
+                                  type=getattr(pa, _ARROW_TYPES[kind])())  # fmt: skip
+        data[name] = _pandas_column(column, kind, FIXED_CATEGORIES.get(name))
+    frame: pd.DataFrame = pd.DataFrame(data)
+    if index is not None:
+        frame.index.name = index
     return frame
 
 
-def messages_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+#: Category columns whose categories are fixed whatever the data holds.
+FIXED_CATEGORIES = {"split": ["train", "validation"]}
+
+
+def _pandas_column(column: Any, kind: str, categories: list[str] | None = None) -> Any:
+    import numpy as np
     import pandas as pd
 
-    TEXT = pd.StringDtype("pyarrow")
-    frame: pd.DataFrame = pd.DataFrame(
-        {
-            "record": pd.array(columns["record"], dtype="int64"),
-            "section": pd.Categorical(columns["section"]),
-            "message": pd.array(columns["message"], dtype="int32"),
-            "part": pd.array(columns["part"], dtype="int32"),
-            "role": pd.array(columns["role"], dtype=TEXT),
-            "name": pd.array(columns["name"], dtype=TEXT),
-            "text": pd.array(columns["text"], dtype=TEXT),
-            "pointer": pd.array(columns["pointer"], dtype=TEXT),
-            "weight": pd.array(columns["weight"], dtype="Int8"),
-            "tool_calls": pd.array(columns["tool_calls"], dtype=TEXT),
-            "images": pd.array(columns["images"], dtype=TEXT),
-            "image_key": pd.array(columns["image_key"], dtype=TEXT),
-        }
-    )
-    return frame
+    if kind == "text":
+        return pd.arrays.ArrowStringArray(column)
+    if kind == "category":
+        # As pd.Categorical(values) would make it (categories sorted), without a Python
+        # object per row: Arrow encodes, the few categories are sorted here.
+        if not len(column):
+            return pd.Categorical([], categories=categories)
+        encoded = column.combine_chunks().dictionary_encode()
+        found = encoded.dictionary.to_pylist()
+        wanted = categories if categories is not None else sorted(found)
+        remap = np.array([wanted.index(value) for value in found], dtype=np.int32)
+        codes = remap[encoded.indices.to_numpy(zero_copy_only=False)]
+        return pd.Categorical.from_codes(codes, pd.Index(wanted))
+    if kind == "Int8":
+        values = column.fill_null(0).to_numpy()
+        mask = column.is_null().to_numpy(zero_copy_only=False)
+        return pd.arrays.IntegerArray(values.astype(np.int8), mask)
+    values = column.to_numpy()
+    return values if kind != "bool" else values.astype(bool)
 
 
 def iter_text(dataset: Dataset, roles: Iterable[str] | None = None) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from dslint.config import Config, ConfigError
 from dslint.dataset import Dataset, DatasetBuilder
 from dslint.finding import Finding, Hit, Severity
 from dslint.fingerprint import fingerprint
-from dslint.loader import FileInfo, Record, read_file
+from dslint.loader import WHOLE, FileInfo, Record, read_file
 from dslint.rawlines import read_lines_at
 from dslint.registry import all_rules
 from dslint.report import FileSummary, Report
@@ -223,15 +223,8 @@ class Engine:
         findings: list[Finding] = []
         next_index = 0
         inputs = [(p, "train") for p in paths] + [(p, "validation") for p in validation]
-        progress = self.context.progress
         for path, split in inputs:
-            info, records = read_file(path, next_index, split)
-            for record in self._with_formats(info, records):
-                if record.line % 10_000 == 0:
-                    progress(f"reading {info.path}: {record.line:,} lines")
-                findings.extend(self._check_record(record))
-                builder.add(record)
-                next_index = record.index + 1
+            info, next_index = self._read(path, split, next_index, builder, findings)
             builder.files.append(info)
             for file_rule in self.file_rules:
                 for hit in file_rule.check(info):
@@ -245,12 +238,75 @@ class Engine:
             findings.extend(self._run_dataset_rules(dataset))
         return findings, dataset
 
-    def _with_formats(self, info: FileInfo, records: Iterator[Record]) -> Iterator[Record]:
-        """Decide the file's format from its first records, then set each record's format."""
+    def _read(
+        self, path: Path, split: str, index: int, builder: DatasetBuilder, findings: list[Finding]
+    ) -> tuple[FileInfo, int]:
+        """Read one file through the record rules into ``builder``; return its info and the
+        next record index. A large file's second half goes to a helper process (shards)."""
+        from dslint import shards
+        from dslint.helper import available
+
+        spans = shards.halves(path) if self.record_filter is None and available() else None
+        decision = self._sample(path, split, spans[0]) if spans else None
+        span = spans[0] if spans and decision else WHOLE
+        info, records = read_file(path, index, split, span)
+        other = None
+        if spans and decision:
+            self._decide(info, *decision)
+            second = spans[1]
+            other = shards.Helper(
+                shards.SpanJob(
+                    config=self.config, today=self.context.today, path=path, split=split,
+                    span=second, first_index=index + second.first_line - 1, format=info.format,
+                    target=info.target,
+                    cache=self.record_hits.location() if self.record_hits else None,
+                )
+            )  # fmt: skip
+        progress = self.context.progress
+        for record in self.settled(info, records, decided=other is not None):
+            if record.line % 10_000 == 0:
+                progress(f"reading {info.path}: {record.line:,} lines")
+            findings.extend(self.check_record(record))
+            builder.add(record)
+            index = record.index + 1
+        if other is None:
+            return info, index
+        if info.read_error is not None:
+            other.close()  # reading stopped in the first half: no more is read (as on one core)
+            return info, index
+        progress(f"reading {info.path}: waiting for the second half")
+        result = other.result(self)
+        findings.extend(result.findings)
+        builder.extend(result.record_chunks, result.message_chunks)
+        self.context.notes.extend(result.notes)
+        if result.cache_entries is not None and self.record_hits is not None:
+            self.record_hits.absorb(result.cache_entries)
+        first_line = other.job.span.first_line
+        shards.merge_counts(info, result)
+        return info, other.job.first_index + max(info.lines - first_line + 1, 0)
+
+    def _sample(self, path: Path, split: str, span: Any) -> tuple[Counter[str], bool] | None:
+        """The format sample ``settled`` would take, read ahead within ``span``; None when
+        the span holds fewer than FORMAT_SAMPLE objects (the whole file then decides)."""
+        _, records = read_file(path, 0, split, span)
+        sample: Counter[str] = Counter()
+        images = False
+        for record in records:
+            if record.is_object:
+                sample[formats.detect_record(record.value)] += 1
+                images = images or '"image_url"' in record.raw
+                if sum(sample.values()) >= FORMAT_SAMPLE:
+                    return sample, images
+        return None
+
+    def settled(
+        self, info: FileInfo, records: Iterator[Record], decided: bool = False
+    ) -> Iterator[Record]:
+        """Decide the file's format from its first records (unless ``decided`` already), then
+        set each record's format."""
         buffer: list[Record] = []
         sample: Counter[str] = Counter()
         images = False
-        decided = False
         for record in records:
             if record.is_object:
                 record.format = formats.detect_record(record.value)
@@ -291,7 +347,7 @@ class Engine:
             if '"image_url"' in record.raw and formats.has_images(record.value):
                 info.image_examples += 1
 
-    def _check_record(self, record: Record) -> Iterator[Finding]:
+    def check_record(self, record: Record) -> Iterator[Finding]:
         if self.record_filter is not None and not self.record_filter(record):
             return
         hits = self._record_hits(record) if self.record_hits else self._run_record_rules(record)

@@ -198,10 +198,27 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield Path(root) / name
 
 
+@dataclass(frozen=True)
+class Span:
+    """A part of a plain (uncompressed) file: the bytes from ``start`` (a line start) up to
+    ``stop`` (a line start, or None for the end), whose first line is number ``first_line``.
+    dslint.shards reads one large file as two spans, one per core."""
+
+    start: int = 0
+    stop: int | None = None
+    first_line: int = 1
+
+
+WHOLE = Span()
+
+
 def read_file(
-    path: Path, first_index: int = 0, split: str = "train"
+    path: Path, first_index: int = 0, split: str = "train", span: Span = WHOLE
 ) -> tuple[FileInfo, Iterator[Record]]:
     """Open one file; return its info (filled in while reading) and its records.
+
+    With a ``span`` (plain files only), only that part's lines are read; ``info`` then
+    counts that part's lines and examples.
 
     Raises :class:`InputError` when the file cannot be opened at all.
     """
@@ -221,19 +238,30 @@ def read_file(
     except OSError as exc:
         handle.close()
         raise InputError(f"{shown}: {exc.strerror or exc}") from None
-    return info, _records(handle, status, info, first_index)
+    if span is not WHOLE and (info.gzip or span.start):
+        if info.gzip:
+            handle.close()
+            raise ValueError("a span of a compressed file cannot be read on its own")
+        handle.seek(span.start)
+    return info, _records(handle, status, info, first_index, span)
 
 
-def _records(handle: Any, opened: os.stat_result, info: FileInfo, index: int) -> Iterator[Record]:
-    offset = 0
-    number = 0
+def _records(
+    handle: Any, opened: os.stat_result, info: FileInfo, index: int, span: Span = WHOLE
+) -> Iterator[Record]:
+    offset = span.start
+    number = span.first_line - 1
+    stop = span.stop
     stream: Any = gzip.GzipFile(fileobj=handle, mode="rb") if info.gzip else handle
     with handle, stream:
         try:
-            info.binary = binary_kind(stream.peek(BINARY_SAMPLE)[:BINARY_SAMPLE])
-            if info.binary:
-                return
+            if span.start == 0:
+                info.binary = binary_kind(stream.peek(BINARY_SAMPLE)[:BINARY_SAMPLE])
+                if info.binary:
+                    return
             for raw in stream:
+                if stop is not None and offset >= stop:
+                    return  # the next span's first line
                 number += 1
                 if number == 1 and raw.startswith(LFS_POINTER_PREFIX):
                     info.lfs_pointer = True

@@ -27,7 +27,6 @@ unparseable lines, look-alike or unknown formats, files without a target):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dslint import helper as helpers
 from dslint import models
 from dslint.tokens import images, tooldefs
 from dslint.tokens.encodings import get_encoding
@@ -115,26 +115,18 @@ def _lengths(encoding: Any, encoding_name: str) -> Callable[[list[str]], list[in
 
     def lengths(texts: list[str]) -> list[int]:
         total = sum(map(len, texts))
-        if WORKERS < 2 or total < PARALLEL_MIN_CHARS or (os.cpu_count() or 1) < 2:
+        if WORKERS < 2 or total < PARALLEL_MIN_CHARS or not helpers.available():
             return serial_lengths(encode, texts)
-        # The helper takes the first part, a bit less than half: it starts late (spawning
-        # and loading the encoding), while this process begins encoding at once.
+        # The helper takes the first part, a bit less than half: it starts late (a new
+        # interpreter loading the encoding), while this process begins encoding at once.
         split = _split_point(texts, total * 0.45)
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
-        from dslint.tokens import worker
-
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        try:
-            with ProcessPoolExecutor(1, mp_context=context) as pool:
-                helper = pool.submit(worker.lengths, encoding_name, texts[:split])
-                mine = serial_lengths(encode, texts[split:])
-                return [*helper.result(), *mine]
-        except (OSError, BrokenProcessPool):
+        helper = helpers.Call("dslint.tokens.worker", "lengths", encoding_name, texts[:split])
+        mine = serial_lengths(encode, texts[split:])
+        theirs = helper.result()
+        if theirs is None:
             # No second process here (a sandbox, a memory limit): the same counts, one core.
-            return serial_lengths(encode, texts)
+            theirs = serial_lengths(encode, texts[:split])
+        return [*theirs, *mine]
 
     return lengths
 

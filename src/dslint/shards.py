@@ -1,0 +1,181 @@
+"""One large file checked on two cores: a helper process takes the second half's record stage.
+
+The record stage (decoding and parsing each line, the record rules, collecting the frames'
+columns) is per-line Python work: on the benchmark file it is the largest share of a
+default check. Lines are independent there, so a plain file of at least
+:data:`MIN_BYTES` is cut at a line start near its middle (:func:`halves`); a spawned helper
+process reads and checks the second half (:func:`check_span`) while this process does the
+first, then sends back what the engine would have collected itself: the findings, the
+Arrow chunks of its part of the frames, the file counts, the notes and the cache entries it
+used. The engine merges them in line order, so a report is the same as on one core (tests
+compare the two on every rule).
+
+The file's format and target model are decided from its first records before the helper
+starts (the helper is told them), exactly as a one-core run decides them. No split, and
+the whole file is read here, when: the file is compressed (no random access) or small, the
+machine has one core, ``DSLINT_WORKERS=1``, ``--changed-since`` filters records, or the
+first half holds too few records to decide the format. If the helper cannot start or dies,
+its half is read here: the same result, later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dslint.loader import GZIP_MAGIC, Span
+
+if TYPE_CHECKING:
+    from dslint.config import Config
+    from dslint.engine import Engine
+    from dslint.finding import Finding
+    from dslint.loader import FileInfo
+    from dslint.models import Target
+
+#: Files smaller than this are read by one process: starting the helper (a new interpreter
+#: importing dslint and building its rules) costs about half a second, as much as the
+#: record stage of roughly 8 MB of chat data.
+MIN_BYTES = 32_000_000
+#: The helper's share of the bytes: a bit under half, as it starts later than this process.
+HELPER_SHARE = 0.46
+_BLOCK = 1 << 24
+
+
+def halves(path: Path) -> tuple[Span, Span] | None:
+    """The file's two spans (this process's, the helper's), or None when it is not split."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < MIN_BYTES or handle.read(2) == GZIP_MAGIC:
+                return None
+            handle.seek(int(size * (1 - HELPER_SHARE)))
+            handle.readline()  # the rest of the line the cut falls in
+            cut = handle.tell()
+            if cut >= size:
+                return None  # one huge line reaches the end: nothing to share
+            handle.seek(0)
+            newlines = 0
+            left = cut
+            while left:
+                block = handle.read(min(_BLOCK, left))
+                if not block:
+                    return None  # shorter than it was a moment ago: read it in one go
+                newlines += block.count(b"\n")
+                left -= len(block)
+    except OSError:
+        return None
+    return Span(0, cut, 1), Span(cut, None, newlines + 1)
+
+
+@dataclass(frozen=True)
+class SpanJob:
+    """Everything the helper needs to check one span as the engine would (it is pickled)."""
+
+    config: Config
+    today: dt.date
+    path: Path
+    split: str
+    span: Span
+    first_index: int  # the records frame's row of the span's first line
+    format: str
+    target: Target | None
+    cache: tuple[Path, bytes, Path] | None  # cache folder, key, record store: see Cache.records
+
+
+@dataclass
+class SpanResult:
+    findings: list[Finding]
+    record_chunks: list[dict[str, Any]]
+    message_chunks: list[dict[str, Any]]
+    lines: int
+    examples: int
+    objects: int
+    formats: Counter[str]
+    image_examples: int
+    ends_with_newline: bool
+    read_error: str | None
+    changed: str | None
+    notes: list[str] = field(default_factory=list)
+    pid: int = 0  # the process that read the span (tests check the helper did)
+    cache_entries: tuple[dict[str, Any], bool] | None = None
+
+
+def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
+    """Read and check one span: in the helper (a new engine) or here (``engine`` given)."""
+    from dslint.dataset import DatasetBuilder
+    from dslint.loader import read_file
+
+    if engine is None:
+        from dslint.engine import Engine
+
+        engine = Engine(job.config, today=job.today)
+        if job.cache is not None:
+            from dslint.cache import Cache
+
+            root, secret, store = job.cache
+            engine.record_hits = Cache(root, secret).record_store(store)
+    info, records = read_file(job.path, job.first_index, job.split, job.span)
+    info.format, info.target = job.format, job.target
+    builder = DatasetBuilder()
+    findings: list[Finding] = []
+    notes_before = len(engine.context.notes)
+    for record in engine.settled(info, records):
+        findings.extend(engine.check_record(record))
+        builder.add(record)
+    builder.flush()
+    return SpanResult(
+        findings=findings,
+        record_chunks=builder.record_chunks,
+        message_chunks=builder.message_chunks,
+        lines=info.lines,
+        examples=info.examples,
+        objects=info.objects,
+        formats=info.formats,
+        image_examples=info.image_examples,
+        ends_with_newline=info.ends_with_newline,
+        read_error=info.read_error,
+        changed=info.changed,
+        notes=engine.context.notes[notes_before:],
+        cache_entries=engine.record_hits.export() if engine.record_hits else None,
+        pid=os.getpid(),
+    )
+
+
+def merge_counts(info: FileInfo, result: SpanResult) -> None:
+    """Add the second span's counts to the file's (the first span's, read here)."""
+    info.lines = max(info.lines, result.lines)
+    info.examples += result.examples
+    info.objects += result.objects
+    info.formats.update(result.formats)
+    info.image_examples += result.image_examples
+    info.ends_with_newline = result.ends_with_newline
+    info.read_error = info.read_error or result.read_error
+    info.changed = info.changed or result.changed
+
+
+class Helper:
+    """A helper process checking one span; :meth:`result` waits for it (or does it here)."""
+
+    def __init__(self, job: SpanJob) -> None:
+        from dslint.helper import Call
+
+        self.job = job
+        self._call: Call | None = Call(__name__, "check_span", job)
+
+    def result(self, engine: Engine) -> SpanResult:
+        if self._call is not None:
+            result = self._call.result()
+            self._call = None
+            if isinstance(result, SpanResult):
+                return result
+        # No second process here (a sandbox, a memory limit, a crash): do it ourselves.
+        return check_span(self.job, engine)
+
+    def close(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None

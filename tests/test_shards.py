@@ -1,0 +1,170 @@
+"""A large file checked on two cores reports exactly what one core reports (dslint.shards)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from conftest import FIXTURES, TODAY, chat
+from dslint import helper, shards
+from dslint.api import check
+from dslint.loader import Span, read_file
+from dslint.reporters.json import JsonReporter
+
+# Lines of the bad fixtures that stay one line each (the bare-CR file would not).
+BAD = ["broken-lines.jsonl", "chat-schema.jsonl", "lone-surrogate.jsonl", "mixed-formats.jsonl"]
+
+
+def varied_file(path: Path, examples: int = 2400) -> Path:
+    """Clean chats with bad lines, secrets, duplicates and near-duplicates across both halves."""
+    bad = [
+        line
+        for name in BAD
+        for line in (FIXTURES / "bad" / name).read_bytes().splitlines()
+        if line.strip()
+    ]
+    lines: list[bytes] = []
+    for i in range(examples):
+        if i % 97 == 0:
+            lines.append(bad[(i // 97) % len(bad)])
+            continue
+        user = f"How do I change the plan of account {i % 400}? I need it for order {i}."
+        answer = f"Open Settings, choose Plan {i % 7}, and confirm. Ticket {i % 300} is noted!"
+        if i % 211 == 0:
+            answer += " Use the key sk-proj-" + "A1b2C3d4" * 6 + " to test."
+        if i % 53 == 0:
+            user = "How do I change my plan?"  # the same prompt with different answers
+        example = chat(user, answer, system="You are the Acme support assistant.")
+        lines.append(json.dumps(example, ensure_ascii=i % 2 == 0).encode())
+        if i % 101 == 0:
+            lines.append(b"")  # blank lines are records too
+    # Copies of early lines late in the file: duplicates found across the two halves.
+    lines += lines[10:40]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.fixture
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shards, "MIN_BYTES", 10_000)
+
+
+@pytest.fixture
+def helper_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The process ids that read a second half (merge_counts sees every helper's result)."""
+    pids: list[int] = []
+    merge = shards.merge_counts
+
+    def spy(info: Any, result: shards.SpanResult) -> None:
+        pids.append(result.pid)
+        merge(info, result)
+
+    monkeypatch.setattr(shards, "merge_counts", spy)
+    return pids
+
+
+def run(path: Path, **kwargs: Any) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    report = check([path], today=TODAY, **kwargs)
+    dataset = report.datasets[0]
+    return JsonReporter().render(report), dataset.records, dataset.messages
+
+
+def test_halves_cut_at_a_line_start(tmp_path: Path, small_shards: None) -> None:
+    path = varied_file(tmp_path / "data.jsonl")
+    data = path.read_bytes()
+    spans = shards.halves(path)
+    assert spans is not None
+    first, second = spans
+    assert first.stop == second.start and data[second.start - 1 : second.start] == b"\n"
+    assert second.first_line == data[: second.start].count(b"\n") + 1
+    whole = [(r.line, r.offset, r.raw) for r in read_file(path)[1]]
+    parts = [(r.line, r.offset, r.raw) for span in spans for r in read_file(path, 0, "train", span)[1]]  # fmt: skip
+    assert parts == whole
+
+
+def test_no_split_for_small_compressed_or_single_line_files(tmp_path: Path) -> None:
+    plain = varied_file(tmp_path / "data.jsonl")
+    assert shards.halves(plain) is None  # below MIN_BYTES
+    shards.MIN_BYTES, saved = 10_000, shards.MIN_BYTES
+    try:
+        packed = tmp_path / "data.jsonl.gz"
+        packed.write_bytes(gzip.compress(plain.read_bytes()))
+        assert shards.halves(packed) is None
+        one_line = tmp_path / "one.jsonl"
+        one_line.write_text(json.dumps(chat("x" * 50_000, "y")), encoding="utf-8")
+        assert shards.halves(one_line) is None
+        assert shards.halves(plain) is not None
+    finally:
+        shards.MIN_BYTES = saved
+
+
+def test_a_split_check_reports_what_one_core_reports(
+    tmp_path: Path, small_shards: None, helper_pids: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = varied_file(tmp_path / "data.jsonl")
+    validation = tmp_path / "validation.jsonl"
+    validation.write_bytes(path.read_bytes()[:60_000])
+    split = run(path, validation=[validation])
+    assert helper_pids and all(pid != os.getpid() for pid in helper_pids)
+    monkeypatch.setenv("DSLINT_WORKERS", "1")
+    helper_pids.clear()
+    serial = run(path, validation=[validation])
+    assert not helper_pids
+    assert split[0] == serial[0]
+    pd.testing.assert_frame_equal(split[1], serial[1])
+    pd.testing.assert_frame_equal(split[2], serial[2])
+    codes = {finding["code"] for finding in json.loads(serial[0])["findings"]}
+    # The comparison means something: record, file and dataset rules all reported.
+    assert {"S001", "D001", "D002", "P101"} <= codes, codes
+
+
+def test_the_cache_keeps_what_the_helper_checked(
+    tmp_path: Path, small_shards: None, helper_pids: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = varied_file(tmp_path / "data.jsonl")
+    monkeypatch.chdir(tmp_path)
+    cold = run(path, cache=True)
+    stores = list((tmp_path / ".dslint_cache").glob("records-*.json"))
+    assert len(stores) == 1
+    entries = json.loads(stores[0].read_text(encoding="utf-8"))["entries"]
+    distinct = len(set(path.read_bytes().splitlines()))
+    # Both halves' records are kept (the helper's entries reached this process's store).
+    assert len(entries) >= distinct - 1
+    warm = run(path, cache=True)
+    assert len(helper_pids) == 2
+    monkeypatch.setenv("DSLINT_WORKERS", "1")
+    assert cold[0] == warm[0] == run(path, cache=False)[0]
+
+
+def test_a_helper_that_cannot_start_leaves_the_work_here(
+    tmp_path: Path, small_shards: None, helper_pids: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = varied_file(tmp_path / "data.jsonl")
+    serial = run(path)  # compared below with the fallback
+    helper_pids.clear()
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    fallback = run(path)
+    assert helper_pids == [os.getpid()]  # the second half was read here
+    assert fallback[0] == serial[0]
+
+
+def test_a_call_runs_in_another_process_and_reports_failures() -> None:
+    call = helper.Call("os", "getpid")
+    assert call.result() not in (None, os.getpid())
+    failing = helper.Call("json", "loads", "{not json")
+    assert failing.result() is None
+    assert failing.failure is not None and "JSONDecodeError" in failing.failure
+
+
+def test_a_span_of_a_compressed_file_is_refused(tmp_path: Path) -> None:
+    packed = tmp_path / "data.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"a": 1}\n' * 10))
+    with pytest.raises(ValueError, match="compressed"):
+        read_file(packed, 0, "train", Span(9, None, 2))
