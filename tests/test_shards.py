@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import FIXTURES, TODAY, chat
-from dslint import helper, shards
+from dslint import helper, offload, shards
 from dslint.api import check
 from dslint.loader import Span, read_file
 from dslint.reporters.json import JsonReporter
@@ -70,6 +70,21 @@ def helper_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return pids
 
 
+@pytest.fixture
+def offloaded_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The process ids that ran the offloaded dataset rules (dslint.offload)."""
+    pids: list[int] = []
+    result = offload.Offloaded.result
+
+    def spy(self: offload.Offloaded) -> offload.RulesResult | None:
+        done = result(self)
+        pids.append(done.pid if done is not None else os.getpid())
+        return done
+
+    monkeypatch.setattr(offload.Offloaded, "result", spy)
+    return pids
+
+
 def run(path: Path, **kwargs: Any) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     report = check([path], today=TODAY, **kwargs)
     dataset = report.datasets[0]
@@ -106,17 +121,24 @@ def test_no_split_for_small_compressed_or_single_line_files(tmp_path: Path) -> N
 
 
 def test_a_split_check_reports_what_one_core_reports(
-    tmp_path: Path, small_shards: None, helper_pids: list[int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    small_shards: None,
+    helper_pids: list[int],
+    offloaded_pids: list[int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = varied_file(tmp_path / "data.jsonl")
     validation = tmp_path / "validation.jsonl"
-    validation.write_bytes(path.read_bytes()[:60_000])
+    validation.write_bytes(path.read_bytes()[:200_000])
     split = run(path, validation=[validation])
-    assert helper_pids and all(pid != os.getpid() for pid in helper_pids)
+    # Both halves of both files were read in a helper, and the duplicate rules ran in one.
+    assert len(helper_pids) == 2 and os.getpid() not in helper_pids
+    assert len(offloaded_pids) == 1 and os.getpid() not in offloaded_pids
     monkeypatch.setenv("DSLINT_WORKERS", "1")
     helper_pids.clear()
+    offloaded_pids.clear()
     serial = run(path, validation=[validation])
-    assert not helper_pids
+    assert not helper_pids and not offloaded_pids
     assert split[0] == serial[0]
     pd.testing.assert_frame_equal(split[1], serial[1])
     pd.testing.assert_frame_equal(split[2], serial[2])
@@ -137,21 +159,30 @@ def test_the_cache_keeps_what_the_helper_checked(
     distinct = len(set(path.read_bytes().splitlines()))
     # Both halves' records are kept (the helper's entries reached this process's store).
     assert len(entries) >= distinct - 1
+    memos = {p.name for p in (tmp_path / ".dslint_cache").glob("memo-*.json")}
     warm = run(path, cache=True)
     assert len(helper_pids) == 2
+    # The duplicate rules' memos, kept by the helper, were written by this process.
+    assert memos == {p.name for p in (tmp_path / ".dslint_cache").glob("memo-*.json")}
     monkeypatch.setenv("DSLINT_WORKERS", "1")
     assert cold[0] == warm[0] == run(path, cache=False)[0]
 
 
 def test_a_helper_that_cannot_start_leaves_the_work_here(
-    tmp_path: Path, small_shards: None, helper_pids: list[int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    small_shards: None,
+    helper_pids: list[int],
+    offloaded_pids: list[int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = varied_file(tmp_path / "data.jsonl")
     serial = run(path)  # compared below with the fallback
     helper_pids.clear()
+    offloaded_pids.clear()
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     fallback = run(path)
     assert helper_pids == [os.getpid()]  # the second half was read here
+    assert offloaded_pids == [os.getpid()]  # and the duplicate rules ran here
     assert fallback[0] == serial[0]
 
 

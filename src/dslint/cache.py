@@ -269,6 +269,24 @@ class Cache:
         """The record-hit store for one run key (see :func:`run_key`)."""
         return RecordHits(self, self._store(f"records-{self.hash('records', run_key)}", {}))
 
+    # A helper process (dslint.shards, dslint.offload) opens the same cache; its parent
+    # keeps the entries the helper used, and the parent alone writes the files.
+    def location(self) -> tuple[Path, bytes]:
+        return self.root, self._secret
+
+    def export(self) -> dict[Path, tuple[dict[str, Any], bool, dict[str, Any]]]:
+        """The entries each store used in this process, whether it changed, and its header."""
+        return {
+            path: (store.used, store.dirty, header)
+            for path, (store, header) in self._stores.items()
+        }
+
+    def absorb(self, exported: Mapping[Path, tuple[dict[str, Any], bool, dict[str, Any]]]) -> None:
+        for path, (used, dirty, header) in exported.items():
+            store = self._store(path.stem, header)
+            store.used.update(used)
+            store.dirty = store.dirty or dirty
+
     def record_store(self, path: Path) -> RecordHits:
         """The record-hit store at ``path`` (a helper process checking part of a file uses
         its parent's store, named by :meth:`RecordHits.location`)."""
@@ -324,7 +342,7 @@ class RecordHits:
     # A helper process (dslint.shards) opens the same store, and its parent keeps what the
     # helper used: the parent alone writes the file.
     def location(self) -> tuple[Path, bytes, Path]:
-        return self._cache.root, self._cache._secret, self._store.path
+        return (*self._cache.location(), self._store.path)
 
     def export(self) -> tuple[dict[str, Any], bool]:
         return self._store.used, self._store.dirty

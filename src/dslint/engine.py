@@ -402,11 +402,42 @@ class Engine:
         return hits
 
     def _run_dataset_rules(self, dataset: Dataset) -> list[Finding]:
+        from dslint import offload
+
+        # A self-contained family runs in a helper process meanwhile (dslint.offload).
+        away = offload.choose(self, dataset)
+        helper = offload.Offloaded(self, dataset, away) if away else None
+        results: dict[str, tuple[list[Hit], list[str]]] = {}
+        for dataset_rule in self.dataset_rules:
+            if dataset_rule in away:
+                continue
+            self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
+            before = len(self.context.notes)
+            hits = list(dataset_rule.check(dataset))
+            results[dataset_rule.code] = (hits, self.context.notes[before:])
+            del self.context.notes[before:]
+        if helper is not None:
+            self.context.progress("waiting for the duplicate rules")
+            done = helper.result()
+            if done is not None:
+                for code, hits in done.hits.items():
+                    results[code] = (hits, done.notes[code])
+                for key, value in done.derived.items():
+                    dataset.cache.setdefault(key, value)
+                if self.context.cache is not None:
+                    self.context.cache.absorb(done.cache_entries)
+            else:  # the helper failed: the same rules here, one core
+                for dataset_rule in away:
+                    before = len(self.context.notes)
+                    hits = list(dataset_rule.check(dataset))
+                    results[dataset_rule.code] = (hits, self.context.notes[before:])
+                    del self.context.notes[before:]
         pending: list[tuple[DatasetRule, Hit]] = []
         findings: list[Finding] = []
-        for dataset_rule in self.dataset_rules:
-            self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
-            for hit in dataset_rule.check(dataset):
+        for dataset_rule in self.dataset_rules:  # in rule order, wherever each one ran
+            hits, notes = results[dataset_rule.code]
+            self.context.notes.extend(notes)
+            for hit in hits:
                 if hit.record is None:
                     info = dataset.file(hit.path) if hit.path else None
                     finding = self._locate_file(dataset_rule, hit, info)
