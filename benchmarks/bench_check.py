@@ -4,9 +4,11 @@
 
 Prints, in one run, ratios rather than bare seconds:
 
-* the full default ``dslint check`` (every offline rule, text report, no cache) as a ratio to
-  the tokenisation floor (each distinct text encoded once by tiktoken on one thread), with the
-  share of each stage: load and record rules, then each dataset-rule family, then the report;
+* the full default ``dslint check`` (every offline rule, text report, no cache, both cores) as
+  a ratio to the tokenisation floor (each distinct text encoded once by tiktoken on one
+  thread), and the same check on one core (``DSLINT_WORKERS=1``);
+* the share of each stage in the one-core check (with helper processes, stages overlap):
+  load and record rules, then each dataset-rule family, then the report;
 * the same against a plain per-example Python loop that does what the OpenAI cookbook's
   data-preparation notebook does (parse, format checks, token counts; nothing else).
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -77,6 +80,15 @@ def instrumented_check(path: Path) -> tuple[float, dict[str, float], int]:
     return total, dict(stages), len(report.findings)
 
 
+def one_core(path: Path) -> Any:
+    """The instrumented check with every helper process turned off."""
+    os.environ["DSLINT_WORKERS"] = "1"
+    try:
+        return instrumented_check(path)
+    finally:
+        del os.environ["DSLINT_WORKERS"]
+
+
 def cookbook_loop(path: Path) -> tuple[float, int]:
     """What the cookbook's data-preparation notebook does, example by example."""
     encoding = plain_tiktoken("o200k_base")
@@ -121,26 +133,30 @@ def main(argv: list[str] | None = None) -> int:
     size = path.stat().st_size / 1e6
     print(f"{args.examples:,} examples, {size:,.0f} MB ({path.name}); medians of {args.runs} runs")
 
-    floors, checks, loops = [], [], []
+    floors, checks, singles, loops = [], [], [], []
     stage_runs: list[dict[str, float]] = []
     findings = 0
     for _ in range(args.runs):
         floors.append(tokenisation_floor(path))
-        total, stages, findings = instrumented_check(path)
+        total, _, findings = instrumented_check(path)
         checks.append(total)
+        single, stages, single_findings = one_core(path)
+        assert single_findings == findings, "one core and two must report the same"
+        singles.append(single)
         stage_runs.append(stages)
         loops.append(cookbook_loop(path)[0])
-    floor, check, loop = (statistics.median(x) for x in (floors, checks, loops))
+    floor, check, single, loop = (statistics.median(x) for x in (floors, checks, singles, loops))
     print(f"tokenisation floor        {floor:7.2f} s")
     print(f"dslint check (full)       {check:7.2f} s  = {check / floor:.2f}x the floor "
           f"(target <= 1.5x); {findings:,} findings")  # fmt: skip
+    print(f"  the same on one core    {single:7.2f} s  = {single / floor:.2f}x the floor")
     print(f"plain cookbook-style loop {loop:7.2f} s  = dslint is {loop / check:.2f}x faster "
           "(target >= 3x)")  # fmt: skip
-    print("stages (median seconds, share of the check):")
+    print("stages of the one-core check (median seconds, share):")
     names = sorted({name for run in stage_runs for name in run})
     for name in sorted(names, key=lambda n: -statistics.median(r.get(n, 0) for r in stage_runs)):
         seconds = statistics.median(run.get(name, 0.0) for run in stage_runs)
-        print(f"  {name:24} {seconds:7.2f} s  {seconds / check:6.1%}")
+        print(f"  {name:24} {seconds:7.2f} s  {seconds / single:6.1%}")
     return 0
 
 

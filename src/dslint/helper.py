@@ -21,16 +21,19 @@ import sys
 import threading
 from typing import Any
 
+# The child's program. Its stdout carries the result alone: anything code in the child
+# prints goes to stderr instead, so it cannot corrupt the pickle.
 _CHILD = (
     "import pickle, sys\n"
     "from importlib import import_module\n"
+    "out, sys.stdout = sys.stdout.buffer, sys.stderr\n"
     "module, name, args = pickle.load(sys.stdin.buffer)\n"
     "try:\n"
     "    result = (True, getattr(import_module(module), name)(*args))\n"
     "except BaseException as exc:\n"
     "    result = (False, f'{type(exc).__name__}: {exc}')\n"
-    "pickle.dump(result, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)\n"
-    "sys.stdout.buffer.flush()\n"
+    "pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)\n"
+    "out.flush()\n"
 )
 
 
@@ -56,19 +59,22 @@ class Call:
             self._process = None
             self.failure = f"cannot start a helper process: {exc}"
             return
-        payload = pickle.dumps((module, name, args), protocol=pickle.HIGHEST_PROTOCOL)
-        # Written from a thread: a large payload fills the pipe long before the child, still
-        # starting up, reads it, and this process has its own share of the work to do.
-        self._writer = threading.Thread(target=self._send, args=(payload,), daemon=True)
+        # Pickled straight into the pipe from a thread: a large payload (a dataset's frames)
+        # fills the pipe long before the child, still starting up, reads it; this process
+        # has its own share of the work to do meanwhile; and no second copy of the payload
+        # is made in memory. The arguments must not change while they are sent (callers
+        # pass immutable data or shallow copies).
+        self._writer = threading.Thread(target=self._send, args=((module, name, args),))
+        self._writer.daemon = True
         self._writer.start()
 
-    def _send(self, payload: bytes) -> None:
+    def _send(self, payload: Any) -> None:
         assert self._process is not None and self._process.stdin is not None
         try:
-            self._process.stdin.write(payload)
+            pickle.dump(payload, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self._process.stdin.close()
-        except OSError:
-            pass  # the child died; result() sees it
+        except (OSError, ValueError):
+            pass  # the child died (or was cancelled); result() sees it
 
     def result(self) -> Any | None:
         """The call's result, or None (with :attr:`failure` set) if the child failed."""
@@ -77,11 +83,10 @@ class Call:
             return None
         assert process.stdout is not None
         try:
-            data = process.stdout.read()
+            ok, value = pickle.load(process.stdout)  # read as it comes: no copy of the bytes
             process.wait()
             if self._writer is not None:
                 self._writer.join()
-            ok, value = pickle.loads(data)
         except Exception as exc:  # a killed child leaves a short or empty pickle
             self.failure = f"the helper process ended early (exit {process.poll()}): {exc}"
             return None

@@ -93,8 +93,9 @@ class Offloaded:
             config=engine.config,
             today=engine.context.today,
             codes=tuple(rule.code for rule in rules),
-            records=dataset.records,
-            messages=dataset.messages,
+            # Shallow copies: the token rules add columns to the frames while they are sent.
+            records=dataset.records.copy(deep=False),
+            messages=dataset.messages.copy(deep=False),
             files=dataset.files,
             cache=cache.location() if cache is not None else None,
         )
