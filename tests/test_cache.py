@@ -306,7 +306,7 @@ def test_token_counts_are_encoded_once_per_text_and_the_tokenizer_not_loaded_whe
 
     def lengths(encoding: Any, name: str) -> Any:
         count = real_lengths(encoding, name)
-        return lambda texts: (encoded.extend(texts), count(texts))[1]
+        return lambda texts: (encoded.extend(texts.to_pylist()), count(texts))[1]
 
     def get_encoding(name: str) -> Any:
         loaded.append(name)

@@ -233,8 +233,8 @@ def test_each_distinct_string_is_encoded_once(tmp_path: Path, monkeypatch) -> No
     def spy(encoding: Any, name: str) -> Any:
         inner = original(encoding, name)
 
-        def lengths(texts: list[str]) -> list[int]:
-            seen.extend(texts)
+        def lengths(texts: Any) -> list[int]:  # an Arrow string array
+            seen.extend(texts.to_pylist())
             return inner(texts)
 
         return lengths
@@ -258,8 +258,21 @@ def test_a_helper_process_gives_the_same_counts(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setattr(counting, "WORKERS", 1)
     serial = dataset_of(path, "gpt-4o-mini").records["tokens"].tolist()
     monkeypatch.setattr(counting, "WORKERS", 2)
-    monkeypatch.setattr(counting, "PARALLEL_MIN_CHARS", 10)
+    monkeypatch.setattr(counting, "PARALLEL_MIN_BYTES", 10)
+    monkeypatch.setattr(counting, "BATCH", 7)  # several batches on each side
+    from dslint import helper
+
+    answered = []
+    result = helper.Call.result
+
+    def spy(self: helper.Call) -> Any:
+        value = result(self)
+        answered.append(value)
+        return value
+
+    monkeypatch.setattr(helper.Call, "result", spy)
     assert dataset_of(path, "gpt-4o-mini").records["tokens"].tolist() == serial
+    assert answered and all(isinstance(value, list) and value for value in answered)
 
 
 def test_files_count_with_their_own_encoding(tmp_path: Path) -> None:

@@ -68,6 +68,10 @@ class Counts:
     image_prices: images.ImagePrices | None = None
 
 
+#: Counts a batch of distinct texts (an Arrow string array) with one encoding.
+Lengths = Callable[[Any], list[int]]
+
+
 class _Column:
     """A string column factorised once; encodes the distinct values a selection needs."""
 
@@ -75,27 +79,35 @@ class _Column:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        # Arrow's dictionary encoding: one hash pass in C++, and the distinct strings stay in
-        # Arrow until the few that are needed become Python strings (faster than factorize).
-        array = pa.array(values.array) if len(values) else pa.array([], pa.string())
-        if isinstance(array, pa.ChunkedArray):
-            array = array.combine_chunks()
-        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+        # Arrow's dictionary encoding: one hash pass in C++ over the column's chunks as they
+        # are (one memo table, so every chunk shares the final dictionary and the indices are
+        # global: no combined copy of the column), and the distinct strings stay in Arrow
+        # until a batch of them is encoded.
+        array = pa.array(values.array) if len(values) else pa.array([], pa.large_string())
+        if not isinstance(array, pa.ChunkedArray):
+            array = pa.chunked_array([array])
+        if not pa.types.is_large_string(array.type):
             array = array.cast(pa.large_string())
         encoded = pc.dictionary_encode(array)
-        self.codes: Int64Array = np.asarray(
-            encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64
+        indices = [chunk.indices for chunk in encoded.chunks]
+        self.codes: Int64Array = np.concatenate(
+            [np.asarray(i.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+             for i in indices]
+            or [np.zeros(0, dtype=np.int64)]
+        )  # fmt: skip
+        self.uniques = (
+            encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], pa.large_string())
         )
-        self.uniques = encoded.dictionary
 
-    def tokens(self, rows: BoolArray, length: Callable[[list[str]], list[int]]) -> Int64Array:
+    def tokens(self, rows: BoolArray, length: Lengths) -> Int64Array:
         """Tokens of each selected row (0 elsewhere and for missing values)."""
         codes = self.codes
         chosen = codes[rows]
         chosen = chosen[chosen >= 0]
         needed = np.flatnonzero(np.bincount(chosen, minlength=len(self.uniques)))
         per_unique = np.zeros(len(self.uniques), dtype=np.int64)
-        per_unique[needed] = length(self.uniques.take(needed).to_pylist())
+        if len(needed):
+            per_unique[needed] = length(self.uniques.take(needed))
         result = np.zeros(len(codes), dtype=np.int64)
         valid = rows & (codes >= 0)
         result[valid] = per_unique[codes[valid]]
@@ -105,39 +117,50 @@ class _Column:
 #: Large batches are split between this process and one helper process (both cores of a
 #: 2-core machine). Threads do not help: tiktoken holds the GIL for much of each short call,
 #: and two threads measured slower than one here. A process costs about half a second to
-#: start and load the encoding, so only batches of at least PARALLEL_MIN_CHARS use it.
+#: start and load the encoding, so only batches of at least PARALLEL_MIN_BYTES of text use it.
 WORKERS = 2
-PARALLEL_MIN_CHARS = 8_000_000
+PARALLEL_MIN_BYTES = 8_000_000
+#: Texts turned into Python strings at a time: a million replies at once would hold them all
+#: as Python objects (several times the file's size, issue 10), for no gain in speed.
+BATCH = 20_000
 
 
-def _lengths(encoding: Any, encoding_name: str) -> Callable[[list[str]], list[int]]:
+def batched_lengths(encode: Callable[[str], list[int]], texts: Any) -> list[int]:
+    """Token counts of an Arrow string array (or a list), a batch of Python strings at a time."""
+    if isinstance(texts, list):
+        return serial_lengths(encode, texts)
+    counts: list[int] = []
+    for start in range(0, len(texts), BATCH):
+        counts += serial_lengths(encode, texts.slice(start, BATCH).to_pylist())
+    return counts
+
+
+def _lengths(encoding: Any, encoding_name: str) -> Lengths:
     encode = encoding.encode_ordinary
 
-    def lengths(texts: list[str]) -> list[int]:
-        total = sum(map(len, texts))
-        if WORKERS < 2 or total < PARALLEL_MIN_CHARS or not helpers.available():
-            return serial_lengths(encode, texts)
+    def lengths(texts: Any) -> list[int]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        sizes = np.cumsum(pc.binary_length(texts).fill_null(0).to_numpy(zero_copy_only=False))
+        total = int(sizes[-1]) if len(sizes) else 0
+        if WORKERS < 2 or total < PARALLEL_MIN_BYTES or not helpers.available():
+            return batched_lengths(encode, texts)
         # The helper takes the first part, a bit less than half: it starts late (a new
-        # interpreter loading the encoding), while this process begins encoding at once.
-        split = _split_point(texts, total * 0.45)
-        helper = helpers.Call("dslint.tokens.worker", "lengths", encoding_name, texts[:split])
-        mine = serial_lengths(encode, texts[split:])
+        # interpreter loading the encoding), while this process begins encoding at once. Its
+        # part is copied out compactly (a slice would pickle the whole column's buffers).
+        split = int(np.searchsorted(sizes, total * 0.45)) + 1
+        theirs_texts = pa.concat_arrays([texts.slice(0, split)])
+        helper = helpers.Call("dslint.tokens.worker", "lengths", encoding_name, theirs_texts)
+        del theirs_texts
+        mine = batched_lengths(encode, texts.slice(split))
         theirs = helper.result()
         if theirs is None:
             # No second process here (a sandbox, a memory limit): the same counts, one core.
-            theirs = serial_lengths(encode, texts[:split])
+            theirs = batched_lengths(encode, texts.slice(0, split))
         return [*theirs, *mine]
 
     return lengths
-
-
-def _split_point(texts: list[str], chars: float) -> int:
-    seen = 0
-    for index, text in enumerate(texts):
-        seen += len(text)
-        if seen >= chars:
-            return index + 1
-    return len(texts)
 
 
 #: Bump when what a memoised count means changes (the memo key holds dslint's version too).
@@ -160,29 +183,43 @@ class _Memoised:
         code = source_stamp(f"dslint.tokens.{m}" for m in ("counting", "encodings", "tooldefs"))
         self.version = f"{MEMO_VERSION}/{encoding_name}/{_tiktoken_version()}/{code}"
         self.counts = dataset_memo("tokens.count", self.version)
-        self._lengths: Callable[[list[str]], list[int]] | None = None
+        self._lengths: Lengths | None = None
 
-    def _encode(self, texts: list[str]) -> list[int]:
+    def _encode(self, texts: Any) -> list[int]:
         if self._lengths is None:
             self._lengths = _lengths(get_encoding(self.encoding_name), self.encoding_name)
         return self._lengths(texts)
 
-    def lengths(self, texts: list[str]) -> list[int]:
+    def lengths(self, texts: Any) -> list[int]:
+        """Counts of an Arrow string array of distinct texts."""
         if not self.counts.remembers:
             return self._encode(texts)  # the hot path of a run without a cache
-        return [int(n) for n in self.counts.map(texts, self._encode, _is_count)]
+        import pyarrow as pa
 
-    def tool_lengths(self, constants: Mapping[str, int]) -> Callable[[list[str]], list[int]]:
+        counts: list[int] = []
+        for start in range(0, len(texts), BATCH):
+            batch = texts.slice(start, BATCH).to_pylist()
+            counts += [int(n) for n in self.counts.map(
+                batch, lambda missing: self._encode(pa.array(missing, pa.large_string())),
+                _is_count)]  # fmt: skip
+        return counts
+
+    def tool_lengths(self, constants: Mapping[str, int]) -> Lengths:
         """Tokens of tool-definition lists (JSON texts); the formula's constants key the memo."""
+        import pyarrow as pa
+
         from dslint.cache import dataset_memo
 
         version = f"{self.version}/{sorted(constants.items())!r}"
         memo = dataset_memo("tokens.tools", version)
 
-        def compute(texts: list[str]) -> list[int]:
-            return _tool_lengths(texts, constants, self.lengths)
+        def one(texts: list[str]) -> list[int]:
+            return self.lengths(pa.array(texts, pa.large_string()))
 
-        return lambda texts: [int(n) for n in memo.map(texts, compute, _is_count)]
+        def compute(texts: list[str]) -> list[int]:
+            return _tool_lengths(texts, constants, one)
+
+        return lambda texts: [int(n) for n in memo.map(texts.to_pylist(), compute, _is_count)]
 
 
 def _is_count(value: Any) -> bool:
