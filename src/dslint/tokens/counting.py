@@ -256,7 +256,9 @@ def count_with(dataset: Dataset, encoding_by_path: Mapping[str, str]) -> Counts:
     memo = dataset.cache.setdefault("tokens", {})
     key = ("counts", tuple(sorted(encoding_by_path.items())))
     if key not in memo:
-        memo[key] = _count(dataset, dict(encoding_by_path), memo.setdefault("columns", {}))
+        # The factorised columns live for this count only: their distinct texts are a copy
+        # of most of the dataset's text (a second encoding costs one more encoding pass).
+        memo[key] = _count(dataset, dict(encoding_by_path), {})
     counts: Counts = memo[key]
     return counts
 
