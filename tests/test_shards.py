@@ -199,3 +199,40 @@ def test_a_span_of_a_compressed_file_is_refused(tmp_path: Path) -> None:
     packed.write_bytes(gzip.compress(b'{"a": 1}\n' * 10))
     with pytest.raises(ValueError, match="compressed"):
         read_file(packed, 0, "train", Span(9, None, 2))
+
+
+def children() -> list[int]:
+    """This process's live child processes (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid() and fields[0] != b"Z":
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_an_interrupted_run_leaves_no_helper_behind(
+    tmp_path: Path, small_shards: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.rules.schema.quality import EmptyContent
+
+    path = varied_file(tmp_path / "data.jsonl")
+    seen = [0]
+    check_record = EmptyContent.check
+
+    def interrupted(self: EmptyContent, record: Any) -> Any:
+        seen[0] += 1
+        if seen[0] == 300:
+            raise KeyboardInterrupt
+        return check_record(self, record)
+
+    monkeypatch.setattr(EmptyContent, "check", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        check([path], today=TODAY)
+    assert children() == []

@@ -263,12 +263,17 @@ class Engine:
                 )
             )  # fmt: skip
         progress = self.context.progress
-        for record in self.settled(info, records, decided=other is not None):
-            if record.line % 10_000 == 0:
-                progress(f"reading {info.path}: {record.line:,} lines")
-            findings.extend(self.check_record(record))
-            builder.add(record)
-            index = record.index + 1
+        try:
+            for record in self.settled(info, records, decided=other is not None):
+                if record.line % 10_000 == 0:
+                    progress(f"reading {info.path}: {record.line:,} lines")
+                findings.extend(self.check_record(record))
+                builder.add(record)
+                index = record.index + 1
+        except BaseException:
+            if other is not None:
+                other.close()  # an interrupted run leaves no helper behind
+            raise
         if other is None:
             return info, index
         if info.read_error is not None:
@@ -408,14 +413,19 @@ class Engine:
         away = offload.choose(self, dataset)
         helper = offload.Offloaded(self, dataset, away) if away else None
         results: dict[str, tuple[list[Hit], list[str]]] = {}
-        for dataset_rule in self.dataset_rules:
-            if dataset_rule in away:
-                continue
-            self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
-            before = len(self.context.notes)
-            hits = list(dataset_rule.check(dataset))
-            results[dataset_rule.code] = (hits, self.context.notes[before:])
-            del self.context.notes[before:]
+        try:
+            for dataset_rule in self.dataset_rules:
+                if dataset_rule in away:
+                    continue
+                self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
+                before = len(self.context.notes)
+                hits = list(dataset_rule.check(dataset))
+                results[dataset_rule.code] = (hits, self.context.notes[before:])
+                del self.context.notes[before:]
+        except BaseException:
+            if helper is not None:
+                helper.close()  # an interrupted run leaves no helper behind
+            raise
         if helper is not None:
             self.context.progress("waiting for the duplicate rules")
             done = helper.result()

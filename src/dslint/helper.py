@@ -55,7 +55,7 @@ class Call:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
             )
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:  # TypeError: no sys.executable
             self._process = None
             self.failure = f"cannot start a helper process: {exc}"
             return

@@ -101,6 +101,10 @@ class Offloaded:
         )
         self._call = Call(__name__, "run_rules", self.job)
 
+    def close(self) -> None:
+        """Stop the helper (the run was interrupted)."""
+        self._call.cancel()
+
     def result(self) -> RulesResult | None:
         """The helper's result, or None when it failed (the engine then runs the rules)."""
         result = self._call.result()
