@@ -148,7 +148,7 @@ class Engine:
         for rule in self.rules:
             rule.context = self.context
         self.record_rules = [r for r in self.rules if isinstance(r, RecordRule)]
-        self._plans: dict[tuple[str, bool], list[tuple[RecordRule, tuple[str, ...]]]] = {}
+        self._plans: dict[tuple[str, bool], tuple[list[Any], tuple[str, ...]]] = {}
         self.file_rules = [r for r in self.rules if isinstance(r, FileRule)]
         self.dataset_rules = [r for r in self.rules if isinstance(r, DatasetRule)]
         self.record_hits: RecordHits | None = cache.records(self._run_key()) if cache else None
@@ -365,23 +365,35 @@ class Engine:
     def _run_record_rules(self, record: Record) -> Iterator[tuple[RecordRule, Hit]]:
         raw = record.raw
         escaped = "\\u" in raw
-        for rule, triggers in self._plan(record.format, record.is_object):
-            if triggers and not escaped and not any(t in raw for t in triggers):
+        clean = not record.problems
+        present: frozenset[str] | None = None  # the plan's triggers found in the line
+        plan, triggers_in_plan = self._plan(record.format, record.is_object)
+        for rule, triggers, needs_problems in plan:
+            if needs_problems and clean:
                 continue
+            if triggers and not escaped:
+                if present is None:
+                    present = frozenset(t for t in triggers_in_plan if t in raw)
+                if present.isdisjoint(triggers):
+                    continue
             for hit in rule.check(record):
                 yield rule, hit
 
-    def _plan(self, fmt: str, is_object: bool) -> list[tuple[RecordRule, tuple[str, ...]]]:
-        """The record rules that apply to records of this format (worked out once per run)."""
+    def _plan(self, fmt: str, is_object: bool) -> tuple[list[Any], tuple[str, ...]]:
+        """The record rules that apply to records of this format, each with its triggers and
+        whether it needs a load problem, and every trigger of them (worked out once per run).
+        Each line is searched once per distinct trigger, not once per rule."""
         key = (fmt, is_object)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = [
-                (rule, rule.triggers)
+            rules = [
+                (rule, frozenset(rule.triggers), rule.needs_problems)
                 for rule in self.record_rules
                 if (is_object or not rule.needs_object)
                 and (rule.formats is None or fmt in rule.formats)
             ]
+            every = tuple(sorted({t for _, triggers, _ in rules for t in triggers}))
+            plan = self._plans[key] = (rules, every)
         return plan
 
     def _record_hits(self, record: Record) -> list[tuple[RecordRule, Hit]]:

@@ -83,6 +83,9 @@ class RecordRule(Rule):
     #: of these strings (e.g. '"tool_calls"'). Lines with \u escapes always run, since an
     #: escaped key would hide from a plain substring test.
     triggers: ClassVar[tuple[str, ...]] = ()
+    #: Only lines the loader found a problem with (the rules reporting those problems): the
+    #: engine skips the rule on every clean line without calling it.
+    needs_problems: ClassVar[bool] = False
 
     def check(self, record: Record) -> Iterable[Hit]:
         raise NotImplementedError

@@ -17,6 +17,7 @@ class _LoadProblemRule(RecordRule):
     category = Category.SCHEMA
     severity = Severity.ERROR
     needs_object = False
+    needs_problems = True
 
     def check(self, record: Record) -> Iterator[Hit]:
         for problem in record.problems:
