@@ -366,15 +366,15 @@ class Engine:
         raw = record.raw
         escaped = "\\u" in raw
         clean = not record.problems
-        present: frozenset[str] | None = None  # the plan's triggers found in the line
+        present: list[str] | None = None  # the plan's triggers found in the line
         plan, triggers_in_plan = self._plan(record.format, record.is_object)
         for rule, triggers, needs_problems in plan:
             if needs_problems and clean:
                 continue
             if triggers and not escaped:
                 if present is None:
-                    present = frozenset(t for t in triggers_in_plan if t in raw)
-                if present.isdisjoint(triggers):
+                    present = [t for t in triggers_in_plan if t in raw]
+                if triggers.isdisjoint(present):
                     continue
             for hit in rule.check(record):
                 yield rule, hit
