@@ -15,8 +15,9 @@ checks that every warm report is byte-identical to a ``--no-cache`` report of th
 and prints the machine's load average, since the machine is shared.
 
 Then (``--stages``, on by default) where the time of a warm, 1 %-edited default check goes,
-measured in this process: reading and parsing the lines (with the record cache), building
-the frames, and each dataset rule family.
+measured in this process on one core (``DSLINT_WORKERS=1``, so that stages do not overlap):
+reading and parsing the lines (with the record cache), building the frames, and each dataset
+rule family.
 
 Every run is a new process in its own temporary folder with a private cache key.
 """
@@ -114,6 +115,9 @@ def stages(original: Path, edited: Path, folder: Path) -> list[tuple[str, float]
         spent["dataset rules"] += time.perf_counter() - start
         return result
 
+    # On one core: with helper processes, stages overlap and a family's time would hide in
+    # another's (the duplicate rules run in a helper for a file this size).
+    os.environ["DSLINT_WORKERS"] = "1"
     with working_directory(folder):
         Engine._run_dataset_rules = timed_dataset_rules  # type: ignore[method-assign]
         try:
@@ -122,6 +126,7 @@ def stages(original: Path, edited: Path, folder: Path) -> list[tuple[str, float]
             total = time.perf_counter() - start
         finally:
             Engine._run_dataset_rules = real_dataset_rules  # type: ignore[method-assign]
+            del os.environ["DSLINT_WORKERS"]
     families = {k: v for k, v in spent.items() if k not in ("frames", "dataset rules")}
     other_rules = spent["dataset rules"] - sum(families.values())
     load = total - spent["frames"] - spent["dataset rules"]
@@ -193,7 +198,8 @@ def main() -> int:
         print("every warm report was identical to the --no-cache report of the same file")
         if args.stages:
             parts = stages(original, edited, work)
-            print("\nwhere a warm default check after the 1 % edit spends its time (one run):")
+            print("\nwhere a warm default check after the 1 % edit spends its time "
+                  "(one run, on one core):")  # fmt: skip
             total = parts[-1][1]
             table = [
                 (name, f"{seconds:.2f} s", f"{seconds / total:.0%}") for name, seconds in parts
