@@ -236,3 +236,13 @@ def test_an_interrupted_run_leaves_no_helper_behind(
     with pytest.raises(KeyboardInterrupt):
         check([path], today=TODAY)
     assert children() == []
+
+
+def test_a_family_is_not_offloaded_when_nothing_else_runs(
+    tmp_path: Path, small_shards: None, offloaded_pids: list[int]
+) -> None:
+    path = varied_file(tmp_path / "data.jsonl")
+    run(path, select=["D"])
+    assert offloaded_pids == []  # only duplicate rules: they run here, on the only frames
+    run(path, select=["D", "V"])
+    assert len(offloaded_pids) == 1
