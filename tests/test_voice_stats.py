@@ -246,3 +246,20 @@ def test_prose_equals_the_pandas_definition() -> None:
     text = column(texts)
     expected = text.str.replace(_CODE, " ", regex=True).str.slice(0, SAMPLE_CHARS)
     assert _prose(text).tolist() == expected.tolist()
+
+
+def test_threaded_counts_equal_pandas_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vocabulary count of V012 and the sparse counts run on two threads (Arrow releases
+    the GIL): the same numbers as pandas, on ASCII columns (RE2) and others (Python's re)."""
+    from dslint.rules.voice import _stats, language
+
+    monkeypatch.setattr(_stats, "THREADED_ROWS", 10)
+    pattern = r"(?i)\b(?:the|you|within|account)\b"
+    ascii_rows = [f"The account{i % 3} is yours, you know; within days the_end THE {i}" * (i % 4)
+                  for i in range(501)]  # fmt: skip
+    for rows in (ascii_rows, [*ascii_rows, "café thé the naïve ſo The"]):
+        text = pd.Series(pd.array(rows, dtype=pd.StringDtype("pyarrow")))
+        expected = text.str.count(pattern).to_numpy()
+        assert language._count(text, pattern).tolist() == expected.tolist()
+        assert _stats.sparse_count(text, pattern).tolist() == expected.tolist()
+    assert expected.sum() > 1000  # the comparison is not over zeros

@@ -298,8 +298,12 @@ def _frame(
              for c in chunks]  # fmt: skip
     data = {}
     for name, kind in kinds.items():
-        column = pa.chunked_array([c[name] for c in arrow],
+        # One contiguous array per column: Arrow's take, filters and string kernels on a
+        # chunked column concatenate it first, each time (a filter of the text column was
+        # 13x slower on 8 chunks than on one). The chunks are released column by column.
+        column = pa.chunked_array([c.pop(name) for c in arrow],
                                   type=getattr(pa, _ARROW_TYPES[kind])())  # fmt: skip
+        column = pa.chunked_array([column.combine_chunks()], type=column.type)
         data[name] = _pandas_column(column, kind, FIXED_CATEGORIES.get(name))
     frame: pd.DataFrame = pd.DataFrame(data)
     if index is not None:

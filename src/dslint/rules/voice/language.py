@@ -23,7 +23,7 @@ from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._langid import classify_many
 from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
-from dslint.rules.voice._stats import letter_counts
+from dslint.rules.voice._stats import letter_counts, on_both_cores
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -80,7 +80,7 @@ def _settle_by_vocabulary(
     vocabulary = [w for w, _ in words.most_common(100)]
     pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
     total = np.maximum(words_in.astype(float), 1.0)
-    share = prose.str.count(pattern).to_numpy(dtype=float) / total
+    share = _count(prose, pattern).astype(float) / total
     in_dominant = np.array([row for row, language in sure if language == dominant])
     threshold = max(0.2, float(np.quantile(share[in_dominant], 0.05)))
     rest = np.setdiff1d(candidates, sample)
@@ -88,6 +88,23 @@ def _settle_by_vocabulary(
     languages[clear] = dominant
     confidence[clear] = 1.0
     return rest[share[rest] < threshold]
+
+
+def _count(prose: pd.Series, pattern: str) -> Any:
+    """``prose.str.count(pattern)`` for the vocabulary pattern: pandas counts with RE2 when
+    the column is all ASCII (``\\b`` differs between the engines only on other text), with
+    Python's ``re`` otherwise. The RE2 count, the costly one on large files, runs on both
+    cores (see :func:`on_both_cores`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pa.array(prose.array, type=pa.large_string())
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pc.all(pc.string_is_ascii(column), min_count=0).as_py():
+        return prose.str.count(pattern).to_numpy(dtype=np.int64)
+    counted = on_both_cores(pc.count_substring_regex, column, pattern)
+    return counted.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 @cache
