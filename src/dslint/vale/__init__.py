@@ -22,9 +22,13 @@ def run(
     *,
     only: Collection[str] | None = None,
     min_level: str = "suggestion",
+    prefilter: bool = True,
 ) -> Iterator[Alert]:
-    """Every alert of the styles' checks over ``texts`` (``only``: these Style.Rule names)."""
-    corpus = Corpus(texts)
+    """Every alert of the styles' checks over ``texts`` (``only``: these Style.Rule names).
+
+    ``prefilter=False`` scans every message with every rule; the alerts are the same.
+    """
+    corpus = Corpus(texts, prefilter=prefilter)
     floor = LEVELS[min_level]
     for style in styles:
         for check in style.checks:

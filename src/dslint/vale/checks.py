@@ -14,15 +14,16 @@ Every check of a scope scans the scope's joined text once (see
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import regex
 
-from dslint.rules.voice._text import Joined
 from dslint.vale.markdown import Blocks, Segment, blocks
+from dslint.vale.prefilter import Prefilter, loosen, useful
 
 SUPPORTED = (
     "existence", "substitution", "occurrence", "repetition", "consistency", "capitalization",
@@ -41,56 +42,113 @@ class Alert:
     preferred: str | None = None
 
 
-class Corpus:
-    """Messages cut into Vale's scopes, each scope joined once for scanning."""
+if TYPE_CHECKING:
+    from dslint.rules.voice._text import Joined
 
-    def __init__(self, texts: Sequence[str]) -> None:
+ScopeView = tuple["Joined", "np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]
+
+# Above this share of messages kept, a prefilter saves nothing: the whole scope, joined once
+# and shared by every rule, is scanned instead (the findings are the same either way).
+_WORTH_SUBSET = 0.5
+
+
+class Corpus:
+    """Messages cut into Vale's scopes, each scope joined once for scanning.
+
+    ``prefilter=False`` scans every message with every rule (the reference the prefiltered
+    path is tested against).
+    """
+
+    def __init__(self, texts: Sequence[str], *, prefilter: bool = True) -> None:
         self.texts = texts
-        self._blocks: list[Blocks] | None = None
-        self._scopes: dict[str, tuple[Joined, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+        self.prefilter = prefilter
+        self._blocks: list[Blocks | None] = [None] * len(texts)
+        self._scopes: dict[str, ScopeView] = {}
+        self._column: Any = None
+        self._kept: dict[tuple[str, bool], np.ndarray[Any, Any] | None] = {}
+
+    def block(self, index: int) -> Blocks:
+        found = self._blocks[index]
+        if found is None:
+            found = self._blocks[index] = blocks(self.texts[index])
+        return found
 
     @property
     def blocks(self) -> list[Blocks]:
-        if self._blocks is None:
-            self._blocks = [blocks(t) for t in self.texts]
-        return self._blocks
+        return [self.block(i) for i in range(len(self.texts))]
 
-    def scope(self, name: str) -> tuple[Joined, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """(joined segments, message index of each segment, segment start in its message)."""
+    def candidates(self, prefilter: Prefilter | None) -> np.ndarray[Any, Any] | None:
+        """Messages the RE2 form may match, or None for "all of them" (see prefilter.py)."""
+        if prefilter is None or not self.prefilter or not self.texts:
+            return None
+        key = (prefilter.source, prefilter.ignore_case)
+        if key not in self._kept:
+            self._kept[key] = self._match(prefilter)
+        return self._kept[key]
+
+    def _match(self, prefilter: Prefilter) -> np.ndarray[Any, Any] | None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            if self._column is None:
+                self._column = pa.array(self.texts, type=pa.large_string())
+            found = pc.match_substring_regex(
+                self._column, prefilter.source, ignore_case=prefilter.ignore_case
+            )
+        except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+            # Text Arrow cannot hold (lone surrogates) or a form RE2 refuses: scan it all.
+            return None
+        kept = np.flatnonzero(found.to_numpy(zero_copy_only=False))
+        return None if len(kept) > _WORTH_SUBSET * len(self.texts) else kept
+
+    def scope(self, name: str, rows: np.ndarray[Any, Any] | None = None) -> ScopeView:
+        """(joined segments, message index of each segment, segment start in its message).
+
+        With ``rows``, only those messages' segments (a prefiltered rule's candidates).
+        """
+        if rows is not None:
+            return self._join(name, (int(r) for r in rows))
         found = self._scopes.get(name)
         if found is None:
-            owners: list[int] = []
-            segments: list[Segment] = []
-            for index, parts in enumerate(self._segments(name)):
-                owners.extend([index] * len(parts))
-                segments.extend(parts)
-            found = (
-                Joined.of([s.text for s in segments]),
-                np.asarray(owners, dtype=np.int64),
-                np.asarray([s.start for s in segments], dtype=np.int64),
-            )
-            self._scopes[name] = found
+            found = self._scopes[name] = self._join(name, range(len(self.texts)))
         return found
 
-    def _segments(self, name: str) -> Iterator[Sequence[Segment]]:
+    def _join(self, name: str, rows: Iterable[int]) -> ScopeView:
+        # Imported here: dslint.rules.voice imports this module (readability statistics).
+        from dslint.rules.voice._text import Joined
+
+        owners: list[int] = []
+        segments: list[Segment] = []
+        for index in rows:
+            parts = self._segments(name, index)
+            owners.extend([index] * len(parts))
+            segments.extend(parts)
+        return (
+            Joined.of([s.text for s in segments]),
+            np.asarray(owners, dtype=np.int64),
+            np.asarray([s.start for s in segments], dtype=np.int64),
+        )
+
+    def _segments(self, name: str, index: int) -> Sequence[Segment]:
         if name == "raw":
-            yield from ([Segment(0, t)] for t in self.texts)
-            return
-        for parts in self.blocks:
-            if name == "heading":
-                yield parts.headings
-            elif name == "paragraph":
-                yield parts.paragraphs
-            elif name == "list":
-                yield parts.items
-            elif name == "quote":
-                yield parts.quotes
-            elif name == "sentence":
-                yield parts.sentences()
-            elif name == "text":
-                yield parts.text_blocks
-            else:
-                yield ()
+            return [Segment(0, self.texts[index])]
+        if name == "none":
+            return ()
+        parts = self.block(index)
+        if name == "heading":
+            return parts.headings
+        if name == "paragraph":
+            return parts.paragraphs
+        if name == "list":
+            return parts.items
+        if name == "quote":
+            return parts.quotes
+        if name == "sentence":
+            return parts.sentences()
+        if name == "text":
+            return parts.text_blocks
+        return ()
 
 
 def scope_of(value: Any) -> str:
@@ -152,13 +210,30 @@ class Check:
     def run(self, corpus: Corpus) -> Iterator[Alert]:
         raise NotImplementedError
 
+    def filter_pattern(self) -> Any:
+        """The compiled pattern a message must match for this rule to fire, if there is one."""
+        return None
+
+    @cached_property
+    def prefilter(self) -> Prefilter | None:
+        pattern = self.filter_pattern()
+        if pattern is None:
+            return None
+        return useful(loosen(pattern.pattern, bool(pattern.flags & regex.IGNORECASE)))
+
+    def rows(self, corpus: Corpus) -> np.ndarray[Any, Any] | None:
+        """The messages worth scanning (None: all)."""
+        return corpus.candidates(self.prefilter)
+
     def alert(self, piece: int, start: int, end: int, message: str,
               preferred: str | None = None) -> Alert:  # fmt: skip
         return Alert(piece, start, end, self.name, message, self.level, preferred)
 
-    def scan(self, corpus: Corpus, pattern: Any) -> Iterator[tuple[int, int, Any]]:
+    def scan(
+        self, corpus: Corpus, pattern: Any, rows: np.ndarray[Any, Any] | None = None
+    ) -> Iterator[tuple[int, int, Any]]:
         """(message index, offset of the match's segment in its message, match)."""
-        joined, owners, starts = corpus.scope(self.scope)
+        joined, owners, starts = corpus.scope(self.scope, rows)
         for segment, match, offset in joined.scan(pattern):
             yield int(owners[segment]), int(starts[segment]) - offset, match
 
@@ -184,8 +259,11 @@ class Existence(Check):
         self.pattern = regex.compile(source, _flags(ignorecase))
         self.except_re = _exceptions(d.get("exceptions"), ignorecase)
 
+    def filter_pattern(self) -> Any:
+        return self.pattern
+
     def run(self, corpus: Corpus) -> Iterator[Alert]:
-        for piece, base, m in self.scan(corpus, self.pattern):
+        for piece, base, m in self.scan(corpus, self.pattern, self.rows(corpus)):
             if m.end() == m.start():
                 continue
             if _excepted(self.except_re, m.group().strip()):
@@ -227,6 +305,7 @@ class Substitution(Check):
         if not isinstance(swap, dict) or not swap:
             raise ValueError(f"{self.name}: substitution rule without 'swap'")
         keys = sorted((str(k) for k in swap), key=len, reverse=True)
+        self.keys = keys
         self.replacements = [str(swap[k]) for k in keys]
         body = "|".join("(" + _CAPTURE.sub("(?:", k) + ")" for k in keys)
         source = body if d.get("nonword") else rf"\b(?:{body})\b"
@@ -240,15 +319,17 @@ class Substitution(Check):
         )
         self.capitalize = bool(d.get("capitalize", False))
 
+    def filter_pattern(self) -> Any:
+        return self.pattern
+
     def run(self, corpus: Corpus) -> Iterator[Alert]:
-        for piece, base, m in self.scan(corpus, self.pattern):
+        for piece, base, m in self.scan(corpus, self.pattern, self.rows(corpus)):
             group = m.lastindex
             if group is None or m.end() == m.start():
                 continue
             observed = m.group(group).strip()
-            expected = self.replacements[group - 1]
-            if self.capitalize and observed == _cap_first(observed):
-                expected = _cap_first(expected)
+            expected = self._expected(group - 1, observed)
+            capitalized = self.capitalize and observed == _cap_first(observed)
             options = [o for o in expected.split("|") if o]
             if self.replace:
                 same = observed in options
@@ -259,11 +340,33 @@ class Substitution(Check):
             message = self.message
             shown = expected
             if self.replace:
+                if capitalized:  # Vale capitalises every option, not only the first
+                    options = [_cap_first(o) for o in options]
                 shown = _to_sentence(options)
                 message = _convert_message(message)
             preferred = " or ".join(options)
             yield self.alert(piece, base + m.start(group), base + m.end(group),
                              fill(message, shown, observed), preferred)  # fmt: skip
+
+    def _expected(self, index: int, observed: str) -> str:
+        """The swap value for this key: capitalised with ``capitalize`` when the match is,
+        ``$1``-style references filled from the key's own groups (Vale's ``subMsg``)."""
+        expected = self.replacements[index]
+        if self.capitalize and observed == _cap_first(observed):
+            expected = _cap_first(expected)
+        if not _GROUP_REFERENCE.search(expected):
+            return expected
+        key = regex.compile(self.keys[index], _flags(self.ignorecase))
+        template = _GROUP_REFERENCE.sub(
+            lambda m: rf"\g<{m.group(1)}>", expected.replace("\\", "\\\\")
+        )
+        try:
+            return str(key.sub(template, observed))
+        except (regex.error, IndexError):
+            return expected  # a reference to a group the key does not have: left as written
+
+
+_GROUP_REFERENCE = regex.compile(r"\$(\d+)")
 
 
 class Occurrence(Check):
@@ -274,12 +377,14 @@ class Occurrence(Check):
         self.max = d.get("max")
         self.min = d.get("min")
 
+    def filter_pattern(self) -> Any:
+        # With a minimum, a message without a single match is itself an alert.
+        return self.pattern if self.min is None else None
+
     def run(self, corpus: Corpus) -> Iterator[Alert]:
-        joined, owners, starts = corpus.scope(self.scope)
-        counts = np.zeros(len(joined.pieces), dtype=np.int64)
-        for segment, _, _ in joined.scan(self.pattern):
-            counts[segment] += 1
-        for segment, count in enumerate(counts):
+        joined, owners, starts = corpus.scope(self.scope, self.rows(corpus))
+        counts = count_per_piece(joined, self.pattern)
+        for segment, count in enumerate(counts.tolist()):
             text = joined.pieces[segment]
             too_many = self.max is not None and count > int(self.max)
             too_few = self.min is not None and count < int(self.min) and text.strip()
@@ -287,6 +392,34 @@ class Occurrence(Check):
                 start = int(starts[segment])
                 yield self.alert(int(owners[segment]), start, start + len(text),
                                  fill(self.message, str(count)))  # fmt: skip
+
+
+def count_per_piece(joined: Joined, pattern: Any) -> np.ndarray[Any, Any]:
+    """How many matches ``joined.scan(pattern)`` yields in each piece, counted with numpy.
+
+    A sentence-length rule matches every word of every message: going through ``scan``'s
+    generator per word is most of its cost. The same pieces are recounted on their own
+    where a match crosses a separator, as ``scan`` does.
+    """
+    counts = np.zeros(len(joined.pieces), dtype=np.int64)
+    if not joined.pieces:
+        return counts
+    spans = np.array([m.span() for m in pattern.finditer(joined.text)], dtype=np.int64)
+    if not len(spans):
+        return counts
+    begins, ends = spans[:, 0], spans[:, 1]
+    lengths = np.fromiter((len(p) for p in joined.pieces), dtype=np.int64, count=len(counts))
+    first = np.searchsorted(joined.starts, begins, side="right") - 1
+    last = np.searchsorted(joined.starts, np.maximum(ends - 1, begins), side="right") - 1
+    piece_end = joined.starts[first] + lengths[first]
+    crossing = (ends > piece_end) | (first != last) | (begins > piece_end)
+    redo: set[int] = set()
+    for crossed in np.flatnonzero(crossing):
+        redo.update(range(int(first[crossed]), int(last[crossed]) + 1))
+    counts = np.bincount(first, minlength=len(counts)).astype(np.int64)
+    for piece in redo:
+        counts[piece] = sum(1 for _ in pattern.finditer(joined.pieces[piece]))
+    return counts
 
 
 class Repetition(Check):
@@ -298,8 +431,11 @@ class Repetition(Check):
         self.alpha = bool(d.get("alpha"))
         self.pattern = regex.compile("(?:" + "|".join(tokens) + ")", _flags(self.ignorecase))
 
+    def filter_pattern(self) -> Any:
+        return self.pattern
+
     def run(self, corpus: Corpus) -> Iterator[Alert]:
-        joined, owners, starts = corpus.scope(self.scope)
+        joined, owners, starts = corpus.scope(self.scope, self.rows(corpus))
         previous: tuple[int, Any] | None = None
         for segment, m, offset in joined.scan(self.pattern):
             word = m.group()
@@ -338,9 +474,12 @@ class Consistency(Check):
         source = body if d.get("nonword") else rf"\b(?:{body})\b"
         self.pattern = regex.compile(source, _flags(bool(d.get("ignorecase"))))
 
+    def filter_pattern(self) -> Any:
+        return self.pattern
+
     def run(self, corpus: Corpus) -> Iterator[Alert]:
         chosen: dict[tuple[int, int], int] = {}
-        for piece, base, m in self.scan(corpus, self.pattern):
+        for piece, base, m in self.scan(corpus, self.pattern, self.rows(corpus)):
             group = m.lastindex
             if group is None:
                 continue
@@ -446,11 +585,16 @@ class Conditional(Check):
         self.second = regex.compile(str(d["second"]), flags)
         self.except_re = _exceptions(d.get("exceptions"), False)
 
+    def filter_pattern(self) -> Any:
+        return self.first
+
     def run(self, corpus: Corpus) -> Iterator[Alert]:
+        # Definitions matter only in messages where ``first`` may occur.
+        rows = self.rows(corpus)
         defined: dict[int, set[str]] = {}
-        for piece, _, m in self.scan(corpus, self.second):
+        for piece, _, m in self.scan(corpus, self.second, rows):
             defined.setdefault(piece, set()).add(m.group(m.lastindex or 0))
-        for piece, base, m in self.scan(corpus, self.first):
+        for piece, base, m in self.scan(corpus, self.first, rows):
             group = 1 if self.first.groups else 0
             term = m.group(group)
             if term in defined.get(piece, ()) or _excepted(self.except_re, term):
