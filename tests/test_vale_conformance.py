@@ -53,18 +53,18 @@ def enabled_rules(fixture: Path) -> set[str]:
 
 
 def conformance(
-    style_name: str, *, prefilter: bool = True, capitalize: bool | None = None
+    style_name: str, *, prefilter: bool = True, match_case: bool = True
 ) -> tuple[int, int, list[str], list[str]]:
     """(expected alerts of supported kinds, matched exactly, misses, extras).
 
-    ``capitalize`` overrides that key of every substitution rule (None: as written).
+    ``match_case=False``: substitutions capitalise suggestions as current Vale does (only
+    with ``capitalize: true``) instead of following a capitalised match.
     """
     root = VALE / style_name
     style = load_style(root / style_name)
-    if capitalize is not None:
-        for check in style.checks:
-            if isinstance(check, Substitution):
-                check.capitalize = capitalize
+    for check in style.checks:
+        if isinstance(check, Substitution):
+            check.match_case = match_case
     skipped = {name for name, _ in style.skipped}
     expected = expected_alerts(root / "features" / "rules.feature")
     total = matched = 0
@@ -86,10 +86,12 @@ def conformance(
     return total, matched, misses, extras
 
 
-# The exact rate each suite reaches (see docs/voice.md, "Vale styles"): Microsoft's 24
-# misses are its expected alerts of Microsoft.Contractions on a capitalised match, written
-# by a Vale that capitalised the suggestion without ``capitalize: true``.
-EXACT = {"Google": 51 / 51, "Microsoft": 103 / 127}
+# The exact rate each suite reaches (see docs/voice.md, "Vale styles"): Google's one miss is
+# its Contractions alert on "It is" opening a line, written by a Vale that left the
+# suggestion in lower case ("it's"), where Microsoft's suite (and dslint) capitalise it.
+EXACT = {"Google": 50 / 51, "Microsoft": 127 / 127}
+GOOGLE_MISS = "Contractions: (3, 1, 'Google.Contractions', \"Use 'it's' instead of 'It is'.\")"
+GOOGLE_EXTRA = GOOGLE_MISS.replace("'it's'", "'It's'")
 
 
 def only_capitalised(misses: list[str], extras: list[str]) -> bool:
@@ -99,7 +101,7 @@ def only_capitalised(misses: list[str], extras: list[str]) -> bool:
         head, quote, rest = line.partition("Use '")
         return head + quote + rest[:1].lower() + rest[1:]
 
-    return len(misses) == len(extras) and sorted(map(uncapitalise, misses)) == sorted(extras)
+    return len(misses) == len(extras) and sorted(misses) == sorted(map(uncapitalise, extras))
 
 
 @needs_vale
@@ -114,29 +116,30 @@ def test_conformance_with_vale(style_name: str) -> None:
     for line in extras:
         print("  extra: ", line)
     assert total > 20
-    assert rate >= EXACT[style_name]
+    assert rate >= EXACT[style_name] >= TARGET
     assert only_capitalised(misses, extras)
 
 
 @needs_vale
 def test_the_two_suites_want_opposite_capitalisation() -> None:
-    """The misses are exactly what Vale's ``capitalize`` does, and no one setting fits both.
+    """No one setting fits both suites, and the misses are exactly that difference.
 
     Same rule (Contractions: ``ignorecase``, ``replace``, no ``capitalize``), same situation
     (a capitalised match opening a line): Microsoft's suite capitalises the suggestion,
-    Google's does not. With ``capitalize`` forced on, Microsoft matches fully and Google
-    loses its alert; as written, the reverse.
+    Google's does not. Following the match's case (dslint), Microsoft matches fully and
+    Google misses that one alert; as current Vale (``match_case=False``), Microsoft misses 24.
     """
-    ms_total, ms_matched, ms_misses, ms_extras = conformance("Microsoft", capitalize=True)
+    ms_total, ms_matched, ms_misses, ms_extras = conformance("Microsoft")
     assert (ms_matched, ms_misses, ms_extras) == (ms_total, [], [])
-    g_total, g_matched, g_misses, g_extras = conformance("Google", capitalize=True)
-    assert g_matched == g_total - 1
-    assert g_misses == [
-        "Contractions: (3, 1, 'Google.Contractions', \"Use 'it's' instead of 'It is'.\")"
-    ]
-    assert g_extras == [
-        "Contractions: (3, 1, 'Google.Contractions', \"Use 'It's' instead of 'It is'.\")"
-    ]
+    g_total, g_matched, g_misses, g_extras = conformance("Google")
+    assert (g_matched, g_misses, g_extras) == (g_total - 1, [GOOGLE_MISS], [GOOGLE_EXTRA])
+    total = ms_total + g_total
+    print(f"\nboth suites: {ms_matched + g_matched}/{total} expected alerts matched exactly")
+    assert (ms_matched + g_matched) / total >= TARGET
+    g_total, g_matched, g_misses, g_extras = conformance("Google", match_case=False)
+    assert (g_matched, g_misses, g_extras) == (g_total, [], [])
+    ms_total, ms_matched, ms_misses, ms_extras = conformance("Microsoft", match_case=False)
+    assert ms_matched == ms_total - 24 and only_capitalised(ms_extras, ms_misses)
 
 
 @needs_vale

@@ -265,7 +265,8 @@ def test_vale_style_alerts_with_level_and_span(tmp_path: Path) -> None:
         ("V013", 2, ASSISTANT, column_of(bad, "Log in")),
     ]
     assert [f.severity for f in findings] == [Severity.INFO, Severity.ERROR]
-    assert "Use 'sign in' instead of 'Log in'." in findings[1].message
+    # The suggestion follows the capitalised match (docs/voice.md, "Vale styles").
+    assert "Use 'Sign in' instead of 'Log in'." in findings[1].message
     assert "House.Terms" in findings[1].message
     assert any("House.Spelling (spelling)" in note for note in report.notes)
 

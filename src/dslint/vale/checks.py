@@ -297,6 +297,14 @@ _CAPTURE = regex.compile(r"(?<!\\)\((?!\?)")
 
 
 class Substitution(Check):
+    """A swap table. A suggestion follows the case of a capitalised match ("Use 'Aren't'
+    instead of 'Are not'" for a sentence that opens with it), as Microsoft's suite expects
+    and Vale did before 3.4; current Vale does so only with ``capitalize: true``, which
+    Google's suite records for its one such alert. ``match_case = False`` gives current
+    Vale's behaviour (see docs/voice.md, "Vale styles")."""
+
+    match_case = True
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         d = self.definition
@@ -329,7 +337,7 @@ class Substitution(Check):
                 continue
             observed = m.group(group).strip()
             expected = self._expected(group - 1, observed)
-            capitalized = self.capitalize and observed == _cap_first(observed)
+            capitalized = self._capitalised(observed)
             options = [o for o in expected.split("|") if o]
             if self.replace:
                 same = observed in options
@@ -348,11 +356,17 @@ class Substitution(Check):
             yield self.alert(piece, base + m.start(group), base + m.end(group),
                              fill(message, shown, observed), preferred)  # fmt: skip
 
+    def _capitalised(self, observed: str) -> bool:
+        """Is the suggestion capitalised for this match?"""
+        if observed != _cap_first(observed):
+            return False
+        return self.capitalize or (self.match_case and observed[:1].isupper())
+
     def _expected(self, index: int, observed: str) -> str:
-        """The swap value for this key: capitalised with ``capitalize`` when the match is,
+        """The swap value for this key: capitalised when the match is (see the class),
         ``$1``-style references filled from the key's own groups (Vale's ``subMsg``)."""
         expected = self.replacements[index]
-        if self.capitalize and observed == _cap_first(observed):
+        if self._capitalised(observed):
             expected = _cap_first(expected)
         if not _GROUP_REFERENCE.search(expected):
             return expected
