@@ -196,6 +196,20 @@ def test_tone_is_quiet_on_homogeneous_data(lint) -> None:  # type: ignore[no-unt
     assert not lint(jsonl(*normal_replies(60)), select=["V011"])
 
 
+def test_tone_that_varies_widely_is_one_summary(lint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    loud = "OMG!!! THIS IS AMAZING!!! WE LOVE IT!!! 🎉🎉🎉 BEST DAY EVER!!!"
+    rows = [*normal_replies(40), *(chat(f"Question {i}?", f"{loud} #{i}") for i in range(4))]
+    findings = lint(jsonl(*rows), select=["V011"])
+    assert [(f.code, f.line) for f in findings] == [("V011", None)]
+    assert findings[0].path.endswith("data.jsonl")
+    assert "4 of 44 replies (9%)" in findings[0].message
+    assert "exclamation" in findings[0].message
+    # Allowing a larger share lists each reply again.
+    (tmp_path / "dslint.toml").write_text("[tool.dslint.rules.V011]\nmax-share = 0.1\n")
+    listed = lint(jsonl(*rows), select=["V011"])
+    assert [(f.code, f.line) for f in listed] == [("V011", line) for line in range(41, 45)]
+
+
 def test_tone_needs_enough_messages(lint) -> None:  # type: ignore[no-untyped-def]
     loud = chat("Question?", "OMG!!! THIS IS AMAZING!!! WE LOVE IT!!! 🎉🎉🎉 BEST DAY EVER!!!")
     assert not lint(jsonl(*normal_replies(5), loud), select=["V011"])

@@ -57,6 +57,10 @@ class ToneOptions:
     threshold: float = 4.0  # robust z-score beyond which a feature is an outlier
     min_messages: int = 30  # below this the dataset's distribution means little
     min_words: int = 5  # very short replies are not scored
+    # An outlier is rare by definition: when more scored replies than this share stand out,
+    # the dataset's tone varies too widely for "far from the rest" to mean much, and one
+    # summary finding replaces a finding per reply (a corpus of mixed tasks flagged 31%).
+    max_share: float = 0.05
 
 
 def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -114,8 +118,10 @@ class ToneOutlier(DatasetRule):
     Features per reply: length, sentence length, exclamation and question rate, emoji,
     capital letters, first person singular and plural, contractions, markdown and reading
     grade. The message names the features that deviate, the reply's value, the dataset's
-    median and the robust z-score. Options: ``threshold`` (4.0), ``min-messages`` (30),
-    ``min-words`` (5).
+    median and the robust z-score. When more than ``max-share`` (5%) of the scored replies
+    stand out, the dataset's tone varies too widely for outliers to mean much: one finding on
+    the file says so and names the features involved, instead of one per reply. Options:
+    ``threshold`` (4.0), ``min-messages`` (30), ``min-words`` (5), ``max-share`` (0.05).
     """
 
     code = "V011"
@@ -148,7 +154,12 @@ class ToneOutlier(DatasetRule):
         outlier = (np.abs(z) >= self.options.threshold) & (np.abs(values - median) >= floors)
         outlier &= eligible[:, None]
         names = list(features.columns)
-        for row in np.flatnonzero(outlier.any(axis=1)):
+        flagged = np.flatnonzero(outlier.any(axis=1))
+        scored_count = int(eligible.sum())
+        if len(flagged) > self.options.max_share * scored_count:
+            yield self._too_varied(dataset, rows, outlier, names, len(flagged), scored_count)
+            return
+        for row in flagged:
             columns = np.flatnonzero(outlier[row])
             columns = columns[np.argsort(-np.abs(z[row, columns]))][:3]
             parts = []
@@ -165,6 +176,31 @@ class ToneOutlier(DatasetRule):
                              f"(z={z[row, column]:+.1f})")  # fmt: skip
             yield text_hit(rows, int(row),
                            "tone differs from the rest of the dataset: " + "; ".join(parts))  # fmt: skip
+
+    def _too_varied(
+        self,
+        dataset: Dataset,
+        rows: pd.DataFrame,
+        outlier: Any,
+        names: list[str],
+        flagged: int,
+        scored: int,
+    ) -> Hit:
+        """One finding for a dataset whose replies vary too much to single any out."""
+        per_feature = outlier.sum(axis=0)
+        top = [FEATURES[names[i]].label for i in np.argsort(-per_feature)[:3] if per_feature[i]]
+        # On the training file holding most of the flagged replies (the dataset may span a
+        # training and a validation file).
+        records = rows["record"].to_numpy()[np.flatnonzero(outlier.any(axis=1))]
+        paths = dataset.records["path"].to_numpy()[records]
+        values, counted = np.unique(paths.astype(str), return_counts=True)
+        return Hit(
+            f"tone varies too widely across replies to single any out: {flagged:,} of "
+            f"{scored:,} replies ({flagged / scored:.0%}) are beyond z={self.options.threshold:g} "
+            f"on at least one feature (most often {', '.join(top)}); per-reply findings are "
+            f"listed when at most {self.options.max_share:.0%} stand out (option 'max-share')",
+            path=str(values[np.argmax(counted)]),
+        )
 
 
 RULES = [ToneOutlier]
