@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -333,3 +334,28 @@ def test_vale_microsoft_style_through_the_engine(lint, tmp_path: Path) -> None: 
     bad = chat("Help?", "You cannot do that.")
     findings = lint(jsonl(bad), select=["V013"])
     assert ("V013", 1, ASSISTANT, column_of(bad, "cannot")) in spans(findings, "V013")
+
+
+def test_the_language_model_loads_while_the_files_are_read(lint, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from dslint.config import Config
+    from dslint.engine import Engine
+    from dslint.rules.voice import language
+
+    loaders: list[str] = []
+    real = language._load_identifier.__wrapped__
+
+    def spy() -> object:
+        loaders.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(language, "_load_identifier", functools.cache(spy))
+    Engine(Config(select=("V012",)))._warm_up()
+    for thread in threading.enumerate():
+        if thread.name == "dslint-warm-up":
+            thread.join()
+    assert loaders == ["dslint-warm-up"]
+    # The run then uses the loaded model: it is not loaded again.
+    assert lint(jsonl(*normal_replies(40)), select=["V012"]) == []
+    assert loaders == ["dslint-warm-up"]

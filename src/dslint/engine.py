@@ -184,6 +184,7 @@ class Engine:
             units = [(paths, validation)]
         else:
             units = [([path], validation) for path in paths]
+        self._warm_up()
         findings: list[Finding] = []
         datasets: list[Dataset] = []
         for train, held_out in units:
@@ -216,6 +217,21 @@ class Engine:
             datasets=tuple(datasets),
             fail_on=self.config.fail_on,
         )
+
+    def _warm_up(self) -> None:
+        """Start the dataset rules' slow loading (a model) while the files are being read."""
+        rules = [r for r in self.dataset_rules if type(r).warm_up is not DatasetRule.warm_up]
+        if not rules:
+            return
+        import contextlib
+        import threading
+
+        def load() -> None:
+            for rule in rules:
+                with contextlib.suppress(Exception):  # check() loads again and reports it
+                    rule.warm_up()
+
+        threading.Thread(target=load, name="dslint-warm-up", daemon=True).start()
 
     def _run_unit(self, paths: list[Path], validation: list[Path]) -> tuple[list[Finding], Dataset]:
         """Stream one dataset's files through the record and file rules, then dataset rules."""

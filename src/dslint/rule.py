@@ -104,6 +104,11 @@ class DatasetRule(Rule):
     def check(self, dataset: Dataset) -> Iterable[Hit]:
         raise NotImplementedError
 
+    def warm_up(self) -> None:
+        """Load what :meth:`check` will need (a model, say). The engine calls it in a
+        background thread when a run starts, so the loading overlaps the reading of the
+        files; it must be safe to call from another thread, and errors are left to check."""
+
 
 class OptionError(ValueError):
     """A rule option from the config has an unknown name or a wrong type."""

@@ -8,6 +8,7 @@ names) are left alone: a wrong "this is Tagalog" finding costs more than a misse
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -107,11 +108,23 @@ def _count(prose: pd.Series, pattern: str) -> Any:
     return counted.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-@cache
+_LOADING = threading.Lock()
+
+
 def identifier() -> Any:
+    """The language model (loaded once; a second caller waits for the first load)."""
+    with _LOADING:
+        return _load_identifier()
+
+
+@cache
+def _load_identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+identifier.cache_clear = _load_identifier.cache_clear  # type: ignore[attr-defined]
 
 
 def detect(
@@ -193,6 +206,11 @@ class LanguageMismatch(DatasetRule):
     category = Category.VOICE
     severity = Severity.WARNING
     options_type = LanguageOptions
+
+    def warm_up(self) -> None:
+        # Loading the model takes about 0.8 s (LZMA, which releases the GIL): on a small
+        # file that is half of a run, unless it happens while the file is read.
+        identifier()
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
         settings = voice_settings(self)
