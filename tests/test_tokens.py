@@ -339,6 +339,26 @@ def test_pinned_hashes_equal_the_installed_tiktoken() -> None:
         assert f'expected_hash="{digest}"' in source
 
 
+@pytest.mark.parametrize("name", sorted(encodings.EXPECTED_SHA256))
+def test_ranks_parse_as_tiktoken_reads_them(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tiktoken's own reader of the format, on a local copy: a local path reads no network,
+    # and an empty cache folder setting makes it read the file directly, caching nothing.
+    from tiktoken.load import load_tiktoken_bpe
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
+
+    data = encodings.read_verified(name)
+    (tmp_path / "ranks.tiktoken").write_bytes(data)
+    assert encodings.parse_ranks(data) == load_tiktoken_bpe(str(tmp_path / "ranks.tiktoken"))
+
+
+def test_a_damaged_ranks_file_is_an_encoding_error() -> None:
+    with pytest.raises(encodings.EncodingUnavailable, match="without a rank"):
+        encodings.parse_ranks(b"IQ== 0\nIg==\n")
+
+
 def test_tampered_file_is_rejected_before_use(tmp_path: Path) -> None:
     original = encodings.data_dir() / "cl100k_base.tiktoken.gz"
     data = gzip.decompress(original.read_bytes())

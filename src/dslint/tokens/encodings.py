@@ -10,7 +10,7 @@ network access can happen here, whatever the environment.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import hashlib
 import importlib.util
@@ -77,13 +77,15 @@ def read_verified(name: str, folder: Path | None = None) -> bytes:
 
 
 def parse_ranks(data: bytes) -> dict[bytes, int]:
-    """The ``.tiktoken`` text format: one base64 token and its rank per line."""
-    ranks: dict[bytes, int] = {}
-    for line in data.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
+    """The ``.tiktoken`` text format: one base64 token and its rank per line.
+
+    Decoded with C-level ``map`` calls rather than a Python loop per line: 0.12 s instead of
+    0.27 s for o200k_base, paid by every run that counts tokens (start-up, issue 8).
+    """
+    fields = data.split()
+    if len(fields) % 2:
+        raise EncodingUnavailable("an encoding file has a line without a rank")
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
 @cache
