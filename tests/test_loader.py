@@ -156,3 +156,22 @@ def test_frames_hold_records_and_messages(tmp_path: Path) -> None:
         (2, "user", "/messages/0/content/0/text"),
         (2, "assistant", "/messages/1/content"),
     ]
+
+
+def test_frames_built_from_many_chunks_hold_every_text_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint import dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "CHUNK_RECORDS", 3)
+    texts = [f"question {i} " + "é" * (i % 4) for i in range(20)]
+    lines = [
+        chat(user=t, assistant="" if i % 5 == 0 else f"answer {i}") for i, t in enumerate(texts)
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*lines))
+    messages = dslint.check([path], today=TODAY).datasets[0].messages
+    users = messages[messages["role"] == "user"]["text"].tolist()
+    assert users == texts
+    answers = messages[messages["role"] == "assistant"]["text"].tolist()
+    assert answers == ["" if i % 5 == 0 else f"answer {i}" for i in range(20)]

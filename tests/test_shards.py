@@ -246,3 +246,20 @@ def test_a_family_is_not_offloaded_when_nothing_else_runs(
     assert offloaded_pids == []  # only duplicate rules: they run here, on the only frames
     run(path, select=["D", "V"])
     assert len(offloaded_pids) == 1
+
+
+def test_frames_reach_the_helper_unchanged(tmp_path: Path) -> None:
+    import pickle
+
+    import pyarrow as pa
+
+    path = varied_file(tmp_path / "data.jsonl")
+    dataset = check([path], today=TODAY).datasets[0]
+    for frame in (dataset.records, dataset.messages):
+        packed = offload.Frame(frame)
+        # Arrow-backed text travels as Arrow arrays (pandas would copy them to pickle them).
+        assert packed.arrow and all(
+            isinstance(packed.columns[name], pa.ChunkedArray) for name in packed.arrow
+        )
+        arrived = pickle.loads(pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)).frame()
+        pd.testing.assert_frame_equal(arrived, frame)

@@ -35,13 +35,48 @@ if TYPE_CHECKING:
 OFFLOADED = frozenset({Category.DUPLICATES})
 
 
+class Frame:
+    """A frame as it travels to the helper: its Arrow-backed text columns as their Arrow
+    arrays, so pickling writes their buffers as they are.
+
+    pandas pickles an Arrow-backed column by first concatenating its chunks into a new
+    array (``combine_chunks``, a copy even of a single chunk): sending the frames made this
+    process hold every text of the dataset twice while they were sent.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        import pandas as pd
+        import pyarrow as pa
+
+        self.index = frame.index
+        self.columns: dict[str, Any] = {}
+        self.arrow: set[str] = set()
+        for name in frame.columns:
+            values = frame[name].array
+            if isinstance(values, pd.arrays.ArrowStringArray):
+                self.columns[name] = pa.chunked_array(values.__arrow_array__())
+                self.arrow.add(name)
+            else:
+                self.columns[name] = values
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        data = {
+            name: pd.arrays.ArrowStringArray(values) if name in self.arrow else values
+            for name, values in self.columns.items()
+        }
+        frame: pd.DataFrame = pd.DataFrame(data, index=self.index)
+        return frame
+
+
 @dataclass(frozen=True)
 class RulesJob:
     config: Config
     today: dt.date
     codes: tuple[str, ...]
-    records: pd.DataFrame
-    messages: pd.DataFrame
+    records: Frame
+    messages: Frame
     files: list[FileInfo]
     cache: tuple[Path, bytes] | None
 
@@ -63,7 +98,7 @@ def run_rules(job: RulesJob) -> RulesResult:
 
     cache = Cache(*job.cache) if job.cache is not None else None
     engine = Engine(job.config, today=job.today, cache=cache)
-    dataset = Dataset(job.records, job.messages, job.files)
+    dataset = Dataset(job.records.frame(), job.messages.frame(), job.files)
     hits: dict[str, list[Hit]] = {}
     notes: dict[str, list[str]] = {}
     with memos(engine.context.memo):
@@ -93,9 +128,9 @@ class Offloaded:
             config=engine.config,
             today=engine.context.today,
             codes=tuple(rule.code for rule in rules),
-            # Shallow copies: the token rules add columns to the frames while they are sent.
-            records=dataset.records.copy(deep=False),
-            messages=dataset.messages.copy(deep=False),
+            # Taken now: the token rules add columns to the frames while they are sent.
+            records=Frame(dataset.records),
+            messages=Frame(dataset.messages),
             files=dataset.files,
             cache=cache.location() if cache is not None else None,
         )
