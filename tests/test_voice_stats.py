@@ -263,3 +263,19 @@ def test_threaded_counts_equal_pandas_counts(monkeypatch: pytest.MonkeyPatch) ->
         assert language._count(text, pattern).tolist() == expected.tolist()
         assert _stats.sparse_count(text, pattern).tolist() == expected.tolist()
     assert expected.sum() > 1000  # the comparison is not over zeros
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("pattern", [r"(?i)\bthe\b", r"zebra", r"[!?]"])
+def test_sparse_counts_of_a_selection_equal_pandas_counts(share: float, pattern: str) -> None:
+    """Most rows selected: scanned in place; few: copied out first. Matches in most rows:
+    the whole column is counted; in few: only those rows. Every way gives pandas' numbers on
+    the selected rows and 0 elsewhere."""
+    from dslint.rules.voice import _stats
+
+    rows = [("The end! " * (i % 3)) + ("zebra? " if i % 7 == 0 else "") + f"row {i}"
+            for i in range(400)]  # fmt: skip
+    text = pd.Series(pd.array(rows, dtype=pd.StringDtype("pyarrow")))
+    candidates = (np.arange(len(rows)) * 37 % 100) < share * 100
+    expected = np.where(candidates, text.str.count(pattern).to_numpy(), 0)
+    assert _stats.sparse_count(text, pattern, candidates).tolist() == expected.tolist()

@@ -106,7 +106,10 @@ class _Column:
         chosen = chosen[chosen >= 0]
         needed = np.flatnonzero(np.bincount(chosen, minlength=len(self.uniques)))
         per_unique = np.zeros(len(self.uniques), dtype=np.int64)
-        if len(needed):
+        if len(needed) == len(self.uniques):
+            # Every distinct value (the usual case for the text column): no copy of them all.
+            per_unique[:] = length(self.uniques)
+        elif len(needed):
             per_unique[needed] = length(self.uniques.take(needed))
         result = np.zeros(len(codes), dtype=np.int64)
         valid = rows & (codes >= 0)

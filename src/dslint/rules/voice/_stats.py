@@ -301,10 +301,19 @@ def sparse_count(text: pd.Series, pattern: str, candidates: Any = None) -> Any:
     rows = np.arange(len(text)) if candidates is None else np.flatnonzero(candidates)
     if not len(rows):
         return result
-    subset = column if candidates is None else column.take(rows)
+    # A selection of most rows is scanned in place and the other rows' answers dropped: a
+    # ``take`` would copy most of the column's text for each pattern (issue 10's memory).
+    in_place = len(rows) > len(column) // 2
+    subset = column if in_place else column.take(rows)
     matches = on_both_cores(pc.match_substring_regex, subset, pattern)
-    found = np.flatnonzero(matches.to_numpy(zero_copy_only=False))
-    if len(found):
-        counted = on_both_cores(pc.count_substring_regex, subset.take(found), pattern)
-        result[rows[found]] = counted.to_numpy(zero_copy_only=False)
+    matched = matches.to_numpy(zero_copy_only=False)
+    found = rows[matched[rows]] if in_place else rows[matched]
+    if not len(found):
+        return result
+    if len(found) > len(column) // 2:
+        counted = on_both_cores(pc.count_substring_regex, column, pattern)
+        result[found] = counted.to_numpy(zero_copy_only=False)[found]
+    else:
+        counted = on_both_cores(pc.count_substring_regex, column.take(found), pattern)
+        result[found] = counted.to_numpy(zero_copy_only=False)
     return result
