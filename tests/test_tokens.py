@@ -572,6 +572,27 @@ def test_tool_definitions_share(lint) -> None:  # type: ignore[no-untyped-def]
     assert located(findings) == [("T004", 1, "/input/tools")]
 
 
+def test_the_same_heavy_definitions_get_one_finding_per_file(tmp_path: Path) -> None:
+    other = [{"type": "function", "function": {"name": "stock", "description": "A stock quote."}}]
+    lines = [
+        {**chat("Hi", "Hello!"), "tools": TOOLS},  # line 1: heavy, group A
+        {**chat("Tell me " * 100, "Sure " * 100), "tools": TOOLS},  # line 2: light
+        {**chat("Hey", "Hi there!"), "tools": TOOLS},  # line 3: heavy, group A
+        {**chat("Yo", "Hi"), "tools": other},  # line 4: heavy, alone
+        {**chat("Hello", "Hello to you!"), "tools": TOOLS},  # line 5: heavy, group A
+    ]
+    for name in ("a.jsonl", "b.jsonl"):
+        (tmp_path / name).write_text(jsonl(*lines))
+    report = check([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], select=["T004"], today=TODAY)
+    found = sorted((Path(f.path).name, f.line, f.message) for f in report.findings)
+    assert [(name, line) for name, line, _ in found] == [
+        ("a.jsonl", 1), ("a.jsonl", 4), ("b.jsonl", 1), ("b.jsonl", 4)
+    ]  # fmt: skip
+    grouped, alone = found[0][2], found[1][2]
+    assert "each of the 3 examples that carry these same definitions (this is the first)" in grouped
+    assert alone.startswith("tool definitions take ") and "of the example's" in alone
+
+
 def test_wind_down(lint) -> None:  # type: ignore[no-untyped-def]
     text = jsonl(*clean_chat())
     after = dt.date(2027, 1, 7)

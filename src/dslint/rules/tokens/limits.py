@@ -195,6 +195,10 @@ class ToolDefinitionsShare(DatasetRule):
     and unused parameters, or drop tools the example never calls. The share is an option:
     ``[tool.dslint.rules.T004] share = 0.7``.
 
+    Examples of one file that carry the very same definitions get one finding between them,
+    on the first, saying how many they are (a tool-calling dataset repeats its tools in
+    every example: a finding per example would bury the rest of the report).
+
     FAIL::
 
         {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}], "tools": [{"type": "function", "function": {"name": "lookup_order", "description": "Look up an order by its number and return its status, items, shipping address and delivery estimate.", "parameters": {"type": "object", "properties": {"order_number": {"type": "string", "description": "The order number printed on the receipt, for example NW-12345."}}}}}]}
@@ -216,14 +220,36 @@ class ToolDefinitionsShare(DatasetRule):
             raise ConfigError(f"option 'share' of rule {self.code} must be between 0 and 1")
         frame = _counted(dataset)
         heavy = frame[(frame["tool_tokens"] > 0) & (frame["tool_tokens"] > frame["tokens"] * share)]
-        for record, row in heavy.iterrows():
-            tools, tokens = int(row["tool_tokens"]), int(row["tokens"])
-            yield Hit(
-                f"tool definitions take {tools:,} of the example's {tokens:,} tokens "
-                f"({tools / tokens:.0%}); they repeat in every example that carries them",
-                pointer=_tools_pointer(dataset, int(str(record)), str(row["tools"])),
-                record=int(str(record)),
+        # Examples of one file with the same definitions, in file order.
+        groups: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+        paths = dataset.records["path"].loc[heavy.index].astype(str).tolist()
+        for path, record, definitions, tools, tokens in zip(
+            paths,
+            heavy.index.tolist(),
+            heavy["tools"].astype(str).tolist(),
+            heavy["tool_tokens"].tolist(),
+            heavy["tokens"].tolist(),
+            strict=True,
+        ):
+            groups.setdefault((path, definitions), []).append(
+                (int(record), int(tools), int(tokens))
             )
+        for (_, definitions), members in groups.items():
+            record, tools, tokens = members[0]
+            if len(members) == 1:
+                message = (
+                    f"tool definitions take {tools:,} of the example's {tokens:,} tokens "
+                    f"({tools / tokens:.0%}); they repeat in every example that carries them"
+                )
+            else:
+                low, high = (f"{f(t / total for _, t, total in members):.0%}" for f in (min, max))
+                spread = low if low == high else f"{low}-{high}"
+                message = (
+                    f"tool definitions take {tools:,} tokens, {spread} of each of the "
+                    f"{len(members):,} examples that carry these same definitions (this is the "
+                    "first); they repeat in every example that carries them"
+                )
+            yield Hit(message, pointer=_tools_pointer(dataset, record, definitions), record=record)
 
 
 def _tools_pointer(dataset: Dataset, record: int, tools_json: str) -> str:
