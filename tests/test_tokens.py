@@ -17,6 +17,7 @@ from dslint import models
 from dslint.api import check
 from dslint.cli import cli
 from dslint.tokens import counting, encodings
+from dslint.tokens import lengths as text_lengths
 from dslint.tokens.counting import count as count_tokens
 
 # An independent tokenizer (pure Python, byte-identical to tiktoken) for the reference counts.
@@ -259,7 +260,7 @@ def test_a_helper_process_gives_the_same_counts(tmp_path: Path, monkeypatch) -> 
     serial = dataset_of(path, "gpt-4o-mini").records["tokens"].tolist()
     monkeypatch.setattr(counting, "WORKERS", 2)
     monkeypatch.setattr(counting, "PARALLEL_MIN_BYTES", 10)
-    monkeypatch.setattr(counting, "BATCH", 7)  # several batches on each side
+    monkeypatch.setattr(text_lengths, "BATCH", 7)  # several batches on each side
     from dslint import helper
 
     answered = []

@@ -37,8 +37,9 @@ import pandas as pd
 from dslint import helper as helpers
 from dslint import models
 from dslint.tokens import images, tooldefs
+from dslint.tokens import lengths as text_lengths
 from dslint.tokens.encodings import get_encoding
-from dslint.tokens.lengths import serial_lengths
+from dslint.tokens.lengths import batched_lengths
 
 if TYPE_CHECKING:
     from dslint.dataset import Dataset
@@ -123,19 +124,6 @@ class _Column:
 #: start and load the encoding, so only batches of at least PARALLEL_MIN_BYTES of text use it.
 WORKERS = 2
 PARALLEL_MIN_BYTES = 8_000_000
-#: Texts turned into Python strings at a time: a million replies at once would hold them all
-#: as Python objects (several times the file's size, issue 10), for no gain in speed.
-BATCH = 20_000
-
-
-def batched_lengths(encode: Callable[[str], list[int]], texts: Any) -> list[int]:
-    """Token counts of an Arrow string array (or a list), a batch of Python strings at a time."""
-    if isinstance(texts, list):
-        return serial_lengths(encode, texts)
-    counts: list[int] = []
-    for start in range(0, len(texts), BATCH):
-        counts += serial_lengths(encode, texts.slice(start, BATCH).to_pylist())
-    return counts
 
 
 def _lengths(encoding: Any, encoding_name: str) -> Lengths:
@@ -200,8 +188,9 @@ class _Memoised:
         import pyarrow as pa
 
         counts: list[int] = []
-        for start in range(0, len(texts), BATCH):
-            batch = texts.slice(start, BATCH).to_pylist()
+        step = text_lengths.BATCH
+        for start in range(0, len(texts), step):
+            batch = texts.slice(start, step).to_pylist()
             counts += [int(n) for n in self.counts.map(
                 batch, lambda missing: self._encode(pa.array(missing, pa.large_string())),
                 _is_count)]  # fmt: skip

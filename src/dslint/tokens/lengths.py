@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 #: Texts longer than this are encoded piece by piece (see :func:`_length`).
 HUGE_TEXT_CHARS = 1_000_000
+#: Texts turned into Python strings at a time: a million replies at once would hold them all
+#: as Python objects (several times the file's size, issue 10), for no gain in speed.
+BATCH = 20_000
 
 
 def _length(encode: Callable[[str], list[int]], text: str) -> int:
@@ -39,3 +43,13 @@ def serial_lengths(encode: Callable[[str], list[int]], texts: list[str]) -> list
     if texts and max(map(len, texts)) <= HUGE_TEXT_CHARS:
         return [len(encode(text)) for text in texts]  # the common case, without a wrapper
     return [_length(encode, text) for text in texts]
+
+
+def batched_lengths(encode: Callable[[str], list[int]], texts: Any) -> list[int]:
+    """Token counts of an Arrow string array (or a list), a batch of Python strings at a time."""
+    if isinstance(texts, list):
+        return serial_lengths(encode, texts)
+    counts: list[int] = []
+    for start in range(0, len(texts), BATCH):
+        counts += serial_lengths(encode, texts.slice(start, BATCH).to_pylist())
+    return counts

@@ -9,18 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dslint.tokens.lengths import serial_lengths
-
-#: Texts turned into Python strings at a time (as dslint.tokens.counting.BATCH).
-BATCH = 20_000
+from dslint.tokens.lengths import batched_lengths
 
 
 def lengths(encoding_name: str, texts: Any) -> list[int]:
     """Counts of an Arrow string array (turned into Python strings a batch at a time)."""
     from dslint.tokens.encodings import get_encoding
 
-    encode = get_encoding(encoding_name).encode_ordinary
-    counts: list[int] = []
-    for start in range(0, len(texts), BATCH):
-        counts += serial_lengths(encode, texts.slice(start, BATCH).to_pylist())
-    return counts
+    return batched_lengths(get_encoding(encoding_name).encode_ordinary, texts)
