@@ -120,6 +120,26 @@ def instantiate(config: Config, chosen: list[type[Rule]]) -> list[Rule]:
     return instances
 
 
+class _FormatSample:
+    """The first FORMAT_SAMPLE objects' detected formats, and whether any shows an image:
+    what decides a file's format and default target model."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.size = 0
+        self.images = False
+
+    def add(self, record: Record) -> None:
+        if record.is_object:
+            self.counts[record.format] += 1
+            self.size += 1
+            self.images = self.images or '"image_url"' in record.raw
+
+    @property
+    def full(self) -> bool:
+        return self.size >= FORMAT_SAMPLE
+
+
 class Engine:
     def __init__(
         self,
@@ -268,7 +288,7 @@ class Engine:
         info, records = read_file(path, index, split, span)
         other = None
         if spans and decision:
-            self._decide(info, *decision)
+            self._decide(info, decision)
             second = spans[1]
             other = shards.Helper(
                 shards.SpanJob(
@@ -306,18 +326,17 @@ class Engine:
         shards.merge_counts(info, result)
         return info, other.job.first_index + max(info.lines - first_line + 1, 0)
 
-    def _sample(self, path: Path, split: str, span: Any) -> tuple[Counter[str], bool] | None:
+    def _sample(self, path: Path, split: str, span: Any) -> _FormatSample | None:
         """The format sample ``settled`` would take, read ahead within ``span``; None when
         the span holds fewer than FORMAT_SAMPLE objects (the whole file then decides)."""
         _, records = read_file(path, 0, split, span)
-        sample: Counter[str] = Counter()
-        images = False
+        sample = _FormatSample()
         for record in records:
             if record.is_object:
-                sample[formats.detect_record(record.value)] += 1
-                images = images or '"image_url"' in record.raw
-                if sum(sample.values()) >= FORMAT_SAMPLE:
-                    return sample, images
+                record.format = formats.detect_record(record.value)
+                sample.add(record)
+                if sample.full:
+                    return sample
         return None
 
     def settled(
@@ -326,8 +345,7 @@ class Engine:
         """Decide the file's format from its first records (unless ``decided`` already), then
         set each record's format."""
         buffer: list[Record] = []
-        sample: Counter[str] = Counter()
-        images = False
+        sample = _FormatSample()
         for record in records:
             if record.is_object:
                 record.format = formats.detect_record(record.value)
@@ -336,28 +354,26 @@ class Engine:
                 yield record
                 continue
             buffer.append(record)
-            if record.is_object:
-                sample[record.format] += 1
-                images = images or '"image_url"' in record.raw
-            if sum(sample.values()) >= FORMAT_SAMPLE:
-                self._decide(info, sample, images)
+            sample.add(record)
+            if sample.full:
+                self._decide(info, sample)
                 decided = True
                 for held in buffer:
                     self._settle(held, info)
                     yield held
                 buffer.clear()
         if not decided:
-            self._decide(info, sample, images)
+            self._decide(info, sample)
             for held in buffer:
                 self._settle(held, info)
                 yield held
 
-    def _decide(self, info: FileInfo, sample: Counter[str], images: bool) -> None:
-        info.format = formats.dominant(sample)
+    def _decide(self, info: FileInfo, sample: _FormatSample) -> None:
+        info.format = formats.dominant(sample.counts)
         if self.fixed_target is not None:
             info.target = self.fixed_target
         elif info.format in formats.ACCEPTED:
-            name = models.default_for(info.format, has_images=images)
+            name = models.default_for(info.format, has_images=sample.images)
             info.target = models.resolve(name, {k: dict(v) for k, v in self.config.models.items()})
 
     def _settle(self, record: Record, info: FileInfo) -> None:
@@ -434,6 +450,15 @@ class Engine:
         self.record_hits.put(key, encode_hits(hits), self.context.notes[before:])
         return hits
 
+    def _collect(self, rule: DatasetRule, dataset: Dataset) -> tuple[list[Hit], list[str]]:
+        """A dataset rule's hits and the notes it made, kept apart until reported in rule
+        order (a helper process's rules report theirs the same way)."""
+        before = len(self.context.notes)
+        hits = list(rule.check(dataset))
+        notes = self.context.notes[before:]
+        del self.context.notes[before:]
+        return hits, notes
+
     def _run_dataset_rules(self, dataset: Dataset) -> list[Finding]:
         from dslint import offload
 
@@ -443,13 +468,9 @@ class Engine:
         results: dict[str, tuple[list[Hit], list[str]]] = {}
         try:
             for dataset_rule in self.dataset_rules:
-                if dataset_rule in away:
-                    continue
-                self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
-                before = len(self.context.notes)
-                hits = list(dataset_rule.check(dataset))
-                results[dataset_rule.code] = (hits, self.context.notes[before:])
-                del self.context.notes[before:]
+                if dataset_rule not in away:
+                    self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
+                    results[dataset_rule.code] = self._collect(dataset_rule, dataset)
         except BaseException:
             if helper is not None:
                 helper.close()  # an interrupted run leaves no helper behind
@@ -466,10 +487,7 @@ class Engine:
                     self.context.cache.absorb(done.cache_entries)
             else:  # the helper failed: the same rules here, one core
                 for dataset_rule in away:
-                    before = len(self.context.notes)
-                    hits = list(dataset_rule.check(dataset))
-                    results[dataset_rule.code] = (hits, self.context.notes[before:])
-                    del self.context.notes[before:]
+                    results[dataset_rule.code] = self._collect(dataset_rule, dataset)
         pending: list[tuple[DatasetRule, Hit]] = []
         findings: list[Finding] = []
         for dataset_rule in self.dataset_rules:  # in rule order, wherever each one ran
