@@ -123,6 +123,11 @@ class _Store:
         self.used[key] = value
         self.dirty = True
 
+    def absorb(self, used: Mapping[str, Any], dirty: bool) -> None:
+        """Take in what a helper process used and changed in its copy of this store."""
+        self.used.update(used)
+        self.dirty = self.dirty or dirty
+
     def save(self, header: Mapping[str, Any]) -> None:
         if not self.dirty:
             return  # nothing new: leave the file as it is (pruning can wait for a change)
@@ -283,9 +288,7 @@ class Cache:
 
     def absorb(self, exported: Mapping[Path, tuple[dict[str, Any], bool, dict[str, Any]]]) -> None:
         for path, (used, dirty, header) in exported.items():
-            store = self._store(path.stem, header)
-            store.used.update(used)
-            store.dirty = store.dirty or dirty
+            self._store(path.stem, header).absorb(used, dirty)
 
     def record_store(self, path: Path) -> RecordHits:
         """The record-hit store at ``path`` (a helper process checking part of a file uses
@@ -348,9 +351,7 @@ class RecordHits:
         return self._store.used, self._store.dirty
 
     def absorb(self, entries: tuple[dict[str, Any], bool]) -> None:
-        used, dirty = entries
-        self._store.used.update(used)
-        self._store.dirty = self._store.dirty or dirty
+        self._store.absorb(*entries)
 
 
 def null_memo(namespace: str) -> TextMemo:

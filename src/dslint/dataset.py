@@ -281,10 +281,13 @@ _ARROW_TYPES = {"category": "string", "text": "large_string", "int64": "int64",
 def _arrow_chunk(columns: dict[str, list[Any]], kinds: dict[str, str]) -> dict[str, Any]:
     import pyarrow as pa
 
-    return {
-        name: pa.array(columns[name], type=getattr(pa, _ARROW_TYPES[kind])())
-        for name, kind in kinds.items()
-    }
+    return {name: pa.array(columns[name], type=_arrow_type(kind)) for name, kind in kinds.items()}
+
+
+def _arrow_type(kind: str) -> Any:
+    import pyarrow as pa
+
+    return getattr(pa, _ARROW_TYPES[kind])()
 
 
 def _frame(
@@ -301,10 +304,8 @@ def _frame(
         # One contiguous array per column: Arrow's take, filters and string kernels on a
         # chunked column concatenate it first, each time (a filter of the text column was
         # 13x slower on 8 chunks than on one). The chunks are released column by column.
-        column = pa.chunked_array([c.pop(name) for c in arrow],
-                                  type=getattr(pa, _ARROW_TYPES[kind])())  # fmt: skip
-        column = pa.chunked_array([column.combine_chunks()], type=column.type)
-        data[name] = _pandas_column(column, kind, FIXED_CATEGORIES.get(name))
+        column = pa.chunked_array([c.pop(name) for c in arrow], type=_arrow_type(kind))
+        data[name] = _pandas_column(column.combine_chunks(), kind, FIXED_CATEGORIES.get(name))
     frame: pd.DataFrame = pd.DataFrame(data)
     if index is not None:
         frame.index.name = index
@@ -316,6 +317,7 @@ FIXED_CATEGORIES = {"split": ["train", "validation"]}
 
 
 def _pandas_column(column: Any, kind: str, categories: list[str] | None = None) -> Any:
+    """The pandas array of one contiguous Arrow array."""
     import numpy as np
     import pandas as pd
 
@@ -326,17 +328,17 @@ def _pandas_column(column: Any, kind: str, categories: list[str] | None = None) 
         # object per row: Arrow encodes, the few categories are sorted here.
         if not len(column):
             return pd.Categorical([], categories=categories)
-        encoded = column.combine_chunks().dictionary_encode()
+        encoded = column.dictionary_encode()
         found = encoded.dictionary.to_pylist()
         wanted = categories if categories is not None else sorted(found)
         remap = np.array([wanted.index(value) for value in found], dtype=np.int32)
         codes = remap[encoded.indices.to_numpy(zero_copy_only=False)]
         return pd.Categorical.from_codes(codes, pd.Index(wanted))
     if kind == "Int8":
-        values = column.fill_null(0).to_numpy()
+        values = column.fill_null(0).to_numpy(zero_copy_only=False)
         mask = column.is_null().to_numpy(zero_copy_only=False)
         return pd.arrays.IntegerArray(values.astype(np.int8), mask)
-    values = column.to_numpy()
+    values = column.to_numpy(zero_copy_only=False)
     return values if kind != "bool" else values.astype(bool)
 
 
