@@ -314,6 +314,7 @@ class Substitution(Check):
             raise ValueError(f"{self.name}: substitution rule without 'swap'")
         keys = sorted((str(k) for k in swap), key=len, reverse=True)
         self.keys = keys
+        self._key_patterns: dict[int, Any] = {}
         self.replacements = [str(swap[k]) for k in keys]
         body = "|".join("(" + _CAPTURE.sub("(?:", k) + ")" for k in keys)
         source = body if d.get("nonword") else rf"\b(?:{body})\b"
@@ -370,7 +371,11 @@ class Substitution(Check):
             expected = _cap_first(expected)
         if not _GROUP_REFERENCE.search(expected):
             return expected
-        key = regex.compile(self.keys[index], _flags(self.ignorecase))
+        key = self._key_patterns.get(index)
+        if key is None:  # compiled once per key, not once per match
+            key = self._key_patterns[index] = regex.compile(
+                self.keys[index], _flags(self.ignorecase)
+            )
         template = _GROUP_REFERENCE.sub(
             lambda m: rf"\g<{m.group(1)}>", expected.replace("\\", "\\\\")
         )

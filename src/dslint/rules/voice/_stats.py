@@ -34,7 +34,8 @@ def max_sentence_words(text: str) -> int:
     return max((len(WORD.findall(s)) for s in SENTENCE_SPLIT.split(text)), default=0)
 
 
-def _column(text: pd.Series) -> Any:
+def arrow_column(text: pd.Series) -> Any:
+    """The column as one contiguous Arrow ``large_string`` array."""
     import pyarrow as pa
 
     column = pa.array(text.array, type=pa.large_string())
@@ -115,7 +116,7 @@ def byte_counts(text: pd.Series) -> pd.DataFrame:
     names = ("letters", "capitals", "alnum", "syllables", "tokens", "exclamations",
              "questions", "non_ascii", "plain", "words", "sentences", "sentence_words")  # fmt: skip
     out = {name: np.zeros(len(text), dtype=np.int64) for name in names}
-    for first, data, offsets in _chunks(_column(text)):
+    for first, data, offsets in _chunks(arrow_column(text)):
         rows = slice(first, first + len(offsets) - 1)
         size = len(data)
         row_start = offsets[:-1][offsets[:-1] < offsets[1:]]
@@ -226,7 +227,7 @@ def letter_counts(text: pd.Series) -> tuple[Any, Any]:
     letters = np.zeros(len(text), dtype=np.int64)
     runs = np.zeros(len(text), dtype=np.int64)
     non_ascii = np.zeros(len(text), dtype=bool)
-    for first, data, offsets in _chunks(_column(text)):
+    for first, data, offsets in _chunks(arrow_column(text)):
         rows = slice(first, first + len(offsets) - 1)
         row_start = offsets[:-1][offsets[:-1] < offsets[1:]]
         letter = _between(data | np.uint8(0x20), ord("a"), ord("z"))
@@ -296,7 +297,7 @@ def sparse_count(text: pd.Series, pattern: str, candidates: Any = None) -> Any:
     """
     import pyarrow.compute as pc
 
-    column = _column(text)
+    column = arrow_column(text)
     result = np.zeros(len(text), dtype=np.int64)
     rows = np.arange(len(text)) if candidates is None else np.flatnonzero(candidates)
     if not len(rows):

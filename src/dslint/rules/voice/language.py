@@ -24,7 +24,7 @@ from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._langid import classify_many
 from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
-from dslint.rules.voice._stats import letter_counts, on_both_cores
+from dslint.rules.voice._stats import arrow_column, letter_counts, on_both_cores
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -96,12 +96,9 @@ def _count(prose: pd.Series, pattern: str) -> Any:
     the column is all ASCII (``\\b`` differs between the engines only on other text), with
     Python's ``re`` otherwise. The RE2 count, the costly one on large files, runs on both
     cores (see :func:`on_both_cores`)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = pa.array(prose.array, type=pa.large_string())
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    column = arrow_column(prose)
     if not pc.all(pc.string_is_ascii(column), min_count=0).as_py():
         return prose.str.count(pattern).to_numpy(dtype=np.int64)
     counted = on_both_cores(pc.count_substring_regex, column, pattern)
