@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_startup import edit_one_percent
-from common import dataset, rows
+from common import dataset, one_core, rows
 
 DSLINT = [sys.executable, "-m", "dslint"]
 # (label, --select): the default check, then each family alone.
@@ -117,8 +117,7 @@ def stages(original: Path, edited: Path, folder: Path) -> list[tuple[str, float]
 
     # On one core: with helper processes, stages overlap and a family's time would hide in
     # another's (the duplicate rules run in a helper for a file this size).
-    os.environ["DSLINT_WORKERS"] = "1"
-    with working_directory(folder):
+    with working_directory(folder), one_core():
         Engine._run_dataset_rules = timed_dataset_rules  # type: ignore[method-assign]
         try:
             start = time.perf_counter()
@@ -126,7 +125,6 @@ def stages(original: Path, edited: Path, folder: Path) -> list[tuple[str, float]
             total = time.perf_counter() - start
         finally:
             Engine._run_dataset_rules = real_dataset_rules  # type: ignore[method-assign]
-            del os.environ["DSLINT_WORKERS"]
     families = {k: v for k, v in spent.items() if k not in ("frames", "dataset rules")}
     other_rules = spent["dataset rules"] - sum(families.values())
     load = total - spent["frames"] - spent["dataset rules"]

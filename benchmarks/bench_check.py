@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import dataset, plain_tiktoken, tokenisation_floor
+from common import dataset, one_core, plain_tiktoken, tokenisation_floor
 
 FAMILIES = {"T": "tokens", "D": "duplicates", "V": "voice", "P": "privacy", "M": "moderation"}
 
@@ -80,13 +79,10 @@ def instrumented_check(path: Path) -> tuple[float, dict[str, float], int]:
     return total, dict(stages), len(report.findings)
 
 
-def one_core(path: Path) -> Any:
+def check_on_one_core(path: Path) -> Any:
     """The instrumented check with every helper process turned off."""
-    os.environ["DSLINT_WORKERS"] = "1"
-    try:
+    with one_core():
         return instrumented_check(path)
-    finally:
-        del os.environ["DSLINT_WORKERS"]
 
 
 def cookbook_loop(path: Path) -> tuple[float, int]:
@@ -140,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         floors.append(tokenisation_floor(path))
         total, _, findings = instrumented_check(path)
         checks.append(total)
-        single, stages, single_findings = one_core(path)
+        single, stages, single_findings = check_on_one_core(path)
         assert single_findings == findings, "one core and two must report the same"
         singles.append(single)
         stage_runs.append(stages)

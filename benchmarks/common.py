@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,18 @@ def rows(table: list[tuple[Any, ...]], header: tuple[str, ...]) -> Iterator[str]
             c.rjust(w) if i else c.ljust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
+
+
+@contextmanager
+def one_core() -> Iterator[None]:
+    """dslint without helper processes (``DSLINT_WORKERS=1``) for the time of the block, so
+    that stages do not overlap; the variable's earlier value is put back."""
+    before = os.environ.get("DSLINT_WORKERS")
+    os.environ["DSLINT_WORKERS"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DSLINT_WORKERS"]
+        else:
+            os.environ["DSLINT_WORKERS"] = before
