@@ -1,11 +1,12 @@
 """Run one function call in a second Python process, so a run uses both cores.
 
 Used by dslint.shards (the record stage of a large file's second half), dslint.offload (the
-duplicate rules of a large dataset) and token counting (part of a large batch). The child is a fresh interpreter started with
-``python -c`` that reads ``(module, function, arguments)`` as a pickle on its stdin and
-writes the result, pickled, on its stdout. Unlike ``multiprocessing``'s spawn, the child
-never imports the caller's ``__main__``: a user script calling ``dslint.check()`` without an
-``if __name__ == "__main__"`` guard would otherwise run again inside the helper.
+duplicate rules of a large dataset) and token counting (part of a large batch). The child is
+a fresh interpreter started with ``python -c`` that reads ``(module, function, arguments)``
+as a pickle on its stdin and writes the result, pickled, on its stdout. Unlike
+``multiprocessing``'s spawn, the child never imports the caller's ``__main__``: a user
+script calling ``dslint.check()`` without an ``if __name__ == "__main__"`` guard would
+otherwise run again inside the helper.
 
 Pickles only ever pass between this process and the child it started. Whatever goes wrong
 with the child (it cannot start, it dies, it raises), :meth:`Call.result` returns None and
