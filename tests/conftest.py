@@ -42,7 +42,8 @@ def clean_chat(count: int = 10) -> list[dict[str, Any]]:
 def _private_cache_key(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The cache's secret key goes to a temporary folder, never the tester's home."""
+    """The cache's secret key and the unpacked data copies (dslint.derived) go to a temporary
+    folder shared by the session, never the tester's home."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
 
 

@@ -1,0 +1,116 @@
+"""Unpacked copies of installed data files, made once per machine and verified on every load.
+
+Two files that every default check reads are stored packed: V012's language model (an LZMA
+file; unpacking it costs about 0.35 s) and the token encodings (base64 text; parsing
+o200k_base costs about 0.1 s). On a 20-example file, as pre-commit runs it, that was a third
+of the run. The first run that needs one unpacks it as plain numpy arrays (``.npy``, read
+without pickle) into the user's cache folder; later runs map those files instead.
+
+A copy is found by the sha256 of the source file it came from (plus a layout name the caller
+versions), so a new model or encoding gets a new copy. Its own files are listed with their
+sha256 in ``manifest.json`` and checked on every load: a damaged or altered copy is thrown
+away and unpacked again, so it can cost time but never change a result. Anything that goes
+wrong (no home folder, a read-only disk, a full one) falls back to unpacking in memory.
+
+The folder is ``$XDG_CACHE_HOME/dslint/derived`` (``~/.cache/dslint/derived`` by default),
+beside the incremental cache's key (dslint.cache). It never holds the user's data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+STALE_SECONDS = 3600
+
+
+def root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "dslint" / "derived"
+
+
+def source_digest(path: Path) -> str:
+    """The sha256 of an installed source file (a few MB: a few milliseconds)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def arrays(
+    layout: str, digest: str, unpack: Callable[[], Mapping[str, np.ndarray[Any, Any]]]
+) -> dict[str, np.ndarray[Any, Any]]:
+    """The arrays ``unpack()`` makes from the source whose sha256 is ``digest``.
+
+    Read from a verified copy when there is one (memory-mapped: pages are read as they are
+    used); otherwise ``unpack()`` runs and its result is kept for next time.
+    """
+    try:
+        folder: Path | None = root() / f"{layout}-{digest[:32]}"
+    except RuntimeError:  # no home folder to put it in
+        folder = None
+    if folder is not None:
+        kept = _load(folder)
+        if kept is not None:
+            return kept
+    made = {name: np.ascontiguousarray(value) for name, value in unpack().items()}
+    if folder is not None:
+        _save(folder, made)
+    return made
+
+
+def _load(folder: Path) -> dict[str, np.ndarray[Any, Any]] | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        loaded: dict[str, np.ndarray[Any, Any]] = {}
+        for name, expected in manifest.items():
+            path = folder / f"{name}.npy"
+            if not name.isidentifier() or hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+                raise ValueError(f"{path} does not match its manifest")
+            loaded[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+        return loaded
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, AttributeError):  # damaged: unpack it again
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+def _save(folder: Path, made: Mapping[str, np.ndarray[Any, Any]]) -> None:
+    """Write the copy beside its final place, then rename it there: a reader sees a whole
+    copy or none, and of two processes unpacking at once, the first rename wins."""
+    temporary = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    try:
+        _sweep(folder)
+        temporary.mkdir(parents=True)
+        manifest = {}
+        for name, value in made.items():
+            if value.dtype.hasobject:
+                raise ValueError("object arrays are not kept")
+            path = temporary / f"{name}.npy"
+            np.save(path, value, allow_pickle=False)
+            manifest[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        (temporary / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        os.rename(temporary, folder)
+    except (OSError, ValueError):
+        pass  # kept next time, perhaps; this run already has the arrays
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _sweep(folder: Path) -> None:
+    """Remove half-written copies left by runs that were killed while writing (an hour old:
+    a copy being written now is not touched)."""
+    if not folder.parent.is_dir():
+        return
+    for stale in folder.parent.glob(f"{folder.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(stale, ignore_errors=True)
