@@ -413,3 +413,27 @@ def test_the_same_question_about_different_images_is_not_a_duplicate(lint) -> No
 def test_prompts_without_any_text_are_not_the_same_prompt(lint) -> None:  # type: ignore[no-untyped-def]
     empty = [chat("   ", f"Answer {i}.") for i in range(3)]
     assert located(lint(jsonl(*empty), select=["D002"])) == []
+
+
+def test_column_hashes_equal_those_of_the_columns_as_strings() -> None:
+    """hash_column skips the string-per-row conversion, never changing a hash (fingerprints
+    of duplicate findings are built from them)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from dslint.rules.duplicates.hashing import arrow, hash_column, hash_strings
+
+    values = ["system", "user", None, "assistant", "user", "", "système"]
+    unused_category = ["user", "zzz", "assistant", "system", "système", ""]
+    columns = [
+        pd.Series(pd.Categorical(values)),
+        pd.Series(pd.Categorical(values, categories=unused_category)),
+        pd.Series(pd.Categorical([None, None])),
+        pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))),
+        pd.Series([1, 0, None, 1], dtype="Int8"),
+    ]
+    for column in columns:
+        expected = hash_strings(arrow(column.astype("string")))
+        assert hash_column(column).tolist() == expected.tolist()
+    # null hashes like the empty string, a category without rows changes nothing
+    assert hash_column(columns[0])[2] == hash_column(columns[0])[5]

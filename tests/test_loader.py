@@ -175,3 +175,44 @@ def test_frames_built_from_many_chunks_hold_every_text_in_order(
     assert users == texts
     answers = messages[messages["role"] == "assistant"]["text"].tolist()
     assert answers == ["" if i % 5 == 0 else f"answer {i}" for i in range(20)]
+
+
+@pytest.mark.parametrize("growable", [True, False], ids=["one-growing-map", "chunks"])
+def test_the_text_column_gathers_chunks_in_order_and_grows(growable: bool) -> None:
+    import pyarrow as pa
+
+    from dslint.dataset import GROWABLE_MAPS, TextColumn
+
+    if growable and not GROWABLE_MAPS:
+        pytest.skip("this platform's memory maps cannot grow in place")
+
+    whole = pa.array([f"text {i} " + "é" * (i % 7) for i in range(3000)], type=pa.large_string())
+    big = pa.array(["x" * 1_000_000] * 20, type=pa.large_string())  # beyond the first map
+    pieces = [
+        whole.slice(0, 1000),
+        whole.slice(1000, 0),  # an empty chunk
+        pa.array(["", "", ""], type=pa.large_string()),  # rows without bytes
+        whole.slice(1000, 2000),  # a slice: its offsets start past zero
+        big,
+        pa.array(["ünïcode", "plain"], type=pa.string()),  # 32-bit offsets are widened
+    ]
+    column = TextColumn(growable)
+    for piece in pieces:
+        column.append(piece)
+    assert len(column) == sum(len(p) for p in pieces)
+    finished = column.finish()
+    expected = pa.concat_arrays([p.cast(pa.large_string()) for p in pieces])
+    assert finished.type == pa.large_string()
+    assert finished.equals(expected)
+    assert finished.validate(full=True) is None
+
+
+def test_the_text_column_refuses_missing_texts() -> None:
+    import pyarrow as pa
+
+    from dslint.dataset import TextColumn
+
+    for growable in (True, False):
+        with pytest.raises(ValueError, match="no nulls"):
+            TextColumn(growable).append(pa.array(["a", None], type=pa.large_string()))
+        assert len(TextColumn(growable).finish()) == 0

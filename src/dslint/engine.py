@@ -318,7 +318,7 @@ class Engine:
         progress(f"reading {info.path}: waiting for the second half")
         result = other.result(self)
         findings.extend(result.findings)
-        builder.extend(result.record_chunks, result.message_chunks)
+        builder.extend(result.record_chunks, result.message_chunks, result.text)
         self.context.notes.extend(result.notes)
         if result.cache_entries is not None and self.record_hits is not None:
             self.record_hits.absorb(result.cache_entries)

@@ -91,6 +91,7 @@ class SpanResult:
     findings: list[Finding]
     record_chunks: list[dict[str, Any]]
     message_chunks: list[dict[str, Any]]
+    text: Any  # the messages' text column (dslint.dataset.TextColumn)
     lines: int
     examples: int
     objects: int
@@ -131,6 +132,7 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
         findings=findings,
         record_chunks=builder.record_chunks,
         message_chunks=builder.message_chunks,
+        text=builder.text.finish(),
         lines=info.lines,
         examples=info.examples,
         objects=info.objects,

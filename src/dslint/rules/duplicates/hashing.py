@@ -49,6 +49,25 @@ def hash_strings(values: pa.Array | pa.ChunkedArray) -> U64:
     return result
 
 
+def hash_column(column: pd.Series) -> U64:
+    """``hash_strings`` of a column's values as strings, without a string per row.
+
+    A categorical column hashes its few categories and indexes them by code; a string column
+    is hashed as it is; others (small integer columns) go through ``astype("string")``. The
+    hashes are those of ``hash_strings(arrow(column.astype("string")))``, which for a
+    categorical made a Python string per row (5.5 million at a million examples, 0.8 GB).
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = pd.Series(column.cat.categories, dtype="string")
+        hashed = np.append(hash_strings(arrow(categories)), hash_strings(pa.array([""])))
+        codes = column.cat.codes.to_numpy(dtype=np.int64)  # -1 (missing) picks the "" hash
+        result: U64 = hashed[codes]
+        return result
+    if isinstance(column.dtype, pd.StringDtype):
+        return hash_strings(arrow(column))
+    return hash_strings(arrow(column.astype("string")))
+
+
 def arrow(column: Any) -> pa.ChunkedArray:
     """A pandas string column as an Arrow array (no copy when the column is Arrow-backed)."""
     data = pa.array(column.array if hasattr(column, "array") else column, type=pa.string())
