@@ -646,3 +646,38 @@ def test_huge_texts_are_counted_in_pieces_exactly(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setattr(lengths, "HUGE_TEXT_CHARS", 500)
         assert lengths._length(encoding.encode_ordinary, text) == whole
         monkeypatch.undo()
+
+
+@pytest.mark.parametrize("slice_rows", [1, 3, 1 << 18])
+def test_a_column_encoded_in_slices_counts_every_row(
+    slice_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """_Column dictionary-encodes ENCODE_ROWS rows at a time (memory): the counts of every
+    selection are those of each row's own text, repeats across slices and nulls included."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from dslint.tokens import counting
+    from dslint.tokens.encodings import get_encoding
+
+    monkeypatch.setattr(counting, "ENCODE_ROWS", slice_rows)
+    values = ["You are a helpful assistant.", "Hi", None, "Hi", "Bonjour à tous !", "",
+              "You are a helpful assistant.", "A longer reply, with 12 words in it, or so."]  # fmt: skip
+    column = counting._Column(pd.Series(pd.arrays.ArrowStringArray(pa.array(values))))
+    encode = get_encoding("o200k_base").encode_ordinary
+    calls: list[int] = []
+
+    def length(texts: pa.Array | pa.ChunkedArray) -> list[int]:
+        calls.append(len(texts))
+        return [len(encode(t)) for t in texts.to_pylist()]
+
+    every = np.ones(len(values), dtype=bool)
+    some = np.array([i % 3 == 0 for i in range(len(values))])
+    for rows in (every, some, np.zeros(len(values), dtype=bool)):
+        expected = [
+            len(encode(v)) if r and v is not None else 0 for v, r in zip(values, rows, strict=True)
+        ]
+        assert column.tokens(rows, length).tolist() == expected
+    if slice_rows > len(values):  # one slice: each distinct text is encoded once
+        assert calls[0] == len({v for v in values if v is not None})
