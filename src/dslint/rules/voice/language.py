@@ -48,7 +48,7 @@ _TOKEN = re.compile(r"[^\W\d_]{2,}")
 def _settle_by_vocabulary(
     prose: pd.Series,
     words_in: Any,
-    texts: Any,
+    texts: _Texts,
     candidates: Any,
     languages: Any,
     confidence: Any,
@@ -63,26 +63,27 @@ def _settle_by_vocabulary(
     affordable without guessing: a message in another language shares few of those words.
     """
     sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
-    results = classify_many(model, [texts[row] for row in sample])
+    sampled = texts.of(sample)
+    results = classify_many(model, sampled)
     for row, (language, score) in zip(sample, results, strict=False):
         languages[row], confidence[row] = language, score
     sure = [
-        (row, language)
-        for row, (language, score) in zip(sample, results, strict=False)
+        (row, language, text)
+        for row, text, (language, score) in zip(sample, sampled, results, strict=True)
         if score >= 0.95
     ]
     if not sure:
         return np.setdiff1d(candidates, sample)
-    dominant = Counter(language for _, language in sure).most_common(1)[0][0]
+    dominant = Counter(language for _, language, _ in sure).most_common(1)[0][0]
     words: Counter[str] = Counter()
-    for row, language in sure:
+    for _, language, text in sure:
         if language == dominant:
-            words.update(w.lower() for w in _TOKEN.findall(texts[row]))
+            words.update(w.lower() for w in _TOKEN.findall(text))
     vocabulary = [w for w, _ in words.most_common(100)]
     pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
     total = np.maximum(words_in.astype(float), 1.0)
     share = _count(prose, pattern).astype(float) / total
-    in_dominant = np.array([row for row, language in sure if language == dominant])
+    in_dominant = np.array([row for row, language, _ in sure if language == dominant])
     threshold = max(0.2, float(np.quantile(share[in_dominant], 0.05)))
     rest = np.setdiff1d(candidates, sample)
     clear = rest[share[rest] >= threshold]
@@ -144,26 +145,42 @@ def _prose(text: pd.Series) -> pd.Series:
     """``text.str.replace(_CODE, " ", regex=True).str.slice(0, SAMPLE_CHARS)``, cheaply.
 
     Only rows holding a backtick or "http" can match ``_CODE``, so only those go through
-    Python's ``re`` (pandas uses it too, because of ``\\S``); the others are kept as they are.
+    Python's ``re`` (pandas uses it too, because of ``\\S``); the column is cut to
+    SAMPLE_CHARS first and those rows replaced in the cut column, so no full-length copy of
+    the column and no Python string per row is made (each was about 1 GB at a million
+    examples).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = pa.array(text.array, type=pa.large_string())
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    column = arrow_column(text)
     maybe = pc.or_(pc.match_substring(column, "`"), pc.match_substring(column, "http"))
-    positions = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    mask = maybe.to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(mask)
+    cut = pc.utf8_slice_codeunits(column, 0, SAMPLE_CHARS)
     if len(positions):
         code = re.compile(_CODE)
-        values = text.to_numpy()[positions].tolist()
-        mask = np.zeros(len(text), dtype=bool)
-        mask[positions] = True
+        values = column.take(pa.array(positions)).to_pylist()
         replaced = pa.array([code.sub(" ", v) for v in values], type=pa.large_string())
-        column = pc.replace_with_mask(column, pa.array(mask), replaced)
-    column = pc.utf8_slice_codeunits(column, 0, SAMPLE_CHARS)
-    prose: pd.Series = pd.Series(pd.arrays.ArrowStringArray(column), index=text.index)
+        cut = pc.replace_with_mask(
+            cut, pa.array(mask), pc.utf8_slice_codeunits(replaced, 0, SAMPLE_CHARS)
+        )
+    prose: pd.Series = pd.Series(pd.arrays.ArrowStringArray(cut), index=text.index)
     return prose
+
+
+class _Texts:
+    """Python strings of chosen rows of a prose column, made only when asked for (a string
+    per row of a million examples' replies was over 1 GB)."""
+
+    def __init__(self, prose: pd.Series) -> None:
+        self._column = arrow_column(prose)
+
+    def of(self, rows: Any) -> list[str]:
+        import pyarrow as pa
+
+        values: list[str] = self._column.take(pa.array(rows, type=pa.int64())).to_pylist()
+        return values
 
 
 def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) -> pd.DataFrame:
@@ -172,16 +189,17 @@ def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) ->
     languages = np.full(len(rows), "", dtype=object)
     confidence = np.zeros(len(rows))
     candidates = np.flatnonzero(letters >= options.min_letters)
-    texts = prose.to_numpy()
+    texts = _Texts(prose)
     if len(candidates) > SAMPLE_MESSAGES:
         candidates = _settle_by_vocabulary(
             prose, words, texts, candidates, languages, confidence, model.result()
         )
     if len(candidates):
-        distinct = list(dict.fromkeys(texts[row] for row in candidates))
+        values = texts.of(candidates)
+        distinct = list(dict.fromkeys(values))
         memo = dict(zip(distinct, classify_many(model.result(), distinct), strict=True))
-        for row in candidates:
-            languages[row], confidence[row] = memo[texts[row]]
+        for row, value in zip(candidates, values, strict=True):
+            languages[row], confidence[row] = memo[value]
     frame: pd.DataFrame = pd.DataFrame({"language": languages, "confidence": confidence})
     return frame
 
