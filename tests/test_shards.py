@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,11 @@ import pytest
 from conftest import FIXTURES, TODAY, chat
 from dslint import helper, offload, shards
 from dslint.api import check
+from dslint.dataset import GROWABLE_MAPS, SharedText
 from dslint.loader import Span, read_file
 from dslint.reporters.json import JsonReporter
+
+MEMORY_FILES = GROWABLE_MAPS and hasattr(os, "memfd_create")
 
 # Lines of the bad fixtures that stay one line each (the bare-CR file would not).
 BAD = ["broken-lines.jsonl", "chat-schema.jsonl", "lone-surrogate.jsonl", "mixed-formats.jsonl"]
@@ -257,9 +261,43 @@ def test_frames_reach_the_helper_unchanged(tmp_path: Path) -> None:
     dataset = check([path], today=TODAY).datasets[0]
     for frame in (dataset.records, dataset.messages):
         packed = offload.Frame(frame)
-        # Arrow-backed text travels as Arrow arrays (pandas would copy them to pickle them).
+        # Arrow-backed text travels as Arrow arrays (pandas would copy them to pickle them),
+        # and the messages' text, where memory files exist, as a memory file to map.
+        shared = {n for n, v in packed.columns.items() if isinstance(v, SharedText)}
+        assert shared == ({"text"} if frame is dataset.messages and MEMORY_FILES else set())
         assert packed.arrow and all(
-            isinstance(packed.columns[name], pa.ChunkedArray) for name in packed.arrow
+            isinstance(packed.columns[name], pa.ChunkedArray) for name in packed.arrow - shared
         )
+        assert len(packed.descriptors) == len(shared)
         arrived = pickle.loads(pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)).frame()
         pd.testing.assert_frame_equal(arrived, frame)
+
+
+@pytest.mark.skipif(not MEMORY_FILES, reason="no memory files (memfd) on this platform")
+def test_the_helper_maps_the_text_instead_of_receiving_a_copy(tmp_path: Path) -> None:
+    import pickle
+
+    path = varied_file(tmp_path / "data.jsonl")
+    messages = check([path], today=TODAY).datasets[0].messages
+    packed = offload.Frame(messages)
+    text = packed.columns["text"]
+    assert isinstance(text, SharedText)
+    # The pickle holds the offsets, not the text itself.
+    sent = pickle.dumps(packed.columns["text"], protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(sent) < text.offsets.nbytes + 1000
+    assert len(sent) < sum(len(t.encode()) for t in messages["text"])
+    # A process that inherits the descriptor maps the same texts.
+    child = (
+        "import json, pickle, sys\n"
+        "text = pickle.load(sys.stdin.buffer)\n"
+        "print(json.dumps(text.array().to_pylist()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child], input=sent, capture_output=True,
+        pass_fds=packed.descriptors, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout) == messages["text"].tolist()
+    # Without the descriptor there is nothing to map: the helper fails, and the engine then
+    # runs the rules itself (dslint.offload.Offloaded.result).
+    alone = subprocess.run([sys.executable, "-c", child], input=sent, capture_output=True)
+    assert alone.returncode != 0

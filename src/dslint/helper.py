@@ -46,7 +46,9 @@ def available() -> bool:
 class Call:
     """``module.name(*args)`` running in a child process from the moment this is made."""
 
-    def __init__(self, module: str, name: str, *args: Any) -> None:
+    def __init__(self, module: str, name: str, *args: Any, pass_fds: tuple[int, ...] = ()) -> None:
+        """``pass_fds``: file descriptors the child inherits under the same numbers (memory
+        it maps instead of receiving a copy: see dslint.dataset.SharedText)."""
         self.failure: str | None = None
         self._writer: threading.Thread | None = None
         try:
@@ -55,6 +57,7 @@ class Call:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                pass_fds=pass_fds,
             )
         except (OSError, ValueError, TypeError) as exc:  # TypeError: no sys.executable
             self._process = None

@@ -48,22 +48,39 @@ class Frame:
         import pandas as pd
         import pyarrow as pa
 
+        from dslint.dataset import SharedText
+
         self.index = frame.index
         self.columns: dict[str, Any] = {}
         self.arrow: set[str] = set()
         for name in frame.columns:
             values = frame[name].array
             if isinstance(values, pd.arrays.ArrowStringArray):
-                self.columns[name] = pa.chunked_array(values.__arrow_array__())
+                chunks = pa.chunked_array(values.__arrow_array__())
+                shared = SharedText.of(chunks.chunk(0)) if chunks.num_chunks == 1 else None
+                self.columns[name] = shared if shared is not None else chunks
                 self.arrow.add(name)
             else:
                 self.columns[name] = values
 
+    @property
+    def descriptors(self) -> tuple[int, ...]:
+        """The memory files the helper must inherit to map the shared columns."""
+        from dslint.dataset import SharedText
+
+        return tuple(v.descriptor for v in self.columns.values() if isinstance(v, SharedText))
+
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
+        from dslint.dataset import SharedText
+
         data = {
-            name: pd.arrays.ArrowStringArray(values) if name in self.arrow else values
+            name: pd.arrays.ArrowStringArray(
+                values.array() if isinstance(values, SharedText) else values
+            )
+            if name in self.arrow
+            else values
             for name, values in self.columns.items()
         }
         frame: pd.DataFrame = pd.DataFrame(data, index=self.index)
@@ -134,7 +151,8 @@ class Offloaded:
             files=dataset.files,
             cache=cache.location() if cache is not None else None,
         )
-        self._call = Call(__name__, "run_rules", self.job)
+        descriptors = self.job.records.descriptors + self.job.messages.descriptors
+        self._call = Call(__name__, "run_rules", self.job, pass_fds=descriptors)
 
     def close(self) -> None:
         """Stop the helper (the run was interrupted)."""
