@@ -49,16 +49,6 @@ def checked_rows(rule: Rule, dataset: Dataset) -> pd.DataFrame:
     return rows_for_roles(dataset, roles)
 
 
-def joined_texts(dataset: Dataset, rows: pd.DataFrame, key: str) -> Joined:
-    cache_key = "voice.joined." + key
-    cached = dataset.cache.get(cache_key)
-    if cached is None:
-        cached = Joined.of(rows["text"].tolist())
-        dataset.cache[cache_key] = cached
-    joined: Joined = cached
-    return joined
-
-
 @dataclass(frozen=True)
 class TermMatch:
     row: int  # position in the checked rows

@@ -24,7 +24,7 @@ from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._langid import classify_many, load_identifier
 from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
-from dslint.rules.voice._stats import arrow_column, letter_counts, on_both_cores
+from dslint.rules.voice._stats import arrow_column, letter_counts, on_both_cores, python_values
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -174,13 +174,10 @@ class _Texts:
     per row of a million examples' replies was over 1 GB)."""
 
     def __init__(self, prose: pd.Series) -> None:
-        self._column = arrow_column(prose)
+        self._prose = prose
 
     def of(self, rows: Any) -> list[str]:
-        import pyarrow as pa
-
-        values: list[str] = self._column.take(pa.array(rows, type=pa.int64())).to_pylist()
-        return values
+        return python_values(self._prose, rows)
 
 
 def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) -> pd.DataFrame:
