@@ -216,3 +216,26 @@ def test_the_text_column_refuses_missing_texts() -> None:
         with pytest.raises(ValueError, match="no nulls"):
             TextColumn(growable).append(pa.array(["a", None], type=pa.large_string()))
         assert len(TextColumn(growable).finish()) == 0
+
+
+def test_the_text_column_works_where_memory_files_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import pyarrow as pa
+
+    from dslint import dataset as dataset_module
+
+    def refused(*_: object) -> int:
+        raise PermissionError(1, "Operation not permitted")
+
+    if not dataset_module.GROWABLE_MAPS:
+        pytest.skip("this platform's memory maps cannot grow in place")
+    monkeypatch.setattr(os, "memfd_create", refused, raising=False)
+    column = dataset_module.TextColumn()
+    texts = pa.array(["a" * 100_000] * 300, type=pa.large_string())  # grows past 16 MB
+    column.append(texts)
+    finished = column.finish()
+    assert finished.equals(texts)
+    assert dataset_module.SharedText.of(finished) is None  # nothing to share: sent as bytes

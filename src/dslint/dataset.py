@@ -353,18 +353,23 @@ class TextColumn:
     def _new_map(self, size: int) -> mmap.mmap:
         if hasattr(os, "memfd_create"):
             # A memory file: a helper process can map the same pages (SharedText). Growing
-            # the map grows the file first, so every page of it exists.
-            descriptor = os.memfd_create("dslint-text", os.MFD_CLOEXEC)
+            # the map grows the file first, so every page of it exists. A sandbox that
+            # forbids memory files gets the private map below.
             try:
-                os.ftruncate(descriptor, size)
-                made = mmap.mmap(descriptor, size)
+                descriptor = os.memfd_create("dslint-text", os.MFD_CLOEXEC)
             except OSError:
-                os.close(descriptor)
-                raise
-            # The descriptor lives as long as the map (and so the column made over it).
-            weakref.finalize(made, os.close, descriptor)
-            self._file = descriptor
-            return made
+                descriptor = -1
+            if descriptor >= 0:
+                try:
+                    os.ftruncate(descriptor, size)
+                    made = mmap.mmap(descriptor, size)
+                except OSError:
+                    os.close(descriptor)
+                    raise
+                # The descriptor lives as long as the map (and so the column made over it).
+                weakref.finalize(made, os.close, descriptor)
+                self._file = descriptor
+                return made
         # Private: Python's default for an anonymous map is shared memory, whose pages past
         # the first size fault (SIGBUS) once the map has grown.
         return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
