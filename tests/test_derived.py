@@ -101,14 +101,20 @@ def test_object_arrays_are_never_kept(root: Path) -> None:
     assert not root.exists() or not any(root.iterdir())
 
 
-def test_the_language_model_from_its_copy_is_py3langids() -> None:
+def test_the_language_model_from_its_copy_is_py3langids(monkeypatch: pytest.MonkeyPatch) -> None:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    from dslint.rules.voice._langid import load_identifier
+    from dslint.rules.voice import _langid
 
     theirs = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+    def not_this_way(*_: object, **__: object) -> None:
+        raise AssertionError("py3langid's own loader was used: the copy was not")
+
+    # The fallback gives the same model, so it must be ruled out to test the copy at all.
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", not_this_way)
     for _ in range(2):  # unpacked (or already kept by an earlier test), then from the copy
-        ours = load_identifier()
+        ours = _langid.load_identifier()
         for name in ("nb_ptc", "nb_pc", "tk_nextmove", "tk_row", "_rowbase"):
             mine, reference = getattr(ours, name), getattr(theirs, name)
             assert type(np.asarray(mine)) is type(np.asarray(reference))

@@ -279,3 +279,27 @@ def test_sparse_counts_of_a_selection_equal_pandas_counts(share: float, pattern:
     candidates = (np.arange(len(rows)) * 37 % 100) < share * 100
     expected = np.where(candidates, text.str.count(pattern).to_numpy(), 0)
     assert _stats.sparse_count(text, pattern, candidates).tolist() == expected.tolist()
+
+
+def test_a_few_texts_are_classified_without_preparing_the_walker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dslint.rules.voice import _langid
+    from dslint.rules.voice.language import identifier
+
+    model = identifier()
+    monkeypatch.setattr(_langid, "_WALKERS", {})
+    made: list[object] = []
+    real = _langid._Walker
+
+    def spy(found: object) -> object:
+        made.append(found)
+        return real(found)
+
+    monkeypatch.setattr(_langid, "_Walker", spy)
+    texts = [*FOREIGN, *sample()][: _langid.DIRECT - 1]
+    assert _langid.classify_many(model, texts) == [model.classify(t) for t in texts]
+    assert made == []  # a pre-commit sized run does not widen the model's tables
+    many = [english_reply(random.Random(3)) for _ in range(_langid.DIRECT)]
+    assert _langid.classify_many(model, many) == [model.classify(t) for t in many]
+    assert made == [model]
