@@ -293,13 +293,15 @@ class SharedText:
 
 
 class TextColumn:
-    """The messages' text column, gathered into one growing anonymous memory map.
+    """The messages' text column, gathered into one growing memory map.
 
     Each chunk's bytes are copied in as the chunk is made, and the chunk is dropped; the map
     grows with ``mremap`` (no copy) and the finished column is an Arrow array over the map
     itself. Combining the chunks at the end instead held the chunks and their combined copy
     at once, twice the text: 1.1 GB more at a million examples, and Arrow's allocator
-    (mimalloc) kept that memory for the rest of the run.
+    (mimalloc) kept that memory for the rest of the run. The map is of a memory file
+    (``memfd``) where there is one, so a helper process can map the same pages instead of
+    receiving a copy (:class:`SharedText`); otherwise it is private anonymous memory.
     """
 
     def __init__(self, growable: bool | None = None) -> None:
