@@ -142,3 +142,23 @@ def test_half_written_copies_of_killed_runs_are_removed(root: Path) -> None:
     derived.arrays("test-layout", DIGEST, Unpacker())
     assert not stale.exists()
     assert fresh.exists()  # perhaps being written by another run right now
+
+
+def test_copies_of_other_versions_are_pruned_least_recently_used_first(root: Path) -> None:
+    import os
+
+    digests = [f"{n:x}" * 64 for n in range(1, 4)]
+    for age, digest in zip((300, 200), digests[:2], strict=False):  # two older versions
+        derived.arrays("test-layout", digest, Unpacker())
+        manifest = root / f"test-layout-{digest[:32]}" / derived.MANIFEST
+        os.utime(manifest, (manifest.stat().st_atime, manifest.stat().st_mtime - age))
+    derived.arrays("other-layout", DIGEST, Unpacker())  # another layout is never touched
+    derived.arrays("test-layout-2", DIGEST, Unpacker())  # nor one whose name extends this
+    derived.arrays("test-layout", digests[2], Unpacker())  # a third version arrives
+    kept = sorted(p.name for p in root.iterdir())
+    assert kept == sorted([
+        f"test-layout-{digests[1][:32]}",  # the more recently used of the older two
+        f"test-layout-{digests[2][:32]}",
+        f"other-layout-{DIGEST[:32]}",
+        f"test-layout-2-{DIGEST[:32]}",
+    ])  # fmt: skip

@@ -32,6 +32,10 @@ import numpy as np
 
 MANIFEST = "manifest.json"
 STALE_SECONDS = 3600
+#: Copies kept per layout (the newest by last use): one for each of two environments with
+#: different versions of the source, without unpacking again in turn.
+KEEP_COPIES = 2
+DIGEST_CHARS = 32  # of the source's sha256, in a copy's folder name
 
 
 def root() -> Path:
@@ -53,7 +57,7 @@ def arrays(
     used); otherwise ``unpack()`` runs and its result is kept for next time.
     """
     try:
-        folder: Path | None = root() / f"{layout}-{digest[:32]}"
+        folder: Path | None = root() / f"{layout}-{digest[:DIGEST_CHARS]}"
     except RuntimeError:  # no home folder to put it in
         folder = None
     if folder is not None:
@@ -62,7 +66,7 @@ def arrays(
             return kept
     made = {name: np.ascontiguousarray(value) for name, value in unpack().items()}
     if folder is not None:
-        _save(folder, made)
+        _save(folder, layout, made)
     return made
 
 
@@ -75,6 +79,8 @@ def _load(folder: Path) -> dict[str, np.ndarray[Any, Any]] | None:
             if not name.isidentifier() or hashlib.sha256(path.read_bytes()).hexdigest() != expected:
                 raise ValueError(f"{path} does not match its manifest")
             loaded[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+        with contextlib.suppress(OSError):
+            os.utime(folder / MANIFEST)  # when it was last used: see _sweep
         return loaded
     except FileNotFoundError:
         return None
@@ -83,12 +89,12 @@ def _load(folder: Path) -> dict[str, np.ndarray[Any, Any]] | None:
         return None
 
 
-def _save(folder: Path, made: Mapping[str, np.ndarray[Any, Any]]) -> None:
+def _save(folder: Path, layout: str, made: Mapping[str, np.ndarray[Any, Any]]) -> None:
     """Write the copy beside its final place, then rename it there: a reader sees a whole
     copy or none, and of two processes unpacking at once, the first rename wins."""
     temporary = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
     try:
-        _sweep(folder)
+        _sweep(folder, layout)
         temporary.mkdir(parents=True)
         manifest = {}
         for name, value in made.items():
@@ -105,12 +111,27 @@ def _save(folder: Path, made: Mapping[str, np.ndarray[Any, Any]]) -> None:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def _sweep(folder: Path) -> None:
-    """Remove half-written copies left by runs that were killed while writing (an hour old:
-    a copy being written now is not touched)."""
+def _sweep(folder: Path, layout: str) -> None:
+    """Before a new copy is written: remove half-written copies left by runs that were
+    killed while writing (an hour old: a copy being written now is not touched), and keep
+    only the KEEP_COPIES - 1 most recently used other copies of this layout (another
+    installed version of the source, in another environment, say)."""
     if not folder.parent.is_dir():
         return
     for stale in folder.parent.glob(f"{folder.name}.*.tmp"):
         with contextlib.suppress(OSError):
             if time.time() - stale.stat().st_mtime > STALE_SECONDS:
                 shutil.rmtree(stale, ignore_errors=True)
+    others = []
+    for other in folder.parent.glob(f"{layout}-*"):
+        suffix = other.name[len(layout) + 1 :]  # a digest: not "layout-2-..." of another
+        if len(suffix) != DIGEST_CHARS or not all(c in "0123456789abcdef" for c in suffix):
+            continue
+        if other != folder and other.is_dir():
+            try:
+                others.append(((other / MANIFEST).stat().st_mtime, other))
+            except OSError:
+                others.append((0.0, other))  # no manifest: never finished
+    others.sort(reverse=True)
+    for _, old in others[KEEP_COPIES - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)  # a run mapping it keeps its pages
