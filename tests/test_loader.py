@@ -239,3 +239,19 @@ def test_the_text_column_works_where_memory_files_are_refused(
     finished = column.finish()
     assert finished.equals(texts)
     assert dataset_module.SharedText.of(finished) is None  # nothing to share: sent as bytes
+
+
+def test_a_finished_text_column_pickles_as_its_text_not_its_map() -> None:
+    import pickle
+
+    import pyarrow as pa
+
+    from dslint.dataset import TextColumn
+
+    column = TextColumn()
+    texts = pa.array(["x" * 100] * 1000, type=pa.large_string())
+    column.append(texts)
+    finished = column.finish()
+    sent = pickle.dumps(finished, protocol=pickle.HIGHEST_PROTOCOL)  # as to or from a helper
+    assert len(sent) < 2 * texts.nbytes  # the map's spare room (16 MB here) stays behind
+    assert pickle.loads(sent).equals(texts)

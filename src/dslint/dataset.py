@@ -249,8 +249,8 @@ class DatasetBuilder:
         return _frame(self.message_chunks, MESSAGE_COLUMNS, text=self.text.finish())
 
 
-#: Where an anonymous memory map can grow in place (``mremap``). Elsewhere (macOS has no
-#: mremap, Windows maps differently) the text chunks are kept and combined at the end.
+#: Where a memory map can grow in place (``mremap``). Elsewhere (macOS has no mremap,
+#: Windows maps differently) the text chunks are kept and combined at the end.
 GROWABLE_MAPS = sys.platform.startswith("linux")
 #: Finished text columns whose bytes live in a memory file (``memfd``) that a helper process
 #: can map instead of receiving a copy: the address of the data -> (descriptor, bytes).
@@ -386,10 +386,13 @@ class TextColumn:
             return pa.chunked_array(chunks, type=pa.large_string()).combine_chunks()
         offsets = np.concatenate([np.zeros(1, dtype=np.int64), *self._offsets])
         self._offsets = [offsets[1:]]
-        data = pa.py_buffer(self._map) if self._map is not None else pa.py_buffer(b"")
+        # The text's bytes only, not the map's spare room: pickling an array (to send it to
+        # or from a helper) writes its whole buffers.
+        whole = pa.py_buffer(self._map) if self._map is not None else pa.py_buffer(b"")
+        data = whole.slice(0, self._used)
         array = pa.LargeStringArray.from_buffers(self._rows, pa.py_buffer(offsets), data)
         if self._file is not None and self._map is not None:
-            _SHARED[data.address] = (self._file, len(self._map))
+            _SHARED[data.address] = (self._file, self._used)
             weakref.finalize(self._map, _SHARED.pop, data.address, None)
         return array
 
