@@ -48,7 +48,6 @@ _TOKEN = re.compile(r"[^\W\d_]{2,}")
 def _settle_by_vocabulary(
     prose: pd.Series,
     words_in: Any,
-    texts: _Texts,
     candidates: Any,
     languages: Any,
     confidence: Any,
@@ -63,7 +62,7 @@ def _settle_by_vocabulary(
     affordable without guessing: a message in another language shares few of those words.
     """
     sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
-    sampled = texts.of(sample)
+    sampled = python_values(prose, sample)
     results = classify_many(model, sampled)
     for row, (language, score) in zip(sample, results, strict=False):
         languages[row], confidence[row] = language, score
@@ -160,7 +159,7 @@ def _prose(text: pd.Series) -> pd.Series:
     cut = pc.utf8_slice_codeunits(column, 0, SAMPLE_CHARS)
     if len(positions):
         code = re.compile(_CODE)
-        values = column.take(pa.array(positions)).to_pylist()
+        values = python_values(text, positions)
         replaced = pa.array([code.sub(" ", v) for v in values], type=pa.large_string())
         cut = pc.replace_with_mask(
             cut, pa.array(mask), pc.utf8_slice_codeunits(replaced, 0, SAMPLE_CHARS)
@@ -169,30 +168,18 @@ def _prose(text: pd.Series) -> pd.Series:
     return prose
 
 
-class _Texts:
-    """Python strings of chosen rows of a prose column, made only when asked for (a string
-    per row of a million examples' replies was over 1 GB)."""
-
-    def __init__(self, prose: pd.Series) -> None:
-        self._prose = prose
-
-    def of(self, rows: Any) -> list[str]:
-        return python_values(self._prose, rows)
-
-
 def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) -> pd.DataFrame:
     prose = _prose(rows["text"])
     letters, words = letter_counts(prose)
     languages = np.full(len(rows), "", dtype=object)
     confidence = np.zeros(len(rows))
     candidates = np.flatnonzero(letters >= options.min_letters)
-    texts = _Texts(prose)
     if len(candidates) > SAMPLE_MESSAGES:
         candidates = _settle_by_vocabulary(
-            prose, words, texts, candidates, languages, confidence, model.result()
+            prose, words, candidates, languages, confidence, model.result()
         )
     if len(candidates):
-        values = texts.of(candidates)
+        values = python_values(prose, candidates)  # strings of these rows only
         distinct = list(dict.fromkeys(values))
         memo = dict(zip(distinct, classify_many(model.result(), distinct), strict=True))
         for row, value in zip(candidates, values, strict=True):
