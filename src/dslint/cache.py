@@ -49,9 +49,16 @@ V = TypeVar("V")
 R = TypeVar("R")
 
 
-def _key_file() -> Path:
+def user_folder() -> Path:
+    """dslint's folder in the user's cache (``$XDG_CACHE_HOME/dslint``, ``~/.cache/dslint``):
+    the cache key here, unpacked data in ``derived/`` (dslint.derived). RuntimeError when
+    there is no home folder."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "dslint" / "cache-key"
+    return Path(base) / "dslint"
+
+
+def _key_file() -> Path:
+    return user_folder() / "cache-key"
 
 
 def _secret() -> bytes | None:
