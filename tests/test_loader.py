@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -175,6 +176,41 @@ def test_frames_built_from_many_chunks_hold_every_text_in_order(
     assert users == texts
     answers = messages[messages["role"] == "assistant"]["text"].tolist()
     assert answers == ["" if i % 5 == 0 else f"answer {i}" for i in range(20)]
+
+
+def test_role_name_and_pointer_are_categories_across_chunks_with_nulls_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint import dataset as dataset_module
+
+    # Chunks of 2 records: each chunk sees other values, so the codes must be remapped.
+    monkeypatch.setattr(dataset_module, "CHUNK_RECORDS", 2)
+    examples = [
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+        {"messages": [{"content": "no role"}, {"role": "assistant", "content": "c"}]},
+        {"messages": [{"role": "tool", "name": "lookup", "content": "d"}]},
+        {"messages": [{"role": "zeta", "content": "e"}, {"role": "user", "content": "f"}]},
+        {"messages": [{"role": "user", "name": "ann", "content": "g"}]},
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*examples))
+    messages = dslint.check([path], today=TODAY).datasets[0].messages
+    for column in ("role", "name", "pointer"):
+        assert isinstance(messages[column].dtype, pd.CategoricalDtype)
+        assert messages[column].cat.codes.dtype == np.int8  # a few values: one byte a row
+    roles = messages["role"].astype(object).where(messages["role"].notna(), None).tolist()
+    assert roles == ["user", "assistant", None, "assistant", "tool", "zeta", "user", "user"]
+    assert list(messages["role"].cat.categories) == ["assistant", "tool", "user", "zeta"]
+    names = messages["name"].astype(object).where(messages["name"].notna(), None).tolist()
+    assert names == [None, None, None, None, "lookup", None, None, "ann"]
+    assert messages["pointer"].tolist() == [
+        "/messages/0/content", "/messages/1/content", "/messages/0/content",
+        "/messages/1/content", "/messages/0/content", "/messages/0/content",
+        "/messages/1/content", "/messages/0/content",
+    ]  # fmt: skip
+    assert (messages["role"] == "assistant").tolist() == [
+        False, True, False, True, False, False, False, False,
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("growable", [True, False], ids=["one-growing-map", "chunks"])

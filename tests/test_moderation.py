@@ -310,3 +310,11 @@ def test_profanity_offline_rule(lint: Any) -> None:
     assert "M001" not in {f.code for f in lint(text)}
     findings = lint(text, select=["M001"])
     assert located(findings) == [("M001", 2, "/messages/0/content")]
+
+
+def test_profanity_names_a_message_without_a_role_plainly(lint: Any) -> None:
+    no_role = {"messages": [{"content": "You are a worthless piece of shit"},
+                            {"role": "assistant", "content": "Let us keep this civil."}]}  # fmt: skip
+    findings = lint(jsonl(no_role), select=["M001"])
+    assert located(findings) == [("M001", 1, "/messages/0/content")]
+    assert findings[0].message.startswith("This message reads as profane")

@@ -430,6 +430,18 @@ def test_html_token_figures_degrade_without_token_columns(tmp_path: Path) -> Non
     assert "tokens" not in markdown.split("###")[0]
 
 
+def test_role_figures_count_messages_without_a_role(tmp_path: Path) -> None:
+    from dslint.api import check
+    from dslint.reporters.figures import shape_figures
+
+    path = tmp_path / "d.jsonl"
+    no_role = {"messages": [{"content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    roles = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    path.write_text(json.dumps(no_role) + "\n" + json.dumps(roles) + "\n")
+    figures = shape_figures(check([path], today=TODAY))
+    assert figures.roles == {"(none)": 1, "assistant": 2, "user": 1}
+
+
 def test_html_token_figures_with_token_columns(sample: tuple[Report, Path]) -> None:
     report, folder = sample
     page = render_in(folder, HtmlReporter(), report)

@@ -12,7 +12,8 @@ over one column and every row knows its exact JSON pointer: ``record`` (row in
 part, -1 for plain string content), ``role``, ``name``, ``text``, ``pointer``, ``weight``
 ``tool_calls`` (their JSON text), ``images`` (the detail level of each image part) and
 ``image_key`` (a short hash of the image URLs). The last three are on a message's first row
-only. A message with several text parts has several rows;
+only. ``role``, ``name`` and ``pointer`` are pandas categories (a missing role or name is a
+missing value); ``text`` and the JSON columns are Arrow strings. A message with several text parts has several rows;
 a message with no text (an assistant turn that only calls tools) has one row with "".
 """
 
@@ -97,9 +98,12 @@ RECORD_COLUMNS = {
 }  # fmt: skip
 MESSAGE_COLUMNS = {
     "record": "int64", "section": "category", "message": "int32", "part": "int32",
-    "role": "text", "name": "text", "text": "text", "pointer": "text", "weight": "Int8",
-    "tool_calls": "text", "images": "text", "image_key": "text",
+    "role": "category", "name": "category", "text": "text", "pointer": "category",
+    "weight": "Int8", "tool_calls": "text", "images": "text", "image_key": "text",
 }  # fmt: skip
+# role, name and pointer are categories: few distinct values over millions of rows (a
+# string column of pointers alone was 141 MB at a million examples; its codes are 11 MB).
+# A null (a message without a role or name) is a missing code.
 #: Records collected as Python lists before they become Arrow columns: Python objects for
 #: every text of a large file would take several times the file's size (issues 4 and 10).
 CHUNK_RECORDS = 16_384
@@ -464,14 +468,22 @@ def _frame(
         if name == "text" and text is not None:
             data[name] = _pandas_column(text, kind)
             continue
+        pieces = [c.pop(name) for c in chunks]  # the chunks are released column by column
+        if kind == "category":
+            data[name] = _categorical(pieces, FIXED_CATEGORIES.get(name))
+            continue
         # One contiguous array per column: Arrow's take, filters and string kernels on a
         # chunked column concatenate it first, each time (a filter of the text column was
-        # 13x slower on 8 chunks than on one). The chunks are released column by column.
-        column = pa.chunked_array([c.pop(name) for c in chunks], type=_arrow_type(kind))
-        data[name] = _pandas_column(column.combine_chunks(), kind, FIXED_CATEGORIES.get(name))
+        # 13x slower on 8 chunks than on one).
+        column = pa.chunked_array(pieces, type=_arrow_type(kind))
+        del pieces
+        data[name] = _pandas_column(column.combine_chunks(), kind)
     frame: pd.DataFrame = pd.DataFrame(data)
     if index is not None:
         frame.index.name = index
+    from dslint.memory import give_back
+
+    give_back()  # the chunks, now combined into the frame's columns
     return frame
 
 
@@ -479,24 +491,46 @@ def _frame(
 FIXED_CATEGORIES = {"split": ["train", "validation"]}
 
 
-def _pandas_column(column: Any, kind: str, categories: list[str] | None = None) -> Any:
-    """The pandas array of one contiguous Arrow array."""
+def _categorical(pieces: list[Any], categories: list[str] | None = None) -> Any:
+    """A pandas Categorical of Arrow string chunks, as ``pd.Categorical(values)`` would make
+    it (categories sorted, nulls missing), without a Python object per row: Arrow encodes
+    each chunk, the few distinct values are sorted here, the codes are remapped chunk by
+    chunk (no combined copy of the strings)."""
+    import numpy as np
+    import pandas as pd
+
+    encoded = [piece.dictionary_encode() for piece in pieces]
+    found = {value for chunk in encoded for value in chunk.dictionary.to_pylist()}
+    wanted = categories if categories is not None else sorted(found)
+    position = {value: index for index, value in enumerate(wanted)}
+    dtype = pd.CategoricalDtype(pd.Index(wanted))
+    codes = np.empty(sum(len(piece) for piece in pieces), dtype=_code_type(len(wanted)))
+    start = 0
+    for chunk in encoded:
+        # The last entry, -1, is where a null's index (filled with -1) lands.
+        remap = np.array([position[v] for v in chunk.dictionary.to_pylist()] + [-1], codes.dtype)
+        indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        codes[start : start + len(chunk)] = remap[indices]
+        start += len(chunk)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def _code_type(categories: int) -> Any:
+    import numpy as np
+
+    for candidate in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(candidate).max:
+            return candidate
+    return np.int64
+
+
+def _pandas_column(column: Any, kind: str) -> Any:
+    """The pandas array of one contiguous Arrow array (not a category: see _categorical)."""
     import numpy as np
     import pandas as pd
 
     if kind == "text":
         return pd.arrays.ArrowStringArray(column)
-    if kind == "category":
-        # As pd.Categorical(values) would make it (categories sorted), without a Python
-        # object per row: Arrow encodes, the few categories are sorted here.
-        if not len(column):
-            return pd.Categorical([], categories=categories)
-        encoded = column.dictionary_encode()
-        found = encoded.dictionary.to_pylist()
-        wanted = categories if categories is not None else sorted(found)
-        remap = np.array([wanted.index(value) for value in found], dtype=np.int32)
-        codes = remap[encoded.indices.to_numpy(zero_copy_only=False)]
-        return pd.Categorical.from_codes(codes, pd.Index(wanted))
     if kind == "Int8":
         values = column.fill_null(0).to_numpy(zero_copy_only=False)
         mask = column.is_null().to_numpy(zero_copy_only=False)

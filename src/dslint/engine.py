@@ -324,6 +324,10 @@ class Engine:
             self.record_hits.absorb(result.cache_entries)
         first_line = other.job.span.first_line
         shards.merge_counts(info, result)
+        result.text = None  # copied into the builder's text column
+        from dslint.memory import give_back
+
+        give_back()
         return info, other.job.first_index + max(info.lines - first_line + 1, 0)
 
     def _sample(self, path: Path, split: str, span: Any) -> _FormatSample | None:
@@ -450,13 +454,16 @@ class Engine:
         self.record_hits.put(key, encode_hits(hits), self.context.notes[before:])
         return hits
 
-    def _collect(self, rule: DatasetRule, dataset: Dataset) -> tuple[list[Hit], list[str]]:
+    def collect(self, rule: DatasetRule, dataset: Dataset) -> tuple[list[Hit], list[str]]:
         """A dataset rule's hits and the notes it made, kept apart until reported in rule
-        order (a helper process's rules report theirs the same way)."""
+        order (a helper process's rules report theirs the same way: dslint.offload)."""
+        from dslint.memory import give_back
+
         before = len(self.context.notes)
         hits = list(rule.check(dataset))
         notes = self.context.notes[before:]
         del self.context.notes[before:]
+        give_back()  # the rule's temporary copies, before the next rule's peak stands on them
         return hits, notes
 
     def _run_dataset_rules(self, dataset: Dataset) -> list[Finding]:
@@ -470,7 +477,7 @@ class Engine:
             for dataset_rule in self.dataset_rules:
                 if dataset_rule not in away:
                     self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
-                    results[dataset_rule.code] = self._collect(dataset_rule, dataset)
+                    results[dataset_rule.code] = self.collect(dataset_rule, dataset)
         except BaseException:
             if helper is not None:
                 helper.close()  # an interrupted run leaves no helper behind
@@ -487,7 +494,7 @@ class Engine:
                     self.context.cache.absorb(done.cache_entries)
             else:  # the helper failed: the same rules here, one core
                 for dataset_rule in away:
-                    results[dataset_rule.code] = self._collect(dataset_rule, dataset)
+                    results[dataset_rule.code] = self.collect(dataset_rule, dataset)
         pending: list[tuple[DatasetRule, Hit]] = []
         findings: list[Finding] = []
         for dataset_rule in self.dataset_rules:  # in rule order, wherever each one ran

@@ -121,9 +121,7 @@ def run_rules(job: RulesJob) -> RulesResult:
     with memos(engine.context.memo):
         for rule in engine.dataset_rules:
             if rule.code in job.codes:
-                before = len(engine.context.notes)
-                hits[rule.code] = list(rule.check(dataset))
-                notes[rule.code] = engine.context.notes[before:]
+                hits[rule.code], notes[rule.code] = engine.collect(rule, dataset)
     return RulesResult(
         hits=hits,
         notes=notes,

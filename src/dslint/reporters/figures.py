@@ -152,6 +152,6 @@ def shape_figures(report: Report) -> ShapeFigures:
         distinct = messages.drop_duplicates(["record", "section", "message"])
         per_record = distinct.groupby("record").size()
         figures.turns.update(Counter(int(n) for n in per_record))
-        roles = distinct["role"].fillna("(none)").astype(str)
+        roles = distinct["role"].astype(object).fillna("(none)").astype(str)
         figures.roles.update(Counter(roles))
     return figures

@@ -51,7 +51,9 @@ class RemoteModerationRule(DatasetRule):
         for record, pointer, role, text in zip(
             frame["record"], frame["pointer"], frame["role"], frame["text"], strict=True
         ):
-            yield str(record), str(pointer), str(role or "message"), str(text)
+            # What a message is called in a finding: "this user message", or "this message".
+            where = f"{role} message" if isinstance(role, str) else "message"
+            yield str(record), str(pointer), where, str(text)
 
 
 class OpenAIModeration(RemoteModerationRule):
@@ -73,7 +75,7 @@ class OpenAIModeration(RemoteModerationRule):
         settings, result = self.run(dataset)
         if result is None:
             return
-        for record, pointer, role, text in self.rows(dataset, settings):
+        for record, pointer, where, text in self.rows(dataset, settings):
             key = text_hash(settings.model, text)
             outcome = result.outcomes.get(key)
             if outcome is None:
@@ -83,7 +85,7 @@ class OpenAIModeration(RemoteModerationRule):
                 continue
             listed = ", ".join(f"{name} {score:.2f}" for name, score in named)
             yield Hit(
-                f"OpenAI moderation ({settings.model}) flags this {role} message: {listed}; "
+                f"OpenAI moderation ({settings.model}) flags this {where}: {listed}; "
                 "rewrite or drop the example before uploading",
                 pointer,
                 record=int(record),
@@ -107,12 +109,12 @@ class NotModerated(RemoteModerationRule):
         settings, result = self.run(dataset)
         if result is None or not result.failures:
             return
-        for record, pointer, role, text in self.rows(dataset, settings):
+        for record, pointer, where, text in self.rows(dataset, settings):
             key = text_hash(settings.model, text)
             reason = result.failures.get(key)
             if reason is not None:
                 yield Hit(
-                    f"This {role} message was not moderated ({reason}); run again or check "
+                    f"This {where} was not moderated ({reason}); run again or check "
                     f"the moderation server",
                     pointer,
                     record=int(record),

@@ -67,8 +67,9 @@ class Profanity(DatasetRule):
         ):
             probability = probabilities[text]
             if probability >= options.threshold:
+                where = f"{role} message" if isinstance(role, str) else "message"
                 yield Hit(
-                    f"This {role or 'message'} message reads as profane or offensive "
+                    f"This {where} reads as profane or offensive "
                     f"(probability {probability:.2f}); rewrite it, drop the example, or "
                     "ignore M001 if that voice is intended",
                     str(pointer),
