@@ -112,8 +112,11 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
         return empty
     owner_of_band = np.concatenate(owners)
     all_bands = np.concatenate(band_blocks) if band_blocks else np.zeros((0, bands), np.uint64)
+    owners.clear()
+    band_blocks.clear()  # the blocks and their concatenation at once were twice the bands
 
     left, right = _unique_pairs(all_bands, owner_of_band, len(records))
+    del all_bands, owner_of_band  # not needed while the candidates' shingles are made
     # Exact copies (across files) belong to the exact-duplicate rules.
     differ = summary.exact[left] != summary.exact[right]
     left, right = left[differ], right[differ]
