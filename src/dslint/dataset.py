@@ -13,8 +13,9 @@ part, -1 for plain string content), ``role``, ``name``, ``text``, ``pointer``, `
 ``tool_calls`` (their JSON text), ``images`` (the detail level of each image part) and
 ``image_key`` (a short hash of the image URLs). The last three are on a message's first row
 only. ``role``, ``name`` and ``pointer`` are pandas categories (a missing role or name is a
-missing value); ``text`` and the JSON columns are Arrow strings. A message with several text parts has several rows;
-a message with no text (an assistant turn that only calls tools) has one row with "".
+missing value); ``text`` and the JSON columns are Arrow strings. A message with several text
+parts has several rows; a message with no text (an assistant turn that only calls tools) has
+one row with "".
 """
 
 from __future__ import annotations
