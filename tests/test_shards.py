@@ -301,3 +301,63 @@ def test_the_helper_maps_the_text_instead_of_receiving_a_copy(tmp_path: Path) ->
     # runs the rules itself (dslint.offload.Offloaded.result).
     alone = subprocess.run([sys.executable, "-c", child], input=sent, capture_output=True)
     assert alone.returncode != 0
+
+
+@pytest.mark.skipif(not MEMORY_FILES, reason="memory files (memfd) are Linux-only")
+def test_a_column_moves_out_of_a_memory_file_block_by_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pyarrow as pa
+
+    from dslint import dataset as dataset_module
+    from dslint.dataset import TextColumn
+
+    monkeypatch.setattr(dataset_module, "TAKE_BLOCK", 7)  # many blocks, none aligned
+    texts = [f"text {i} " + "é" * (i % 5) for i in range(300)] + [""]
+    descriptor = os.memfd_create("test-text")
+    try:
+        helper_side = TextColumn(file=descriptor)
+        helper_side.append(pa.array(texts[:150], pa.large_string()))
+        helper_side.append(pa.array(texts[150:], pa.large_string()))
+        shared = SharedText.of(helper_side.finish())
+        assert shared is not None and shared.descriptor == descriptor
+        del helper_side
+        parent = TextColumn()
+        parent.append(pa.array(["first", "ü"], pa.large_string()))
+        parent.take_file(shared)
+        parent.append(pa.array(["last"], pa.large_string()))
+        assert parent.finish().to_pylist() == ["first", "ü", *texts, "last"]
+        assert os.fstat(descriptor).st_size == 0  # the file was emptied as it was copied
+    finally:
+        os.close(descriptor)
+
+
+@pytest.mark.skipif(not MEMORY_FILES, reason="memory files (memfd) are Linux-only")
+def test_the_helpers_half_of_the_text_comes_back_in_a_memory_file(
+    tmp_path: Path, small_shards: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    arrived: list[tuple[Any, int]] = []
+    original = shards.Helper.result
+
+    def watched(self: shards.Helper, engine: Any) -> shards.SpanResult:
+        result = original(self, engine)
+        arrived.append((result.text, len(pickle.dumps(result.text))))
+        return result
+
+    monkeypatch.setattr(shards.Helper, "result", watched)
+    path = varied_file(tmp_path / "data.jsonl")
+    messages = check([path], today=TODAY).datasets[0].messages
+    [(text, pickled)] = arrived
+    assert isinstance(text, SharedText)
+    assert pickled < text.offsets.nbytes + 1000  # offsets only: the text stayed in the file
+    # Closed once its text was copied: no descriptor of it is left open here.
+    links = [os.readlink(f"/proc/self/fd/{n}") for n in os.listdir("/proc/self/fd")
+             if os.path.exists(f"/proc/self/fd/{n}")]  # fmt: skip
+    assert not [link for link in links if "dslint-text-half" in link]
+    monkeypatch.setenv("DSLINT_WORKERS", "1")
+    assert (
+        messages["text"].tolist()
+        == check([path], today=TODAY).datasets[0].messages["text"].tolist()
+    )

@@ -316,9 +316,12 @@ class Engine:
             other.close()  # reading stopped in the first half: no more is read (as on one core)
             return info, index
         progress(f"reading {info.path}: waiting for the second half")
-        result = other.result(self)
-        findings.extend(result.findings)
-        builder.extend(result.record_chunks, result.message_chunks, result.text)
+        try:
+            result = other.result(self)
+            findings.extend(result.findings)
+            builder.extend(result.record_chunks, result.message_chunks, result.text)
+        finally:
+            other.close()  # the helper's memory file, now copied
         self.context.notes.extend(result.notes)
         if result.cache_entries is not None and self.record_hits is not None:
             self.record_hits.absorb(result.cache_entries)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +84,9 @@ class SpanJob:
     format: str
     target: Target | None
     cache: tuple[Path, bytes, Path] | None  # cache folder, key, record store: see Cache.records
+    # A memory file the helper gathers its text column in, inherited under this number; the
+    # parent copies the text out of it (TextColumn.take_file) instead of unpickling a copy.
+    text_file: int | None = None
 
 
 @dataclass
@@ -121,18 +124,23 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
             engine.record_hits = Cache(root, secret).record_store(store)
     info, records = read_file(job.path, job.first_index, job.split, job.span)
     info.format, info.target = job.format, job.target
-    builder = DatasetBuilder()
+    builder = DatasetBuilder(text_file=job.text_file)
     findings: list[Finding] = []
     notes_before = len(engine.context.notes)
     for record in engine.settled(info, records):
         findings.extend(engine.check_record(record))
         builder.add(record)
     builder.flush()
+    text = builder.text.finish()
+    if job.text_file is not None:
+        from dslint.dataset import SharedText
+
+        text = SharedText.of(text) or text  # its offsets travel; its bytes stay in the file
     return SpanResult(
         findings=findings,
         record_chunks=builder.record_chunks,
         message_chunks=builder.message_chunks,
-        text=builder.text.finish(),
+        text=text,
         lines=info.lines,
         examples=info.examples,
         objects=info.objects,
@@ -166,18 +174,49 @@ class Helper:
         from dslint.helper import Call
 
         self.job = job
-        self._call: Call | None = Call(__name__, "check_span", job)
+        self._text_file = _memory_file()
+        self._call: Call | None = Call(
+            __name__,
+            "check_span",
+            replace(job, text_file=self._text_file),
+            pass_fds=(self._text_file,) if self._text_file is not None else (),
+        )
 
     def result(self, engine: Engine) -> SpanResult:
+        """The helper's result; its text may be in the memory file, which stays open until
+        :meth:`close` (after the engine has taken the text)."""
         if self._call is not None:
             result = self._call.result()
             self._call = None
-            if isinstance(result, SpanResult):
+            if isinstance(result, SpanResult) and self._text_is_ours(result.text):
                 return result
         # No second process here (a sandbox, a memory limit, a crash): do it ourselves.
         return check_span(self.job, engine)
+
+    def _text_is_ours(self, text: Any) -> bool:
+        """A text column in a memory file must be in the one this process gave the helper."""
+        from dslint.dataset import SharedText
+
+        if not isinstance(text, SharedText):
+            return True
+        return self._text_file is not None and text.descriptor == self._text_file
 
     def close(self) -> None:
         if self._call is not None:
             self._call.cancel()
             self._call = None
+        if self._text_file is not None:
+            os.close(self._text_file)
+            self._text_file = None
+
+
+def _memory_file() -> int | None:
+    """An empty memory file for the helper's text, or None (then its text is pickled)."""
+    from dslint.dataset import GROWABLE_MAPS
+
+    if not GROWABLE_MAPS or not hasattr(os, "memfd_create"):
+        return None
+    try:
+        return os.memfd_create("dslint-text-half", os.MFD_CLOEXEC)
+    except OSError:
+        return None
