@@ -490,9 +490,15 @@ _ARROW_TYPES = {"category": "string", "text": "large_string", "int64": "int64",
 
 
 def _arrow_chunk(columns: dict[str, list[Any]], kinds: dict[str, str]) -> dict[str, Any]:
+    """One chunk's Arrow arrays; a category column is dictionary-encoded at once, so the
+    chunks of a large file do not hold a string per row until the frame is built."""
     import pyarrow as pa
 
-    return {name: pa.array(columns[name], type=_arrow_type(kind)) for name, kind in kinds.items()}
+    chunk = {}
+    for name, kind in kinds.items():
+        array = pa.array(columns[name], type=_arrow_type(kind))
+        chunk[name] = array.dictionary_encode() if kind == "category" else array
+    return chunk
 
 
 def _arrow_type(kind: str) -> Any:
@@ -526,7 +532,10 @@ def _frame(
         column = pa.chunked_array(pieces, type=_arrow_type(kind))
         del pieces
         data[name] = _pandas_column(column.combine_chunks(), kind)
-    frame: pd.DataFrame = pd.DataFrame(data)
+    # copy=False: the columns become the frame's blocks as they are. By default pandas copies
+    # the numeric columns into one 2-D block per type, holding them twice for a moment.
+    frame: pd.DataFrame = pd.DataFrame(data, copy=False)
+    del data
     if index is not None:
         frame.index.name = index
     from dslint.memory import give_back
@@ -546,8 +555,9 @@ def _categorical(pieces: list[Any], categories: list[str] | None = None) -> Any:
     chunk (no combined copy of the strings)."""
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
-    encoded = [piece.dictionary_encode() for piece in pieces]
+    encoded = [p if pa.types.is_dictionary(p.type) else p.dictionary_encode() for p in pieces]
     found = {value for chunk in encoded for value in chunk.dictionary.to_pylist()}
     wanted = categories if categories is not None else sorted(found)
     position = {value: index for index, value in enumerate(wanted)}

@@ -83,8 +83,14 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
         substantive[start : start + CHUNK_ROWS] = pc.fill_null(
             pc.greater(stripped, 0), False
         ).to_numpy(zero_copy_only=False)
+    # Per-row temporaries are released as soon as they are used: each is 44 MB at a million
+    # examples, and this stage was the duplicate rules' memory peak.
     meta = _meta_hash(messages)
-    row_hash = mix(text_hash ^ mix(meta + GOLDEN))
+    meta += GOLDEN
+    row_hash = mix(meta)
+    del meta
+    row_hash ^= text_hash
+    row_hash = mix(row_hash)
 
     # A piece's place in its example (rows of one record are consecutive, in order).
     first_row = np.zeros(rows, dtype=np.int64)
@@ -92,8 +98,13 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
         starts = np.flatnonzero(np.r_[True, record_of[1:] != record_of[:-1]])
         first_row[starts] = starts
         first_row = np.maximum.accumulate(first_row)
-    ordinal = (np.arange(rows, dtype=np.int64) - first_row).astype(np.uint64)
-    placed = mix(row_hash + ordinal * GOLDEN)
+    ordinal = (np.arange(rows, dtype=np.int64) - first_row).view(np.uint64)
+    del first_row
+    ordinal *= GOLDEN
+    ordinal += row_hash
+    del row_hash
+    placed = mix(ordinal)
+    del ordinal
 
     tools = hash_strings(arrow(records["tools"]))
     exact = np.zeros(count, dtype=np.uint64)
@@ -150,20 +161,22 @@ def _prompt_and_answer(
 
     last = np.full(count, -1, dtype=np.int64)
     np.maximum.at(last, record_of[candidate], order[candidate])
-    has_answer = last[record_of] >= 0
-    in_prompt = has_answer & (order < last[record_of])
-    in_answer = has_answer & (order == last[record_of])
+    del candidate, assistant
+    last_of_row = last[record_of]
+    has_answer = last_of_row >= 0
+    in_prompt = has_answer & (order < last_of_row)
+    in_answer = has_answer & (order == last_of_row)
+    del last_of_row, has_answer, order
 
     prompt = np.zeros(count, dtype=np.uint64)
     np.add.at(prompt, record_of[in_prompt], placed[in_prompt])
     answer = np.zeros(count, dtype=np.uint64)
     np.add.at(answer, record_of[in_answer], placed[in_answer])
-    row_numbers = np.arange(len(record_of), dtype=np.int64)
     answer_row = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(answer_row, record_of[in_answer], row_numbers[in_answer])
+    np.minimum.at(answer_row, record_of[in_answer], np.flatnonzero(in_answer))
     answer_row[answer_row == np.iinfo(np.int64).max] = -1
     prompt_row = np.full(count, -1, dtype=np.int64)
-    np.maximum.at(prompt_row, record_of[in_prompt], row_numbers[in_prompt])
+    np.maximum.at(prompt_row, record_of[in_prompt], np.flatnonzero(in_prompt))
 
     # A prompt with no text and no image at all (a broken example, reported by the schema
     # rules) is not "the same prompt" as another broken one.
