@@ -7,9 +7,10 @@ default check. Lines are independent there, so a plain file of at least
 process reads and checks the second half (:func:`check_span`) while this process does the
 first, then sends back what the engine would have collected itself: the findings, the
 Arrow chunks of its part of the frames, the file counts, the notes and the cache entries it
-used. Its text column, the bulk of it, is written into a memory file this process gives it
-and copied out from there (dslint.dataset.TextColumn.take_file), not pickled. The engine merges them in line order, so a report is the same as on one core (tests
-compare the two on every rule).
+used. The engine merges them in line order, so a report is the same as on one core (tests
+compare the two on every rule). The helper's text column, the bulk of what it sends, is
+written into a memory file this process gives it and copied out from there
+(dslint.dataset.TextColumn.take_file), not pickled.
 
 The file's format and target model are decided from its first records before the helper
 starts (the helper is told them), exactly as a one-core run decides them. No split, and
