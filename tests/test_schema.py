@@ -463,3 +463,45 @@ def test_mixed_and_unknown_formats(lint) -> None:  # type: ignore[no-untyped-def
         ("S101", 51, ""),
         ("S102", 51, "/q"),
     ]
+
+
+def test_a_padded_prompt_is_reported_once_with_the_examples_sharing_it(lint: Any) -> None:
+    padded = "You are Acme's assistant.\n"
+    other = " Be brief."
+    lines = [chat(f"Question {i}?", f"Answer {i}.", system=padded) for i in range(4)]
+    lines.insert(2, chat("Hi?", "Hello.", system=other))
+    lines.append(chat("Clean?", "Yes.", system="You are Acme's assistant."))
+    dpo = {
+        "input": {"messages": [{"role": "developer", "content": "Rank these. "},
+                               {"role": "user", "content": "Pick one"}]},
+        "preferred_output": [{"role": "assistant", "content": "A"}],
+        "non_preferred_output": [{"role": "assistant", "content": "B"}],
+    }  # fmt: skip
+    findings = lint(jsonl(*lines) + jsonl(dpo), ignore=["S021"])
+    assert located(findings, "Q002", "Q003") == [
+        ("Q003", 1, "/messages/0/content"),
+        ("Q003", 3, "/messages/0/content"),
+        ("Q003", 7, "/input/messages/0/content"),
+    ]
+    shared, alone, developer = [f for f in findings if f.code == "Q003"]
+    assert shared.message == (
+        "trailing whitespace around the system content, in all 4 examples that share this "
+        "prompt (this is the first); strip it"
+    )
+    assert alone.message == "leading whitespace around the system content; strip it"
+    assert developer.message == "trailing whitespace around the developer content; strip it"
+    assert {f.severity.value for f in findings if f.code == "Q003"} == {"info"}
+
+
+def test_q002_leaves_prompts_to_q003_and_keeps_the_other_roles(lint: Any) -> None:
+    example = messages(
+        {"role": "system", "content": "Be kind. "},
+        {"role": "user", "content": " Hi"},
+        {"role": "assistant", "content": "Hello!\n"},
+    )
+    findings = lint(jsonl(example), select=["Q002", "Q003"])
+    assert sorted(located(findings)) == [
+        ("Q002", 1, "/messages/1/content"),
+        ("Q002", 1, "/messages/2/content"),
+        ("Q003", 1, "/messages/0/content"),
+    ]

@@ -1,14 +1,24 @@
-"""Content that the API accepts but that weakens training (Q001)."""
+"""Content that the API accepts but that weakens training (Q001-Q003)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from dslint import formats
 from dslint.finding import Category, Hit, Severity
 from dslint.loader import Record
-from dslint.rule import RecordRule
+from dslint.rule import DatasetRule, RecordRule
 from dslint.rules.schema._structure import iter_messages
+
+if TYPE_CHECKING:
+    from dslint.dataset import Dataset
+
+#: Roles whose content is a prompt that many examples usually share (Q003, not Q002).
+PROMPT_ROLES = frozenset({"system", "developer"})
+# Not legacy data: prompt/completion pairs start completions with a space on purpose (the old
+# data-preparation tool added it, and those models were trained that way).
+WHITESPACE_FORMATS = frozenset({"chat", "dpo", "rft"})
 
 
 class EmptyContent(RecordRule):
@@ -60,7 +70,8 @@ class SurroundingWhitespace(RecordRule):
 
     The model learns assistant replies character by character, so leading or trailing
     whitespace in an assistant message becomes a habit (and costs tokens). Reported as a
-    warning on assistant messages and as info elsewhere. ``dslint fix`` strips it.
+    warning on assistant messages and as info on user and tool messages; system and developer
+    prompts are Q003's, once per prompt. ``dslint fix`` strips it.
 
     FAIL::
 
@@ -75,26 +86,119 @@ class SurroundingWhitespace(RecordRule):
     name = "surrounding-whitespace"
     category = Category.QUALITY
     severity = Severity.WARNING
-    # Not legacy data: prompt/completion pairs start completions with a space on purpose
-    # (the old data-preparation tool added it, and those models were trained that way).
-    formats = frozenset({"chat", "dpo", "rft"})
+    formats = WHITESPACE_FORMATS
 
     def check(self, record: Record) -> Iterator[Hit]:
         from dslint.rules.schema.structure import content_strings
 
         roles = {ref.pointer: ref.role for ref in iter_messages(record)}
         for pointer, text in content_strings(record):
-            if not text.strip() or text == text.strip():
-                continue  # empty content is Q001's
-            message_pointer = pointer.split("/content")[0]
-            role = roles.get(message_pointer)
-            where = "leading and trailing" if text != text.lstrip() and text != text.rstrip() else (
-                "leading" if text != text.lstrip() else "trailing")  # fmt: skip
+            role = roles.get(pointer.split("/content")[0])
+            if role in PROMPT_ROLES or not _padded(text):
+                continue  # prompts are Q003's; empty content is Q001's
             yield Hit(
-                f"{where} whitespace around the {role or 'text'} content; strip it",
+                f"{_where(text)} whitespace around the {role or 'text'} content; strip it",
                 pointer,
                 severity=None if role == "assistant" else Severity.INFO,
             )
 
 
-RULES = [EmptyContent, SurroundingWhitespace]
+class PromptWhitespace(DatasetRule):
+    """A system or developer prompt starts or ends with whitespace: once per prompt.
+
+    The same prompt usually opens every example of a dataset, so a stray space or newline at
+    its end would otherwise be reported once per example (100,000 findings for a templated
+    file). It is reported at the first example that has it, with the number of examples that
+    share it. ``dslint fix`` strips it in all of them.
+
+    FAIL::
+
+        {"messages": [{"role": "system", "content": "You are Acme's assistant.\n"}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+
+    PASS::
+
+        {"messages": [{"role": "system", "content": "You are Acme's assistant."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+    """
+
+    code = "Q003"
+    name = "prompt-whitespace"
+    category = Category.QUALITY
+    severity = Severity.INFO
+
+    def check(self, dataset: Dataset) -> Iterator[Hit]:
+        padded = _padded_prompts(dataset)
+        if not padded:
+            return
+        messages = dataset.messages
+        record_of = messages["record"].to_numpy()
+        for text, rows in padded.items():
+            first = int(rows[0])
+            examples = len(set(record_of[rows].tolist()))
+            role = str(messages["role"].iloc[first])
+            shared = (
+                f", in all {examples:,} examples that share this prompt (this is the first)"
+                if examples > 1
+                else ""
+            )
+            yield Hit(
+                f"{_where(text)} whitespace around the {role} content{shared}; strip it",
+                str(messages["pointer"].iloc[first]),
+                record=int(record_of[first]),
+            )
+
+
+# Rows of the text column read at a time (a slice of the Arrow array is not a copy; only the
+# prompts of the slice are copied out, then encoded to their distinct values).
+_SLICE_ROWS = 262_144
+
+
+def _padded_prompts(dataset: Dataset) -> dict[str, Any]:
+    """Each distinct prompt text with surrounding whitespace -> its message rows, in order.
+
+    Python's ``str.strip`` decides, as in Q002, on the distinct prompts only: a dataset's
+    prompts are few, and its texts are never all turned into Python strings.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    messages = dataset.messages
+    if messages.empty:
+        return {}
+    accepted = dataset.records["format"].isin(list(WHITESPACE_FORMATS)).to_numpy(dtype=bool)
+    record_of = messages["record"].to_numpy()
+    is_prompt = messages["role"].isin(list(PROMPT_ROLES)).to_numpy(dtype=bool)
+    is_prompt = is_prompt & accepted[record_of]
+    if not is_prompt.any():
+        return {}
+    column = pa.array(messages["text"].array)
+    found: dict[str, list[Any]] = {}
+    for start in range(0, len(messages), _SLICE_ROWS):
+        mask = is_prompt[start : start + _SLICE_ROWS]
+        if not mask.any():
+            continue
+        picked = column.slice(start, len(mask)).filter(pa.array(mask))
+        if isinstance(picked, pa.ChunkedArray):
+            picked = picked.combine_chunks()
+        encoded = picked.dictionary_encode()
+        values = encoded.dictionary.to_pylist()
+        flagged = np.array([_padded(v) for v in values] + [False], dtype=bool)
+        indices = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(mask) + start
+        for code in np.flatnonzero(flagged):
+            found.setdefault(values[code], []).append(rows[indices == code])
+    return {text: np.concatenate(parts) for text, parts in found.items()}
+
+
+def _padded(text: str) -> bool:
+    """Content with text and with whitespace around it (empty content is Q001's)."""
+    stripped = text.strip()
+    return bool(stripped) and stripped != text
+
+
+def _where(text: str) -> str:
+    if text != text.lstrip() and text != text.rstrip():
+        return "leading and trailing"
+    return "leading" if text != text.lstrip() else "trailing"
+
+
+RULES = [EmptyContent, SurroundingWhitespace, PromptWhitespace]
