@@ -437,3 +437,22 @@ def test_column_hashes_equal_those_of_the_columns_as_strings() -> None:
         assert hash_column(column).tolist() == expected.tolist()
     # null hashes like the empty string, a category without rows changes nothing
     assert hash_column(columns[0])[2] == hash_column(columns[0])[5]
+
+
+def test_run_groups_give_what_pandas_groupby_gives() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from dslint.rules.duplicates.scope import run_groups
+
+    rng = np.random.default_rng(5)
+    scope = rng.integers(0, 2, 5_000).astype(np.int64)
+    pool = rng.integers(0, 2**63, 300, dtype=np.uint64) * np.uint64(2)  # 64-bit hashes
+    key = pool[rng.integers(0, 300, 5_000)]
+    first, place, size = run_groups(scope, key)
+    frame = pd.DataFrame({"scope": scope, "key": key, "row": np.arange(5_000)})
+    grouped = frame.groupby(["scope", "key"], sort=False)["row"]
+    assert (first == grouped.transform("min").to_numpy()).all()
+    assert (place == grouped.cumcount().to_numpy()).all()
+    assert (size == grouped.transform("size").to_numpy()).all()
+    assert run_groups(scope[:0], key[:0])[0].shape == (0,)

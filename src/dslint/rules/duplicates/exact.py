@@ -12,7 +12,7 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.duplicates.keys import keys
-from dslint.rules.duplicates.scope import Places, scope_codes
+from dslint.rules.duplicates.scope import Places, run_groups, scope_codes
 from dslint.rules.duplicates.similar import NearParameters, near_pairs
 
 
@@ -25,20 +25,22 @@ class ExactOptions:
 def exact_copies(dataset: Dataset, options: ExactOptions) -> pd.DataFrame:
     """The extra copies: ``record``, ``first`` (the copy to keep), ``ordinal``, ``copies``, ``key``."""
     exact = keys(dataset, options.casefold).exact
-    frame = pd.DataFrame(
+    record = np.flatnonzero(exact != 0)
+    scope, key = scope_codes(dataset.records)[record], exact[record]
+    first, ordinal, copies = run_groups(scope, key)
+    extra = ordinal > 0
+    found: pd.DataFrame = pd.DataFrame(
         {
-            "scope": scope_codes(dataset.records),
-            "key": exact,
-            "record": np.arange(len(exact), dtype=np.int64),
-        }
+            "scope": scope[extra],
+            "key": key[extra],
+            "record": record[extra],
+            "first": record[first[extra]],
+            "ordinal": ordinal[extra],
+            "copies": copies[extra],
+        },
+        index=record[extra],
     )
-    frame = frame[exact != 0]
-    grouped = frame.groupby(["scope", "key"], sort=False)["record"]
-    frame = frame.assign(
-        first=grouped.transform("min"), ordinal=grouped.cumcount(), copies=grouped.transform("size")
-    )
-    copies: pd.DataFrame = frame[frame["ordinal"] > 0]
-    return copies
+    return found
 
 
 class ExactDuplicate(DatasetRule):
@@ -135,16 +137,22 @@ def conflicting_answers(dataset: Dataset, options: ExactOptions) -> pd.DataFrame
         }
     )
     frame = frame[summary.prompt != 0].drop_duplicates(["scope", "prompt", "answer"])
-    grouped = frame.groupby(["scope", "prompt"], sort=False)["record"]
-    frame = frame.assign(answers=grouped.transform("size"), reference=grouped.transform("min"))
+    scope, prompt = frame["scope"].to_numpy(), frame["prompt"].to_numpy()
+    first, _, size = run_groups(scope, prompt)
+    record = frame["record"].to_numpy()
+    frame = frame.assign(answers=size, reference=record[first])
+    candidates = frame[(frame["answers"] > 1) & (frame["record"] != frame["reference"])]
+    del frame  # a row per example: not kept while the near-duplicates are found
     # Answers that are near-duplicates of each other (an edited word) are D003's finding: an
-    # example that says nearly the same thing, not a contradiction.
-    near = near_pairs(dataset, NearParameters()).frame()
-    alike = pd.MultiIndex.from_arrays([near["left"], near["right"]])
-    frame = frame[~pd.MultiIndex.from_arrays([frame["reference"], frame["record"]]).isin(alike)]
-    conflicts: pd.DataFrame = frame[
-        (frame["answers"] > 1) & (frame["record"] != frame["reference"])
-    ]
+    # example that says nearly the same thing, not a contradiction. A pair (reference, record)
+    # is one number; near pairs are ordered (left < right) as reference < record is.
+    near = near_pairs(dataset, NearParameters())
+    total = np.int64(len(summary.prompt))
+    alike = near.left * total + near.right
+    pairs = candidates["reference"].to_numpy(dtype=np.int64) * total + candidates[
+        "record"
+    ].to_numpy(dtype=np.int64)
+    conflicts: pd.DataFrame = candidates[~np.isin(pairs, alike)]
     return conflicts
 
 
