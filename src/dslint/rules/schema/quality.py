@@ -126,6 +126,8 @@ class PromptWhitespace(DatasetRule):
     severity = Severity.INFO
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
+        import numpy as np
+
         padded = _padded_prompts(dataset)
         if not padded:
             return
@@ -133,7 +135,7 @@ class PromptWhitespace(DatasetRule):
         record_of = messages["record"].to_numpy()
         for text, rows in padded.items():
             first = int(rows[0])
-            examples = len(set(record_of[rows].tolist()))
+            examples = len(np.unique(record_of[rows]))
             role = str(messages["role"].iloc[first])
             shared = (
                 f", in all {examples:,} examples that share this prompt (this is the first)"
