@@ -133,10 +133,15 @@ class PromptWhitespace(DatasetRule):
             return
         messages = dataset.messages
         record_of = messages["record"].to_numpy()
-        for text, rows in padded.items():
-            first = int(rows[0])
-            examples = len(np.unique(record_of[rows]))
-            role = str(messages["role"].iloc[first])
+        firsts = [int(rows[0]) for rows in padded.values()]
+        # One lookup of the first rows' roles and pointers, not one per prompt.
+        roles = messages["role"].iloc[firsts].astype(str).tolist()
+        pointers = messages["pointer"].iloc[firsts].astype(str).tolist()
+        for (text, rows), first, role, pointer in zip(
+            padded.items(), firsts, roles, pointers, strict=True
+        ):
+            # Rows are in order, so an example's rows are consecutive among them.
+            examples = 1 + int(np.count_nonzero(np.diff(record_of[rows]))) if len(rows) > 1 else 1
             shared = (
                 f", in all {examples:,} examples that share this prompt (this is the first)"
                 if examples > 1
@@ -144,7 +149,7 @@ class PromptWhitespace(DatasetRule):
             )
             yield Hit(
                 f"{_where(text)} whitespace around the {role} content{shared}; strip it",
-                str(messages["pointer"].iloc[first]),
+                pointer,
                 record=int(record_of[first]),
             )
 
@@ -185,9 +190,17 @@ def _padded_prompts(dataset: Dataset) -> dict[str, Any]:
         values = encoded.dictionary.to_pylist()
         flagged = np.array([_padded(v) for v in values] + [False], dtype=bool)
         indices = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(mask) + start
-        for code in np.flatnonzero(flagged):
-            found.setdefault(values[code], []).append(rows[indices == code])
+        hit = flagged[indices]
+        if not hit.any():
+            continue
+        # The flagged rows grouped by prompt with one stable sort (rows stay in order within
+        # a prompt): a pass per prompt was quadratic when every example has its own prompt.
+        codes, rows = indices[hit], (np.flatnonzero(mask) + start)[hit]
+        order = np.argsort(codes, kind="stable")
+        codes, rows = codes[order], rows[order]
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        for begin, end in zip(starts.tolist(), [*starts[1:].tolist(), len(codes)], strict=True):
+            found.setdefault(values[codes[begin]], []).append(rows[begin:end])
     return {text: np.concatenate(parts) for text, parts in found.items()}
 
 
