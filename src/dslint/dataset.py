@@ -270,6 +270,17 @@ TAKE_BLOCK = 32 * 2**20
 _SHARED: dict[int, tuple[int, int]] = {}
 
 
+def memory_file(name: str) -> int | None:
+    """A new, empty memory file (``memfd``, closed on exec unless passed on), or None where
+    there is none: another system, or a sandbox that forbids them."""
+    if not hasattr(os, "memfd_create"):
+        return None
+    try:
+        return os.memfd_create(name, os.MFD_CLOEXEC)
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class SharedText:
     """A finished text column as it travels to a helper process: its offsets are pickled,
@@ -374,25 +385,21 @@ class TextColumn:
             os.ftruncate(self._given, size)
             self._file = self._given
             return mmap.mmap(self._given, size)
-        if hasattr(os, "memfd_create"):
-            # A memory file: a helper process can map the same pages (SharedText). Growing
-            # the map grows the file first, so every page of it exists. A sandbox that
-            # forbids memory files gets the private map below.
+        # A memory file: a helper process can map the same pages (SharedText). Growing the
+        # map grows the file first, so every page of it exists. Without one (a sandbox that
+        # forbids them, another system) the map is private memory, below.
+        descriptor = memory_file("dslint-text")
+        if descriptor is not None:
             try:
-                descriptor = os.memfd_create("dslint-text", os.MFD_CLOEXEC)
+                os.ftruncate(descriptor, size)
+                made = mmap.mmap(descriptor, size)
             except OSError:
-                descriptor = -1
-            if descriptor >= 0:
-                try:
-                    os.ftruncate(descriptor, size)
-                    made = mmap.mmap(descriptor, size)
-                except OSError:
-                    os.close(descriptor)
-                    raise
-                # The descriptor lives as long as the map (and so the column made over it).
-                weakref.finalize(made, os.close, descriptor)
-                self._file = descriptor
-                return made
+                os.close(descriptor)
+                raise
+            # The descriptor lives as long as the map (and so the column made over it).
+            weakref.finalize(made, os.close, descriptor)
+            self._file = descriptor
+            return made
         # Private: Python's default for an anonymous map is shared memory, whose pages past
         # the first size fault (SIGBUS) once the map has grown.
         return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
@@ -558,15 +565,15 @@ def _categorical(pieces: list[Any], categories: list[str] | None = None) -> Any:
     import pyarrow as pa
 
     encoded = [p if pa.types.is_dictionary(p.type) else p.dictionary_encode() for p in pieces]
-    found = {value for chunk in encoded for value in chunk.dictionary.to_pylist()}
-    wanted = categories if categories is not None else sorted(found)
+    values = [chunk.dictionary.to_pylist() for chunk in encoded]
+    wanted = categories if categories is not None else sorted({v for vs in values for v in vs})
     position = {value: index for index, value in enumerate(wanted)}
     dtype = pd.CategoricalDtype(pd.Index(wanted))
     codes = np.empty(sum(len(piece) for piece in pieces), dtype=_code_type(len(wanted)))
     start = 0
-    for chunk in encoded:
+    for chunk, chunk_values in zip(encoded, values, strict=True):
         # The last entry, -1, is where a null's index (filled with -1) lands.
-        remap = np.array([position[v] for v in chunk.dictionary.to_pylist()] + [-1], codes.dtype)
+        remap = np.array([position[v] for v in chunk_values] + [-1], codes.dtype)
         indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         codes[start : start + len(chunk)] = remap[indices]
         start += len(chunk)

@@ -214,11 +214,6 @@ class Helper:
 
 def _memory_file() -> int | None:
     """An empty memory file for the helper's text, or None (then its text is pickled)."""
-    from dslint.dataset import GROWABLE_MAPS
+    from dslint.dataset import GROWABLE_MAPS, memory_file
 
-    if not GROWABLE_MAPS or not hasattr(os, "memfd_create"):
-        return None
-    try:
-        return os.memfd_create("dslint-text-half", os.MFD_CLOEXEC)
-    except OSError:
-        return None
+    return memory_file("dslint-text-half") if GROWABLE_MAPS else None
