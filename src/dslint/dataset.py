@@ -604,6 +604,12 @@ def _pandas_column(column: Any, kind: str) -> Any:
     return values if kind != "bool" else values.astype(bool)
 
 
+def message_label(role: object) -> str:
+    """How a finding names a messages row: "user message", or "message" when the row has no
+    role (a missing category value)."""
+    return f"{role} message" if isinstance(role, str) else "message"
+
+
 def iter_text(dataset: Dataset, roles: Iterable[str] | None = None) -> pd.DataFrame:
     """The message rows with text, optionally only for some roles (a helper for text rules)."""
     frame = dataset.messages

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dslint.dataset import Dataset
+from dslint.dataset import Dataset, message_label
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.moderation.remote import CACHE_KEY, Moderation, Outcome, moderate, text_hash
@@ -51,8 +51,7 @@ class RemoteModerationRule(DatasetRule):
         for record, pointer, role, text in zip(
             frame["record"], frame["pointer"], frame["role"], frame["text"], strict=True
         ):
-            # What a message is called in a finding: "this user message", or "this message".
-            where = f"{role} message" if isinstance(role, str) else "message"
+            where = message_label(role)
             yield str(record), str(pointer), where, str(text)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dslint.config import ConfigError
-from dslint.dataset import Dataset
+from dslint.dataset import Dataset, message_label
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 
@@ -67,7 +67,7 @@ class Profanity(DatasetRule):
         ):
             probability = probabilities[text]
             if probability >= options.threshold:
-                where = f"{role} message" if isinstance(role, str) else "message"
+                where = message_label(role)
                 yield Hit(
                     f"This {where} reads as profane or offensive "
                     f"(probability {probability:.2f}); rewrite it, drop the example, or "

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dslint.cache import dataset_memo
+from dslint.dataset import message_label
 from dslint.formats import MESSAGE_LISTS
 from dslint.locate import join_pointer
 from dslint.rules.privacy import packs as packs_module
@@ -84,7 +85,7 @@ def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
             for text, record, pointer, role in zip(
                 picked["text"], picked["record"], picked["pointer"], picked["role"], strict=True
             ):
-                where = f"{role} message" if isinstance(role, str) else "message"
+                where = message_label(role)
                 found.append((text, int(record), str(pointer), where))
     if "tool-calls" in settings.scan and len(messages):
         rows = finder.candidates(messages["tool_calls"])
