@@ -34,6 +34,40 @@ def test_pointer_columns_point_at_the_value() -> None:
     assert columns(raw, "/messages/7", None) == (None, None)
 
 
+def test_pointer_columns_follow_json_rules_for_duplicate_keys_and_damage() -> None:
+    raw = '{"a": 1, "b": [10, 20], "a": {"c": 3}}'
+    assert raw[columns(raw, "/a/c", None)[0] - 1] == "3"  # the last "a" wins, as in json.loads
+    assert raw[columns(raw, "/b/1", None)[0] - 1 :].startswith("20")
+    damaged = '{"a": [1, 2, {"b": tru'
+    assert damaged[columns(damaged, "/a/1", None)[0] - 1] == "2"  # members before the damage
+    assert columns(damaged, "/a/2/b", None)[0] is not None
+    assert columns(damaged, "/a/5", None) == (None, None)
+
+
+def test_locating_many_findings_in_one_line_scans_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each container of a line is scanned once, whatever the number of pointers into it: a
+    conversation of 20,000 turns with a finding on each took 79 s when every pointer walked
+    the line from its start."""
+    from dslint import locate
+
+    turns = [{"role": "user", "content": f"turn {i}"} for i in range(2_000)]
+    raw = json.dumps({"messages": turns})
+    decoded = []
+    real = locate._DECODER
+
+    class Counting:
+        def raw_decode(self, text: str, index: int) -> tuple[object, int]:
+            decoded.append(index)
+            return real.raw_decode(text, index)
+
+    monkeypatch.setattr(locate, "_DECODER", Counting())
+    for i in range(len(turns)):
+        column, end = columns(raw, f"/messages/{i}/content", (0, 4))
+        assert column is not None and raw[column - 1 : end - 1] == "turn"
+    # The messages array once (2,000 values), each message object once (two values each).
+    assert len(decoded) <= 1 + 2_000 + 2 * 2_000
+
+
 def test_fingerprints_survive_inserted_and_reordered_lines(lint) -> None:  # type: ignore[no-untyped-def]
     bad = [
         {"messages": [{"role": "user", "content": "A"}, {"role": "assistant"}]},
