@@ -213,6 +213,64 @@ def test_role_name_and_pointer_are_categories_across_chunks_with_nulls_kept(
     ]  # fmt: skip
 
 
+def test_json_columns_are_categories_of_their_text_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tools, tool_calls, images and image_key: mostly missing, so categories (a code a row)
+    rather than strings (8 bytes of offsets a row); read back as Arrow strings, as before."""
+    from dslint import dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "CHUNK_RECORDS", 2)
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    picture = {"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": "low"}}
+    examples = [
+        chat(),
+        {"messages": [{"role": "user", "content": "Hi"},
+                      {"role": "assistant", "tool_calls": [call]}], "tools": tools},
+        chat(),
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "What?"}, picture]},
+                      {"role": "assistant", "content": "A chart."}]},
+        {"messages": [{"role": "user", "content": "Hi"},
+                      {"role": "assistant", "tool_calls": [call]}], "tools": tools},
+    ]  # fmt: skip
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*examples))
+    dataset = dslint.check([path], today=TODAY).datasets[0]
+    records, messages = dataset.records, dataset.messages
+
+    def values(column: pd.Series) -> list[object]:
+        assert isinstance(column.dtype, pd.CategoricalDtype)
+        strings = dataset_module.arrow_strings(column).to_pylist()
+        assert strings == column.astype(object).where(column.notna(), None).tolist()
+        return strings
+
+    definitions = json.dumps(tools, ensure_ascii=False, sort_keys=True)
+    assert values(records["tools"]) == [None, definitions, None, None, definitions]
+    calls = values(messages["tool_calls"])
+    assert [json.loads(c) if c else None for c in calls] == [
+        None, None, None, [call], None, None, None, None, None, [call],
+    ]  # fmt: skip
+    assert values(messages["images"]).count("low") == 1
+    keys = values(messages["image_key"])
+    assert sum(k is not None for k in keys) == 1
+    assert messages["tool_calls"].cat.codes.dtype == np.int8
+
+
+def test_message_and_part_numbers_are_narrow_unless_they_cannot_be(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(chat()))
+    messages = dslint.check([path], today=TODAY).datasets[0].messages
+    assert messages["message"].dtype == np.int16 and messages["part"].dtype == np.int16
+    assert messages["record"].dtype == np.int32
+    # A conversation of more turns than int16 holds keeps its numbers whole.
+    turns = [{"role": ("user", "assistant")[i % 2], "content": "x"} for i in range(40_000)]
+    path.write_text(jsonl({"messages": turns}))
+    messages = dslint.check([path], today=TODAY).datasets[0].messages
+    assert messages["message"].dtype == np.int32
+    assert messages["message"].tolist() == list(range(40_000))
+
+
 @pytest.mark.parametrize("growable", [True, False], ids=["one-growing-map", "chunks"])
 def test_the_text_column_gathers_chunks_in_order_and_grows(growable: bool) -> None:
     import pyarrow as pa

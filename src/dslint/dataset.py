@@ -12,8 +12,9 @@ over one column and every row knows its exact JSON pointer: ``record`` (row in
 part, -1 for plain string content), ``role``, ``name``, ``text``, ``pointer``, ``weight``
 ``tool_calls`` (their JSON text), ``images`` (the detail level of each image part) and
 ``image_key`` (a short hash of the image URLs). The last three are on a message's first row
-only. ``role``, ``name`` and ``pointer`` are pandas categories (a missing role or name is a
-missing value); ``text`` and the JSON columns are Arrow strings. A message with several text
+only. ``text`` is Arrow strings; every other string column is a pandas category (a missing
+role, name, tool call or image is a missing value): read one as Arrow strings with
+:func:`arrow_strings`. A message with several text
 parts has several rows; a message with no text (an assistant turn that only calls tools) has
 one row with "".
 """
@@ -71,6 +72,7 @@ class Dataset:
     def records(self) -> pd.DataFrame:
         if callable(self._records):
             self._records = self._records()
+            _give_back()
         return self._records
 
     @records.setter
@@ -81,6 +83,7 @@ class Dataset:
     def messages(self) -> pd.DataFrame:
         if callable(self._messages):
             self._messages = self._messages()
+            _give_back()
         return self._messages
 
     @messages.setter
@@ -91,20 +94,33 @@ class Dataset:
         return next((f for f in self.files if f.path == path), None)
 
 
+def _give_back() -> None:
+    """After a frame is made: what made it is gone (the building function's temporaries,
+    and once both frames exist the builder and its emptied chunks), 80 MB at a million
+    examples that the allocators would otherwise keep."""
+    from dslint.memory import give_back
+
+    give_back()
+
+
 #: The frames' columns and their types: "category" (a pandas Categorical, categories
-#: sorted), "text" (Arrow large strings), "int64"/"int32"/"bool" (numpy), "Int8" (nullable).
+#: sorted), "text" (Arrow large strings), "int64"/"int32"/"bool" (numpy), "int16" (numpy
+#: int16 when every value fits, else int32: a message's place in a conversation of more
+#: than 32,767 messages), "Int8" (nullable). Narrow types because every byte of a row is a
+#: megabyte at a million examples (five million message rows).
 RECORD_COLUMNS = {
     "path": "category", "split": "category", "line": "int64", "offset": "int64",
-    "format": "category", "content_hash": "int64", "is_object": "bool", "tools": "text",
+    "format": "category", "content_hash": "int64", "is_object": "bool", "tools": "category",
 }  # fmt: skip
 MESSAGE_COLUMNS = {
-    "record": "int64", "section": "category", "message": "int32", "part": "int32",
+    "record": "int32", "section": "category", "message": "int16", "part": "int16",
     "role": "category", "name": "category", "text": "text", "pointer": "category",
-    "weight": "Int8", "tool_calls": "text", "images": "text", "image_key": "text",
+    "weight": "Int8", "tool_calls": "category", "images": "category", "image_key": "category",
 }  # fmt: skip
-# role, name and pointer are categories: few distinct values over millions of rows (a
-# string column of pointers alone was 141 MB at a million examples; its codes are 11 MB).
-# A null (a message without a role or name) is a missing code.
+# Categories: few distinct values over millions of rows (a string column of pointers alone
+# was 141 MB at a million examples; its codes are 11 MB), or mostly missing values (the JSON
+# columns: as Arrow strings, their offsets alone took 8 bytes a row, 0.2 GB at a million
+# examples, for values on one row in ten or none). A null is a missing code.
 #: Records collected as Python lists before they become Arrow columns: Python objects for
 #: every text of a large file would take several times the file's size (issues 4 and 10).
 CHUNK_RECORDS = 16_384
@@ -493,7 +509,7 @@ def _tools_json(value: dict[str, Any]) -> str | None:
 
 
 _ARROW_TYPES = {"category": "string", "text": "large_string", "int64": "int64",
-                "int32": "int32", "bool": "bool_", "Int8": "int8"}  # fmt: skip
+                "int32": "int32", "int16": "int32", "bool": "bool_", "Int8": "int8"}  # fmt: skip
 
 
 def _arrow_chunk(columns: dict[str, list[Any]], kinds: dict[str, str]) -> dict[str, Any]:
@@ -524,6 +540,8 @@ def _frame(
     import pandas as pd
     import pyarrow as pa
 
+    from dslint.memory import give_back
+
     data = {}
     for name, kind in kinds.items():
         if name == "text" and text is not None:
@@ -539,14 +557,14 @@ def _frame(
         column = pa.chunked_array(pieces, type=_arrow_type(kind))
         del pieces
         data[name] = _pandas_column(column.combine_chunks(), kind)
+        del column
+        give_back()  # the column's chunks: the next column's copy can reuse their memory
     # copy=False: the columns become the frame's blocks as they are. By default pandas copies
     # the numeric columns into one 2-D block per type, holding them twice for a moment.
     frame: pd.DataFrame = pd.DataFrame(data, copy=False)
     del data
     if index is not None:
         frame.index.name = index
-    from dslint.memory import give_back
-
     give_back()  # the chunks, now combined into the frame's columns
     return frame
 
@@ -557,25 +575,43 @@ FIXED_CATEGORIES = {"split": ["train", "validation"]}
 
 def _categorical(pieces: list[Any], categories: list[str] | None = None) -> Any:
     """A pandas Categorical of Arrow string chunks, as ``pd.Categorical(values)`` would make
-    it (categories sorted, nulls missing), without a Python object per row: Arrow encodes
-    each chunk, the few distinct values are sorted here, the codes are remapped chunk by
-    chunk (no combined copy of the strings)."""
+    it (categories sorted, nulls missing), without a Python object per row or per distinct
+    value: Arrow encodes each chunk, merges and sorts the chunks' dictionaries (byte order
+    of UTF-8 is code point order, as Python sorts), and the codes are remapped chunk by
+    chunk (no combined copy of the strings). A column of mostly distinct values (tool calls
+    in a tool-heavy file) costs Arrow strings, never Python ones."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     encoded = [p if pa.types.is_dictionary(p.type) else p.dictionary_encode() for p in pieces]
-    values = [chunk.dictionary.to_pylist() for chunk in encoded]
-    wanted = categories if categories is not None else sorted({v for vs in values for v in vs})
-    position = {value: index for index, value in enumerate(wanted)}
-    dtype = pd.CategoricalDtype(pd.Index(wanted))
+    # Every chunk's dictionary, one after the other, encoded once: ``found`` numbers each
+    # entry by its distinct value (in order of first appearance).
+    entries = pa.chunked_array(
+        [chunk.dictionary.cast(pa.large_string()) for chunk in encoded], pa.large_string()
+    )
+    if categories is not None:
+        wanted = pa.array(categories, pa.large_string())
+        position = pc.index_in(entries, value_set=wanted).fill_null(-1)
+    else:
+        found = pc.dictionary_encode(entries).combine_chunks()
+        order = pc.sort_indices(found.dictionary).to_numpy()
+        wanted = found.dictionary.take(order)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        position = rank[found.indices.to_numpy(zero_copy_only=False)]
+    positions = np.asarray(position, dtype=np.int64)
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(wanted, dtype="str")))
     codes = np.empty(sum(len(piece) for piece in pieces), dtype=_code_type(len(wanted)))
-    start = 0
-    for chunk, chunk_values in zip(encoded, values, strict=True):
+    start = first_entry = 0
+    for chunk in encoded:
+        entry_count = len(chunk.dictionary)
         # The last entry, -1, is where a null's index (filled with -1) lands.
-        remap = np.array([position[v] for v in chunk_values] + [-1], codes.dtype)
+        remap = np.append(positions[first_entry : first_entry + entry_count], -1)
+        first_entry += entry_count
         indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        codes[start : start + len(chunk)] = remap[indices]
+        codes[start : start + len(chunk)] = remap.astype(codes.dtype)[indices]
         start += len(chunk)
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
@@ -601,7 +637,27 @@ def _pandas_column(column: Any, kind: str) -> Any:
         mask = column.is_null().to_numpy(zero_copy_only=False)
         return pd.arrays.IntegerArray(values.astype(np.int8), mask)
     values = column.to_numpy(zero_copy_only=False)
+    if kind == "int16" and (not len(values) or -(2**15) <= values.min() <= values.max() < 2**15):
+        return values.astype(np.int16)
     return values if kind != "bool" else values.astype(bool)
+
+
+def arrow_strings(column: pd.Series) -> Any:
+    """A string column's values as one Arrow ``large_string`` array (nulls where missing),
+    whether the frame keeps it as Arrow strings (``text``) or as a category."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        categories = pa.array(column.cat.categories.array, pa.large_string())
+        return categories.take(pa.array(codes, mask=codes < 0))
+    if not len(column):
+        return pa.array([], pa.large_string())
+    array = pa.array(column.array, pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    return array
 
 
 def message_label(role: object) -> str:

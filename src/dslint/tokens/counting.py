@@ -90,6 +90,13 @@ class _Column:
         # Arrow's dictionary encoding, ENCODE_ROWS at a time: the distinct strings of each
         # slice stay in Arrow (``uniques`` chains them without a copy) until a batch of them
         # is encoded, and ``codes`` index that chain.
+        self.codes: Int64Array
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # Already factorised: its categories are the distinct values.
+            self.codes = values.cat.codes.to_numpy(dtype=np.int64)
+            categories = pa.array(values.cat.categories.array, pa.large_string())
+            self.uniques = pa.chunked_array([categories], type=pa.large_string())
+            return
         array = pa.array(values.array) if len(values) else pa.array([], pa.large_string())
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
@@ -102,7 +109,7 @@ class _Column:
             codes.append(np.where(local >= 0, local.astype(np.int64) + base, -1))
             dictionaries.append(encoded.dictionary)
             base += len(encoded.dictionary)
-        self.codes: Int64Array = np.concatenate(codes or [np.zeros(0, dtype=np.int64)])
+        self.codes = np.concatenate(codes or [np.zeros(0, dtype=np.int64)])
         self.uniques = pa.chunked_array(dictionaries, type=pa.large_string())
 
     def tokens(self, rows: BoolArray, length: Lengths) -> Int64Array:

@@ -157,9 +157,16 @@ class _Finder:
     def candidates(self, column: pd.Series[Any]) -> np.ndarray[Any, Any]:
         """Row positions whose string some pattern can match (RE2 over the whole column)."""
         import numpy as np
+        import pandas as pd
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            # Search each distinct value once, then pick the rows that hold a found one.
+            found = self.candidates(pd.Series(column.cat.categories, dtype="string"))
+            codes = column.cat.codes.to_numpy()
+            rows: np.ndarray[Any, Any] = np.flatnonzero(np.isin(codes, found) & (codes >= 0))
+            return rows
         array = pa.chunked_array(column.array.__arrow_array__())
         mask = None
         for pack in self.packs:
