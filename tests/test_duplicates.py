@@ -174,6 +174,90 @@ def test_near_duplicates_do_not_chain(lint) -> None:  # type: ignore[no-untyped-
     assert located(lint(jsonl(*examples), select=["D003"])) == [("D003", 2, "")]
 
 
+def test_near_pairs_hold_the_exact_jaccard_of_each_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.rules.duplicates import similar
+
+    # Groups of near-copies spread over the file, so that with chunks of 3 examples a pair's
+    # sets are made in different chunks and dropped after their last pair.
+    originals = [prose(40 + i, 80) for i in range(4)]
+    examples = [chat(text, "Noted.") for text in originals]
+    examples += [chat(edited(text, 10 + i, "kiwi"), "Noted.") for i, text in enumerate(originals)]
+    examples += distinct(3)
+    examples += [chat(edited(text, 60, "plum"), "Noted.") for text in originals]
+    path = tmp_path / "train.jsonl"
+    path.write_text(jsonl(*examples), encoding="utf-8")
+    expected = [_shingles(example) for example in examples]
+    results = []
+    for chunk in (3, similar.CHUNK_RECORDS):
+        monkeypatch.setattr(similar, "CHUNK_RECORDS", chunk)
+        dataset = check([path], select=["S001"], today=TODAY).datasets[0]
+        pairs = similar.near_pairs(dataset, similar.NearParameters())
+        found = list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
+        # Each original with its two copies (the copies differ from each other by two edits,
+        # similarity 0.77 over 80 words).
+        assert sorted(found) == sorted(
+            [(i, 4 + i) for i in range(4)] + [(i, 11 + i) for i in range(4)]
+        )
+        for (left, right), score in zip(found, pairs.similarity.tolist(), strict=True):
+            assert score == minhash.jaccard(expected[left], expected[right]) >= 0.8
+        results.append(found)
+    assert results[0] == results[1]
+
+
+def test_clusters_make_again_the_sets_a_chain_compares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.rules.duplicates import near, similar
+
+    first = prose(3, 150)
+    second = edited(first, 30, "kiwi")
+    third = edited(second, 90, "plum")
+    examples = [chat(first, "Yes."), chat(second, "Yes."), chat(third, "Yes.")]
+    path = tmp_path / "train.jsonl"
+    path.write_text(jsonl(*examples), encoding="utf-8")
+    dataset = check([path], select=["S001"], today=TODAY).datasets[0]
+    sets = [_shingles(e) for e in examples]
+
+    def without_first_and_third(data: Any, parameters: Any) -> similar.NearPairs:
+        # As if LSH had missed the pair (first, third): the third example joins the first's
+        # cluster through the second, compared with the first on sets made again.
+        pairs = similar.near_pairs(data, parameters)
+        kept = ~((pairs.left == 0) & (pairs.right == 2))
+        return similar.NearPairs(
+            pairs.parameters, pairs.left[kept], pairs.right[kept], pairs.similarity[kept],
+            pairs.kept_rows,
+        )  # fmt: skip
+
+    monkeypatch.setattr(near, "near_pairs", without_first_and_third)
+    clusters = near.near_clusters(dataset, near.NearOptions())
+    assert clusters["record"].tolist() == [1, 2]
+    assert clusters["representative"].tolist() == [0, 0]
+    assert clusters["similarity"].tolist()[1] == minhash.jaccard(sets[0], sets[2]) >= 0.8
+
+
+def test_keys_do_not_depend_on_the_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys are made CHUNK_ROWS message rows at a time; an example whose rows straddle
+    two chunks must get the keys it gets in one."""
+    from conftest import FIXTURES
+    from dslint.rules.duplicates import keys as keys_module
+
+    paths = sorted((FIXTURES / "good").glob("*.jsonl")) + [
+        FIXTURES / "bad" / name for name in ("chat-schema.jsonl", "legacy.jsonl")
+    ]
+    for path in paths:
+        made = []
+        for rows in (keys_module.CHUNK_ROWS, 3, 1):
+            monkeypatch.setattr(keys_module, "CHUNK_ROWS", rows)
+            dataset = check([path], select=["S001"], today=TODAY).datasets[0]
+            made.append(keys_module.keys(dataset))
+        assert len(made[0].text) > 3, path  # several chunks of 3 rows
+        for other in made[1:]:
+            for name in ("exact", "prompt", "answer", "answer_row", "prompt_row", "text"):
+                assert np.array_equal(getattr(made[0], name), getattr(other, name)), (path, name)
+
+
 def test_near_duplicate_options(tmp_path: Path) -> None:
     text = prose(4, 30)
     pair = [chat(text, "Thanks."), chat(edited(edited(text, 8, "kiwi"), 20, "plum"), "Thanks.")]

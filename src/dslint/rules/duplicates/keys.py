@@ -19,9 +19,17 @@ import pyarrow.compute as pc
 
 from dslint.dataset import Dataset
 from dslint.formats import ACCEPTED
-from dslint.rules.duplicates.hashing import GOLDEN, U64, arrow, hash_column, hash_strings, mix
+from dslint.rules.duplicates.hashing import (
+    GOLDEN,
+    U64,
+    arrow,
+    category_hashes,
+    hash_column,
+    hash_strings,
+    mix,
+)
 
-CHUNK_ROWS = 200_000
+CHUNK_ROWS = 50_000
 # Formats whose examples end in an answer to a prompt (DPO inputs have several answers by
 # design; reinforcement examples have none).
 ANSWERED_FORMATS = ("chat", "legacy")
@@ -71,44 +79,64 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
     records, messages = dataset.records, dataset.messages
     count, rows = len(records), len(messages)
     record_of = messages["record"].to_numpy(dtype=np.int64)
+    sections = _Sections(messages)
+    answered = records["format"].isin(ANSWERED_FORMATS).to_numpy(dtype=bool)
+    last = _last_answers(messages, sections, record_of, answered, count)
+    meta = _MetaHash(messages)
 
+    # One pass over the rows, CHUNK_ROWS at a time: every per-row value is made and used
+    # within its chunk. Whole-column temporaries (44 MB each at a million examples, a dozen
+    # alive at once) made this the duplicate rules' memory peak.
     text_hash = np.zeros(rows, dtype=np.uint64)
-    # Rows holding text other than whitespace, found in the same pass: a whole-column
-    # ``str.strip()`` would copy every text at once (1.2 GB at a million examples).
-    substantive = np.zeros(rows, dtype=bool)
-    for start in range(0, rows, CHUNK_ROWS):
-        chunk = arrow(messages["text"].iloc[start : start + CHUNK_ROWS])
-        text_hash[start : start + CHUNK_ROWS] = hash_strings(normalise(chunk, casefold))
-        stripped = pc.utf8_length(pc.utf8_trim_whitespace(chunk))
-        substantive[start : start + CHUNK_ROWS] = pc.fill_null(
-            pc.greater(stripped, 0), False
-        ).to_numpy(zero_copy_only=False)
-    # Per-row temporaries are released as soon as they are used: each is 44 MB at a million
-    # examples, and this stage was the duplicate rules' memory peak.
-    meta = _meta_hash(messages)
-    meta += GOLDEN
-    row_hash = mix(meta)
-    del meta
-    row_hash ^= text_hash
-    row_hash = mix(row_hash)
-
-    # A piece's place in its example (rows of one record are consecutive, in order).
-    first_row = np.zeros(rows, dtype=np.int64)
-    if rows:
-        starts = np.flatnonzero(np.r_[True, record_of[1:] != record_of[:-1]])
-        first_row[starts] = starts
-        first_row = np.maximum.accumulate(first_row)
-    ordinal = (np.arange(rows, dtype=np.int64) - first_row).view(np.uint64)
-    del first_row
-    ordinal *= GOLDEN
-    ordinal += row_hash
-    del row_hash
-    placed = mix(ordinal)
-    del ordinal
-
-    tools = hash_strings(arrow(records["tools"]))
     exact = np.zeros(count, dtype=np.uint64)
-    np.add.at(exact, record_of, placed)
+    prompt = np.zeros(count, dtype=np.uint64)
+    answer = np.zeros(count, dtype=np.uint64)
+    answer_row = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    prompt_row = np.full(count, -1, dtype=np.int64)
+    has_content = np.zeros(count, dtype=bool)
+    run_start = 0  # first row of the example that the previous chunk ended in
+    for start in range(0, rows, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, rows)
+        owner = record_of[start:stop]
+        chunk = arrow(messages["text"].iloc[start:stop])
+        text = hash_strings(normalise(chunk, casefold))
+        text_hash[start:stop] = text
+        row_hash = mix(mix(meta.chunk(start, stop) + GOLDEN) ^ text)
+
+        # A piece's place in its example (rows of one record are consecutive, in order).
+        first_row = np.zeros(stop - start, dtype=np.int64)
+        changes = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        first_row[changes] = changes + start
+        if start and record_of[start] == record_of[start - 1]:
+            first_row[0] = run_start
+        first_row = np.maximum.accumulate(first_row)
+        run_start = int(first_row[-1])
+        ordinal = (np.arange(start, stop, dtype=np.int64) - first_row).view(np.uint64)
+        placed = mix(ordinal * GOLDEN + row_hash)
+        np.add.at(exact, owner, placed)
+
+        # The prompt (every piece before the example's last answer) and the answer.
+        order = sections.order(start, stop)
+        last_of_row = last[owner]
+        has_answer = last_of_row >= 0
+        in_prompt = has_answer & (order < last_of_row)
+        in_answer = has_answer & (order == last_of_row)
+        row = np.arange(start, stop, dtype=np.int64)
+        np.add.at(prompt, owner[in_prompt], placed[in_prompt])
+        np.add.at(answer, owner[in_answer], placed[in_answer])
+        np.minimum.at(answer_row, owner[in_answer], row[in_answer])
+        np.maximum.at(prompt_row, owner[in_prompt], row[in_prompt])
+        # A prompt with no text and no image at all (a broken example, reported by the
+        # schema rules) is not "the same prompt" as another broken one. Whitespace is found
+        # here too: a whole-column ``str.strip()`` would copy every text at once.
+        stripped = pc.utf8_length(pc.utf8_trim_whitespace(chunk))
+        substantive = pc.fill_null(pc.greater(stripped, 0), False).to_numpy(
+            zero_copy_only=False
+        ) | (meta.image_codes[start:stop] >= 0)
+        has_content[owner[in_prompt & substantive]] = True
+    answer_row[answer_row == np.iinfo(np.int64).max] = -1
+
+    tools = hash_column(records["tools"])
     has_rows = np.zeros(count, dtype=bool)
     has_rows[record_of] = True
     formats = hash_column(records["format"])
@@ -123,67 +151,73 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
     # finding (S020/S022); copies among them would only flood the report.
     exact[~records["format"].isin(ACCEPTED).to_numpy(dtype=bool)] = 0
 
-    prompt, answer, answer_row, prompt_row = _prompt_and_answer(
-        dataset, record_of, placed, tools, count, substantive
-    )
-    return Keys(exact, prompt, answer, answer_row, prompt_row, text_hash)
-
-
-def _meta_hash(messages: pd.DataFrame) -> U64:
-    """What besides the text makes two pieces different: section, role, name, calls, weight,
-    and which images the message shows (the same question about two charts is two prompts)."""
-    meta = np.zeros(len(messages), dtype=np.uint64)
-    columns = ("section", "role", "name", "tool_calls", "weight", "image_key")
-    for number, column in enumerate(columns):
-        meta ^= mix(hash_column(messages[column]) + np.uint64(number + 1))
-    return meta
-
-
-def _prompt_and_answer(
-    dataset: Dataset,
-    record_of: npt.NDArray[np.int64],
-    placed: U64,
-    tools: U64,
-    count: int,
-    substantive: npt.NDArray[np.bool_],
-) -> tuple[U64, U64, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    messages = dataset.messages
-    # Boolean columns, not a Python string per row (0.3-0.8 GB each at a million examples).
-    section = messages["section"]
-    # Legacy examples keep the prompt and the completion in two sections, both "message 0".
-    order = messages["message"].to_numpy(dtype=np.int64) + (
-        (section == "completion").to_numpy(dtype=np.int64) << 20
-    )
-    answered = dataset.records["format"].isin(ANSWERED_FORMATS).to_numpy(dtype=bool)
-    assistant = (messages["role"] == "assistant").to_numpy(dtype=bool, na_value=False)
-    candidate = assistant & section.isin(_ANSWER_SECTIONS).to_numpy(dtype=bool)
-    candidate &= answered[record_of]
-
-    last = np.full(count, -1, dtype=np.int64)
-    np.maximum.at(last, record_of[candidate], order[candidate])
-    del candidate, assistant
-    last_of_row = last[record_of]
-    has_answer = last_of_row >= 0
-    in_prompt = has_answer & (order < last_of_row)
-    in_answer = has_answer & (order == last_of_row)
-    del last_of_row, has_answer, order
-
-    prompt = np.zeros(count, dtype=np.uint64)
-    np.add.at(prompt, record_of[in_prompt], placed[in_prompt])
-    answer = np.zeros(count, dtype=np.uint64)
-    np.add.at(answer, record_of[in_answer], placed[in_answer])
-    answer_row = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(answer_row, record_of[in_answer], np.flatnonzero(in_answer))
-    answer_row[answer_row == np.iinfo(np.int64).max] = -1
-    prompt_row = np.full(count, -1, dtype=np.int64)
-    np.maximum.at(prompt_row, record_of[in_prompt], np.flatnonzero(in_prompt))
-
-    # A prompt with no text and no image at all (a broken example, reported by the schema
-    # rules) is not "the same prompt" as another broken one.
-    substantive = substantive | messages["image_key"].notna().to_numpy(dtype=bool)
-    has_content = np.zeros(count, dtype=bool)
-    has_content[record_of[in_prompt & substantive]] = True
     valid = (prompt_row >= 0) & (answer_row >= 0) & has_content
     prompt = np.where(valid, mix(prompt ^ mix(tools + GOLDEN)) | np.uint64(1), 0)
     answer = np.where(valid, mix(answer) | np.uint64(1), 0)
-    return prompt.astype(np.uint64), answer.astype(np.uint64), answer_row, prompt_row
+    return Keys(
+        exact, prompt.astype(np.uint64), answer.astype(np.uint64), answer_row, prompt_row,
+        text_hash,
+    )  # fmt: skip
+
+
+class _MetaHash:
+    """What besides the text makes two pieces different: section, role, name, calls, weight,
+    and which images the message shows (the same question about two charts is two prompts).
+    Hashed for any slice of rows; a category's values are hashed once."""
+
+    COLUMNS = ("section", "role", "name", "tool_calls", "weight", "image_key")
+
+    def __init__(self, messages: pd.DataFrame) -> None:
+        self.messages = messages
+        self.tables: dict[str, tuple[U64, npt.NDArray[np.integer]]] = {}
+        for column in self.COLUMNS:
+            values = messages[column]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                self.tables[column] = (category_hashes(values), values.cat.codes.to_numpy())
+        self.image_codes = messages["image_key"].cat.codes.to_numpy()
+
+    def chunk(self, start: int, stop: int) -> U64:
+        meta = np.zeros(stop - start, dtype=np.uint64)
+        for number, column in enumerate(self.COLUMNS):
+            if column in self.tables:
+                table, codes = self.tables[column]
+                hashed = table[codes[start:stop]]  # code -1 (missing) picks the "" hash
+            else:
+                hashed = hash_column(self.messages[column].iloc[start:stop])
+            meta ^= mix(hashed + np.uint64(number + 1))
+        return meta
+
+
+class _Sections:
+    """Each row's turn order within its example, and whether it can hold an answer."""
+
+    def __init__(self, messages: pd.DataFrame) -> None:
+        section = messages["section"]
+        self.message = messages["message"].to_numpy()
+        # Legacy examples keep the prompt and the completion in two sections, both
+        # "message 0": the completion comes after.
+        self.completion = (section == "completion").to_numpy(dtype=bool)
+        assistant = (messages["role"] == "assistant").to_numpy(dtype=bool, na_value=False)
+        self.answers = assistant & section.isin(_ANSWER_SECTIONS).to_numpy(dtype=bool)
+
+    def order(self, start: int, stop: int) -> npt.NDArray[np.int64]:
+        order: npt.NDArray[np.int64] = self.message[start:stop].astype(np.int64)
+        order += self.completion[start:stop].astype(np.int64) << 20
+        return order
+
+
+def _last_answers(
+    messages: pd.DataFrame,
+    sections: _Sections,
+    record_of: npt.NDArray[np.int64],
+    answered: npt.NDArray[np.bool_],
+    count: int,
+) -> npt.NDArray[np.int64]:
+    """Per record, the turn order of its last assistant answer (-1: none)."""
+    last = np.full(count, -1, dtype=np.int64)
+    for start in range(0, len(messages), CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, len(messages))
+        owner = record_of[start:stop]
+        candidate = sections.answers[start:stop] & answered[owner]
+        np.maximum.at(last, owner[candidate], sections.order(start, stop)[candidate])
+    return last

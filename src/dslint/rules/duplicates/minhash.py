@@ -163,7 +163,7 @@ def _area(values: npt.NDArray[np.float64], points: npt.NDArray[np.float64]) -> f
     return float(np.sum((values[1:] + values[:-1]) * np.diff(points)) / 2)
 
 
-def candidate_pairs(bands: U64, cap: int) -> Iterator[tuple[I64, I64]]:
+def candidate_pairs(bands: npt.NDArray[np.unsignedinteger], cap: int) -> Iterator[tuple[I64, I64]]:
     """Pairs of rows of ``bands`` that share a band hash, as (left, right) with left < right.
 
     Every member of a bucket is paired with the bucket's first member and with its

@@ -11,10 +11,11 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
+from dslint.rules.duplicates import minhash
 from dslint.rules.duplicates.hashing import U64
 from dslint.rules.duplicates.keys import keys
 from dslint.rules.duplicates.scope import Places, scope_codes
-from dslint.rules.duplicates.similar import NearPairs, NearParameters, near_pairs
+from dslint.rules.duplicates.similar import NearParameters, near_pairs
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,19 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
     frame = frame[scope[frame["left"].to_numpy()] == scope[frame["right"].to_numpy()]]
     frame = frame.sort_values(["right", "similarity", "left"], ascending=[True, False, True])
     exact = keys(dataset).exact
-    representative: dict[int, int] = {}
-    similarity: dict[int, float] = {}
-    for member, group in frame.groupby("right", sort=True):
-        record = int(member)
-        for partner, score in zip(
-            group["left"].tolist(), group["similarity"].tolist(), strict=True
-        ):
-            anchor = representative.get(partner, partner)
-            if anchor != partner:
-                score = _anchored_similarity(pairs, anchor, record, exact)
-            if score >= options.threshold:
-                representative[record], similarity[record] = anchor, score
-                break
+    # A member joined through a partner that is itself a member is compared with that
+    # partner's representative, a pair LSH may not have confirmed: its shingle sets are made
+    # again (NearPairs keeps none). Which such pairs come up depends on earlier answers, so
+    # the clustering runs again with the sets it asked for until it asks for none it lacks
+    # (once in all, on data without such chains; a round per link of a chain at most).
+    sets: dict[int, U64 | None] = {}  # None: the example has no shingles (never similar)
+    while True:
+        missing: set[int] = set()
+        representative, similarity = _cluster(frame, options.threshold, exact, sets, missing)
+        if not missing:
+            break
+        made = pairs.shingle_sets(dataset, missing)
+        sets.update({record: made.get(record) for record in missing})
     members = pd.DataFrame(
         {
             "record": np.array(list(representative), dtype=np.int64),
@@ -77,13 +78,44 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
     return ordered
 
 
-def _anchored_similarity(pairs: NearPairs, anchor: int, record: int, exact: U64) -> float:
+def _cluster(
+    frame: pd.DataFrame,
+    threshold: float,
+    exact: U64,
+    sets: dict[int, U64 | None],
+    missing: set[int],
+) -> tuple[dict[int, int], dict[int, float]]:
+    """One clustering pass over the sorted pairs: each member's representative and its
+    similarity to it. Comparisons whose shingle sets are not in ``sets`` count as 0 and add
+    their examples to ``missing``."""
+    representative: dict[int, int] = {}
+    similarity: dict[int, float] = {}
+    columns = (frame[name].tolist() for name in ("right", "left", "similarity"))
+    # The pairs are sorted by member, then best partner first: the first partner that is
+    # similar enough (directly, or through its own representative) decides.
+    for record, partner, score in zip(*columns, strict=True):
+        if record in representative:
+            continue
+        anchor = representative.get(partner, partner)
+        if anchor != partner:
+            score = _anchored_similarity(sets, anchor, record, exact, missing)
+        if score >= threshold:
+            representative[record], similarity[record] = anchor, score
+    return representative, similarity
+
+
+def _anchored_similarity(
+    sets: dict[int, U64 | None], anchor: int, record: int, exact: U64, missing: set[int]
+) -> float:
     if exact[anchor] == exact[record]:
         return 0.0  # an exact copy: D001's finding, not this rule's
-    try:
-        return pairs.jaccard(anchor, record)
-    except KeyError:
+    if anchor not in sets or record not in sets:
+        missing.update(r for r in (anchor, record) if r not in sets)
         return 0.0
+    first, second = sets[anchor], sets[record]
+    if first is None or second is None:
+        return 0.0
+    return minhash.jaccard(first, second)
 
 
 class NearDuplicate(DatasetRule):

@@ -13,7 +13,7 @@ then group its pairs by their own scope (same file, same split, or across splits
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,17 +24,21 @@ import pyarrow.compute as pc
 
 from dslint.cache import dataset_memo
 from dslint.dataset import Dataset
+from dslint.memory import give_back
 from dslint.rules.duplicates import minhash
 from dslint.rules.duplicates.hashing import U64, arrow
 from dslint.rules.duplicates.keys import keys
 
 I64 = npt.NDArray[np.int64]
+U32 = npt.NDArray[np.uint32]
 # Examples whose shingles and signatures are made at a time. Each chunk's words, shingles and
 # signature table are temporary; 5,000 instead of 20,000 lowered the duplicate benchmark's
 # peak at 1M by 70 MiB and measured no slower (51.7 s against 51.4 s for the rules).
 CHUNK_RECORDS = 5_000
 # Examples with a text longer than this are left out of near-duplicate detection.
 MAX_TEXT_CHARS = 1_000_000
+# Rows whose text lengths are measured at a time (see _longer_than).
+LENGTH_ROWS = 1_000_000
 # Buckets up to this size are paired exhaustively; larger ones as a chain and a star.
 BUCKET_CAP = 16
 
@@ -61,17 +65,34 @@ class NearPairs:
     left: I64
     right: I64
     similarity: npt.NDArray[np.float64]
-    _sets: dict[int, U64] = field(default_factory=dict, repr=False)
-
-    def jaccard(self, first: int, second: int) -> float:
-        """Exact similarity of two examples that took part in a candidate pair."""
-        return minhash.jaccard(self._sets[first], self._sets[second])
+    # Message rows whose text counts (see _kept_rows), to make shingle sets again.
+    kept_rows: npt.NDArray[np.bool_] = field(
+        default_factory=lambda: np.zeros(0, dtype=bool), repr=False
+    )
 
     def frame(self) -> pd.DataFrame:
         frame = pd.DataFrame({"left": self.left, "right": self.right})
         frame["similarity"] = self.similarity
         result: pd.DataFrame = frame
         return result
+
+    def shingle_sets(self, dataset: Dataset, records: Iterable[int]) -> dict[int, U64]:
+        """The shingle sets of some examples, made again from their text.
+
+        Keeping the sets of every confirmed pair for the clusters' few comparisons outside
+        the pairs took 0.2 GB at a million examples; making a few again costs one pass over
+        the chunks that hold them.
+        """
+        wanted = np.unique(np.fromiter(records, dtype=np.int64))
+        if not len(wanted) or not len(self.kept_rows):
+            return {}
+        record_of = dataset.messages["record"].to_numpy(dtype=np.int64)
+        sets: dict[int, U64] = {}
+        for _, found in _shingle_chunks(
+            dataset, record_of, self.kept_rows, wanted, self.parameters
+        ):
+            sets.update(found)
+        return sets
 
 
 def near_pairs(dataset: Dataset, parameters: NearParameters) -> NearPairs:
@@ -90,11 +111,14 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     record_of = messages["record"].to_numpy(dtype=np.int64)
     eligible = _first_copies(records, summary.exact)
     kept_rows = _kept_rows(messages, summary.text, eligible, record_of)
+    # The temporaries of the caller, of the keys and of choosing the rows (pandas' hash
+    # tables over every example): the signature chunks would stand on them (100 MB at 1M).
+    give_back()
     bands, rows = minhash.optimal_bands(parameters.threshold, parameters.num_perm)
 
     memo = dataset_memo("duplicates.minhash", _memo_version(parameters))
     owners: list[I64] = []
-    band_blocks: list[U64] = []
+    band_blocks: list[U32] = []
     for first, texts, owner, count in _chunks(dataset, record_of, kept_rows, None):
         # Each example's word count and band hashes depend on its own texts only, so they
         # are remembered per example text; a re-run hashes only new and changed examples.
@@ -108,13 +132,14 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
             bytes.fromhex("".join(str(hexed) for _, hexed in summaries)), dtype="<u8"
         ).astype(np.uint64).reshape(count, bands)  # fmt: skip
         long_enough = words >= max(parameters.min_words, parameters.ngram)
-        band_blocks.append(band[long_enough])
+        band_blocks.append(_bucket_keys(band[long_enough]))
         owners.append(np.flatnonzero(long_enough) + first)
     empty = _empty(parameters)
     if not owners:
         return empty
+    give_back()  # the signature chunks' temporaries, before the bands are joined
     owner_of_band = np.concatenate(owners)
-    all_bands = np.concatenate(band_blocks) if band_blocks else np.zeros((0, bands), np.uint64)
+    all_bands = np.concatenate(band_blocks) if band_blocks else np.zeros((0, bands), np.uint32)
     owners.clear()
     band_blocks.clear()  # the blocks and their concatenation at once were twice the bands
 
@@ -126,16 +151,49 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     if len(left) == 0:
         return empty
 
-    sets = _shingle_sets(dataset, record_of, kept_rows, np.union1d(left, right), parameters)
-    similarity = np.array(
-        [
-            minhash.jaccard(sets[a], sets[b])
-            for a, b in zip(left.tolist(), right.tolist(), strict=True)
-        ],
-        dtype=np.float64,
-    )
+    similarity = _confirm(dataset, record_of, kept_rows, left, right, parameters)
     confirmed = similarity >= parameters.threshold
-    return NearPairs(parameters, left[confirmed], right[confirmed], similarity[confirmed], sets)
+    give_back()
+    return NearPairs(
+        parameters, left[confirmed], right[confirmed], similarity[confirmed], kept_rows
+    )
+
+
+def _confirm(
+    dataset: Dataset,
+    record_of: I64,
+    kept_rows: npt.NDArray[np.bool_],
+    left: I64,
+    right: I64,
+    parameters: NearParameters,
+) -> npt.NDArray[np.float64]:
+    """The exact Jaccard similarity of each candidate pair (``left < right``).
+
+    The shingle sets are made chunk by chunk in record order; a pair is compared once its
+    right-hand example's set exists, and a set is dropped after its last pair. Holding every
+    candidate's set at once took 0.3 GB at a million examples (the duplicate benchmark's peak).
+    """
+    similarity = np.zeros(len(left), dtype=np.float64)
+    wanted = np.union1d(left, right)
+    # The last pair (by its right-hand record) that needs each wanted example's set.
+    needed_until = np.zeros(len(wanted), dtype=np.int64)
+    np.maximum.at(needed_until, np.searchsorted(wanted, left), right)
+    np.maximum.at(needed_until, np.searchsorted(wanted, right), right)
+    release = np.argsort(needed_until, kind="stable")
+    pair_order = np.argsort(right, kind="stable")
+    done = released = 0
+    sets: dict[int, U64] = {}
+    for last, found in _shingle_chunks(dataset, record_of, kept_rows, wanted, parameters):
+        sets.update(found)
+        ready = int(np.searchsorted(right, last, sorter=pair_order))
+        for pair in pair_order[done:ready].tolist():
+            similarity[pair] = minhash.jaccard(sets[int(left[pair])], sets[int(right[pair])])
+        done = ready
+        gone = int(np.searchsorted(needed_until, last, sorter=release))
+        for index in release[released:gone].tolist():
+            sets.pop(int(wanted[index]), None)
+        released = gone
+    return similarity
 
 
 #: Bump when what a memoised summary means changes (see _memo_version).
@@ -215,11 +273,22 @@ def _kept_rows(
         shared[system] = np.isin(text_hash[system], repeated)
     # A single huge text (a pasted file, megabytes long) would need millions of shingles;
     # near-duplicate detection leaves such examples out (exact copies still count).
-    huge = (messages["text"].str.len() > MAX_TEXT_CHARS).to_numpy(dtype=bool, na_value=False)
+    huge = _longer_than(messages["text"], MAX_TEXT_CHARS)
     too_big = np.zeros(len(eligible), dtype=bool)
     too_big[record_of[huge]] = True
     kept: npt.NDArray[np.bool_] = ~shared & eligible[record_of] & ~too_big[record_of]
     return kept
+
+
+def _longer_than(column: pd.Series, characters: int) -> npt.NDArray[np.bool_]:
+    """Rows whose text is longer than ``characters``, a slice at a time in Arrow: pandas'
+    ``str.len()`` made a nullable integer column and copied it (0.3 GB at a million examples)."""
+    result = np.zeros(len(column), dtype=bool)
+    for start in range(0, len(column), LENGTH_ROWS):
+        lengths = pc.utf8_length(arrow(column.iloc[start : start + LENGTH_ROWS]))
+        longer = pc.fill_null(pc.greater(lengths, characters), False)
+        result[start : start + LENGTH_ROWS] = longer.to_numpy(zero_copy_only=False)
+    return result
 
 
 def _chunks(
@@ -230,6 +299,8 @@ def _chunks(
     total = len(dataset.records)
     for first in range(0, total, CHUNK_RECORDS):
         last = min(first + CHUNK_RECORDS, total)
+        if only is not None and np.searchsorted(only, first) == np.searchsorted(only, last):
+            continue  # none of the wanted examples (``only`` is sorted) is in this chunk
         start, stop = np.searchsorted(record_of, [first, last])
         selected = np.flatnonzero(kept_rows[start:stop]) + start
         if only is not None:
@@ -243,7 +314,17 @@ def _chunks(
         yield first, texts, record_of[selected] - first, last - first
 
 
-def _unique_pairs(bands: U64, owner: I64, total: int) -> tuple[I64, I64]:
+def _bucket_keys(bands: U64) -> U32:
+    """The LSH bucket of each band hash: 32 of its bits (it is a mixed hash, every bit as
+    good as another). Two unrelated examples share a bucket of a band with probability
+    2**-32: at a million examples some 120 chance pairs per band, each then rejected by the
+    exact Jaccard. Half the memory of the bands (61 MB at a million examples), which are
+    held whole while the candidates are paired."""
+    keys: U32 = (bands ^ (bands >> np.uint64(32))).astype(np.uint32)
+    return keys
+
+
+def _unique_pairs(bands: U32, owner: I64, total: int) -> tuple[I64, I64]:
     lefts, rights = [], []
     for left, right in minhash.candidate_pairs(bands, BUCKET_CAP):
         lefts.append(owner[left])
@@ -255,23 +336,25 @@ def _unique_pairs(bands: U64, owner: I64, total: int) -> tuple[I64, I64]:
     return encoded // total, encoded % total
 
 
-def _shingle_sets(
+def _shingle_chunks(
     dataset: Dataset,
     record_of: I64,
     kept_rows: npt.NDArray[np.bool_],
     wanted: I64,
     parameters: NearParameters,
-) -> dict[int, U64]:
-    sets: dict[int, U64] = {}
+) -> Iterator[tuple[int, dict[int, U64]]]:
+    """(end of the chunk's records, {record: its sorted distinct shingle hashes}) for the
+    chunks that hold some of the ``wanted`` (sorted) records, in record order."""
     for first, texts, owner, count in _chunks(dataset, record_of, kept_rows, wanted):
-        if len(texts) == 0:
-            continue
-        found = minhash.shingles(texts, owner, count, parameters.ngram)
-        order = np.lexsort((found.hashes, found.owner))
-        hashes, owners = found.hashes[order], found.owner[order]
-        distinct = np.r_[True, (hashes[1:] != hashes[:-1]) | (owners[1:] != owners[:-1])]
-        hashes, owners = hashes[distinct], owners[distinct]
-        bounds = np.searchsorted(owners, np.arange(count + 1))
-        for local in np.unique(owners).tolist():
-            sets[first + local] = hashes[bounds[local] : bounds[local + 1]]
-    return sets
+        sets: dict[int, U64] = {}
+        if len(texts):
+            found = minhash.shingles(texts, owner, count, parameters.ngram)
+            order = np.lexsort((found.hashes, found.owner))
+            hashes, owners = found.hashes[order], found.owner[order]
+            distinct = np.r_[True, (hashes[1:] != hashes[:-1]) | (owners[1:] != owners[:-1])]
+            hashes, owners = hashes[distinct], owners[distinct]
+            bounds = np.searchsorted(owners, np.arange(count + 1))
+            for local in np.unique(owners).tolist():
+                # A copy, not a view: a view would keep the whole chunk's hashes alive.
+                sets[first + local] = hashes[bounds[local] : bounds[local + 1]].copy()
+        yield first + count, sets
