@@ -590,12 +590,12 @@ def _categorical(pieces: list[Any], categories: list[str] | None = None) -> Any:
     # entry by its distinct value (in order of first appearance).
     entries = pa.chunked_array(
         [chunk.dictionary.cast(pa.large_string()) for chunk in encoded], pa.large_string()
-    )
+    ).combine_chunks()
     if categories is not None:
         wanted = pa.array(categories, pa.large_string())
         position = pc.index_in(entries, value_set=wanted).fill_null(-1)
     else:
-        found = pc.dictionary_encode(entries).combine_chunks()
+        found = pc.dictionary_encode(entries)
         order = pc.sort_indices(found.dictionary).to_numpy()
         wanted = found.dictionary.take(order)
         rank = np.empty(len(order), dtype=np.int64)

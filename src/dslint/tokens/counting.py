@@ -87,9 +87,6 @@ class _Column:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        # Arrow's dictionary encoding, ENCODE_ROWS at a time: the distinct strings of each
-        # slice stay in Arrow (``uniques`` chains them without a copy) until a batch of them
-        # is encoded, and ``codes`` index that chain.
         self.codes: Int64Array
         if isinstance(values.dtype, pd.CategoricalDtype):
             # Already factorised: its categories are the distinct values.
@@ -97,6 +94,9 @@ class _Column:
             categories = pa.array(values.cat.categories.array, pa.large_string())
             self.uniques = pa.chunked_array([categories], type=pa.large_string())
             return
+        # Arrow's dictionary encoding, ENCODE_ROWS at a time: the distinct strings of each
+        # slice stay in Arrow (``uniques`` chains them without a copy) until a batch of them
+        # is encoded, and ``codes`` index that chain.
         array = pa.array(values.array) if len(values) else pa.array([], pa.large_string())
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)

@@ -56,7 +56,8 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
     # partner's representative, a pair LSH may not have confirmed: its shingle sets are made
     # again (NearPairs keeps none). Which such pairs come up depends on earlier answers, so
     # the clustering runs again with the sets it asked for until it asks for none it lacks
-    # (once in all, on data without such chains; a round per link of a chain at most).
+    # (once, on data without such chains; every round makes each set that it asked for,
+    # and none is asked for twice, so the rounds end).
     sets: dict[int, U64 | None] = {}  # None: the example has no shingles (never similar)
     while True:
         missing: set[int] = set()

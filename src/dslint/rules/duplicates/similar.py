@@ -111,9 +111,6 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     record_of = messages["record"].to_numpy(dtype=np.int64)
     eligible = _first_copies(records, summary.exact)
     kept_rows = _kept_rows(messages, summary.text, eligible, record_of)
-    # The temporaries of the caller, of the keys and of choosing the rows (pandas' hash
-    # tables over every example): the signature chunks would stand on them (100 MB at 1M).
-    give_back()
     bands, rows = minhash.optimal_bands(parameters.threshold, parameters.num_perm)
 
     memo = dataset_memo("duplicates.minhash", _memo_version(parameters))
