@@ -265,13 +265,20 @@ def test_threaded_counts_equal_pandas_counts(monkeypatch: pytest.MonkeyPatch) ->
     assert expected.sum() > 1000  # the comparison is not over zeros
 
 
+@pytest.mark.parametrize("block", [None, 64], ids=["one-block", "blocks-of-64"])
 @pytest.mark.parametrize("share", [0.1, 0.5, 0.9, 1.0])
 @pytest.mark.parametrize("pattern", [r"(?i)\bthe\b", r"zebra", r"[!?]"])
-def test_sparse_counts_of_a_selection_equal_pandas_counts(share: float, pattern: str) -> None:
+def test_sparse_counts_of_a_selection_equal_pandas_counts(
+    share: float, pattern: str, block: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Most rows selected: scanned in place; few: copied out first. Matches in most rows:
-    the whole column is counted; in few: only those rows. Every way gives pandas' numbers on
-    the selected rows and 0 elsewhere."""
+    the whole column is counted; in few: only those rows. Every way, and block by block
+    (each block deciding for itself), gives pandas' numbers on the selected rows and 0
+    elsewhere."""
     from dslint.rules.voice import _stats
+
+    if block is not None:
+        monkeypatch.setattr(_stats, "COUNT_BLOCK_ROWS", block)
 
     rows = [("The end! " * (i % 3)) + ("zebra? " if i % 7 == 0 else "") + f"row {i}"
             for i in range(400)]  # fmt: skip

@@ -296,6 +296,12 @@ def on_both_cores(kernel: Any, column: Any, *args: Any) -> Any:
     return pa.concat_arrays([first, second])
 
 
+#: Rows of a column that sparse_count searches at a time: it copies (``take``) at most a
+#: block's selected text at once, where a whole column's selection of most replies, once per
+#: pattern, grew the voice stage by 0.9 GB at a million examples (Arrow's pool kept it).
+COUNT_BLOCK_ROWS = 262_144
+
+
 def sparse_count(text: pd.Series, pattern: str, candidates: Any = None) -> Any:
     """``text.str.count(pattern)``, counted only on rows where RE2 finds a first match.
 
@@ -304,26 +310,34 @@ def sparse_count(text: pd.Series, pattern: str, candidates: Any = None) -> Any:
     when matches are rare. ``candidates`` (a boolean mask) narrows the rows further when
     the caller knows the others cannot match.
     """
-    import pyarrow.compute as pc
-
     column = arrow_column(text)
     result = np.zeros(len(text), dtype=np.int64)
     rows = np.arange(len(text)) if candidates is None else np.flatnonzero(candidates)
-    if not len(rows):
-        return result
+    for start in range(0, len(column), COUNT_BLOCK_ROWS):
+        stop = min(start + COUNT_BLOCK_ROWS, len(column))
+        first, last = np.searchsorted(rows, [start, stop])
+        if first < last:
+            block = column.slice(start, stop - start)
+            _count_block(block, rows[first:last] - start, pattern, result[start:stop])
+    return result
+
+
+def _count_block(column: Any, rows: Any, pattern: str, result: Any) -> None:
+    """sparse_count on one block: ``rows`` (positions in it) counted into ``result``."""
+    import pyarrow.compute as pc
+
     # A selection of most rows is scanned in place and the other rows' answers dropped: a
-    # ``take`` would copy most of the column's text for each pattern (issue 10's memory).
+    # ``take`` would copy most of the block's text for each pattern.
     in_place = len(rows) > len(column) // 2
     subset = column if in_place else column.take(rows)
     matches = on_both_cores(pc.match_substring_regex, subset, pattern)
     matched = matches.to_numpy(zero_copy_only=False)
     found = rows[matched[rows]] if in_place else rows[matched]
     if not len(found):
-        return result
+        return
     if len(found) > len(column) // 2:
         counted = on_both_cores(pc.count_substring_regex, column, pattern)
         result[found] = counted.to_numpy(zero_copy_only=False)[found]
     else:
         counted = on_both_cores(pc.count_substring_regex, column.take(found), pattern)
         result[found] = counted.to_numpy(zero_copy_only=False)
-    return result
