@@ -10,7 +10,6 @@ million examples, 0.75 GB of a 2.65 GB process after the frames were built
 
 from __future__ import annotations
 
-import ctypes
 import sys
 from functools import cache
 from typing import Any
@@ -36,6 +35,8 @@ def _malloc_trim() -> Any:
     """glibc's ``malloc_trim``, or None (musl, macOS, Windows have none: nothing to do)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here, not at import: dslint.dataset imports this module at start-up
+
     try:
         # The running program's own symbols: glibc is already loaded (finding it by name
         # would start a compiler or ldconfig).

@@ -36,6 +36,7 @@ import pandas as pd
 
 from dslint import helper as helpers
 from dslint import models
+from dslint.dataset import arrow_strings
 from dslint.tokens import images, tooldefs
 from dslint.tokens import lengths as text_lengths
 from dslint.tokens.encodings import get_encoding
@@ -97,11 +98,7 @@ class _Column:
         # Arrow's dictionary encoding, ENCODE_ROWS at a time: the distinct strings of each
         # slice stay in Arrow (``uniques`` chains them without a copy) until a batch of them
         # is encoded, and ``codes`` index that chain.
-        array = pa.array(values.array) if len(values) else pa.array([], pa.large_string())
-        if isinstance(array, pa.ChunkedArray):
-            array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-        if not pa.types.is_large_string(array.type):
-            array = array.cast(pa.large_string())
+        array = arrow_strings(values)
         codes, dictionaries, base = [], [], 0
         for start in range(0, len(array), ENCODE_ROWS):
             encoded = pc.dictionary_encode(array.slice(start, ENCODE_ROWS))
@@ -287,7 +284,7 @@ def _count(
     )
     record_legacy = records["format"].astype(object).eq("legacy").to_numpy()
 
-    row_record = messages["record"].to_numpy(dtype=np.int64)
+    row_record = messages["record"].to_numpy()  # int32: a view, not a copy
     row_counted = record_counted[row_record] if n_rows else np.zeros(0, dtype=bool)
     row_encoding = record_encoding[row_record] if n_rows else np.zeros(0, dtype=object)
     section = messages["section"].astype(object).to_numpy()
@@ -407,7 +404,7 @@ def _image_tokens(column: _Column, rows: BoolArray, prices: images.ImagePrices) 
 
 
 def _estimated_images(
-    column: _Column, rows: BoolArray, records: pd.DataFrame, row_record: Int64Array
+    column: _Column, rows: BoolArray, records: pd.DataFrame, row_record: np.ndarray[Any, Any]
 ) -> dict[str, int]:
     if not len(column.uniques):
         return {}

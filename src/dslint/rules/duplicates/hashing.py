@@ -65,17 +65,20 @@ def hash_column(column: pd.Series) -> U64:
     if isinstance(column.dtype, pd.StringDtype):
         return hash_strings(arrow(column))
     codes, distinct = pd.factorize(column)
-    categories = pd.Series(distinct, dtype=column.dtype).astype("string")
-    hashed = np.append(hash_strings(arrow(categories)), hash_strings(pa.array([""])))
-    result = hashed[codes]  # -1 (missing) picks the "" hash
+    result = _value_hashes(pd.Series(distinct, dtype=column.dtype))[codes]
     return result
 
 
 def category_hashes(column: pd.Series) -> U64:
     """The hash of each category of a categorical column, then the hash of "" that a missing
     value (code -1) picks: ``category_hashes(column)[codes]`` hashes any slice of it."""
-    categories = pd.Series(column.cat.categories, dtype="string")
-    return np.append(hash_strings(arrow(categories)), hash_strings(pa.array([""])))
+    return _value_hashes(pd.Series(column.cat.categories))
+
+
+def _value_hashes(values: pd.Series) -> U64:
+    """The hash of each value as a string, then that of "", which code -1 (missing) picks."""
+    strings = arrow(values.astype("string"))
+    return np.append(hash_strings(strings), hash_strings(pa.array([""])))
 
 
 def arrow(column: Any) -> pa.ChunkedArray:

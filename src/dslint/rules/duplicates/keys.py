@@ -10,6 +10,7 @@ order. Keys are computed column-wise over the messages frame, a chunk of rows at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -78,7 +79,7 @@ def keys(dataset: Dataset, casefold: bool = False) -> Keys:
 def _compute(dataset: Dataset, casefold: bool) -> Keys:
     records, messages = dataset.records, dataset.messages
     count, rows = len(records), len(messages)
-    record_of = messages["record"].to_numpy(dtype=np.int64)
+    record_of = messages["record"].to_numpy()  # int32: a view, not a copy
     sections = _Sections(messages)
     answered = records["format"].isin(ANSWERED_FORMATS).to_numpy(dtype=bool)
     last = _last_answers(messages, sections, record_of, answered, count)
@@ -174,7 +175,7 @@ class _MetaHash:
             values = messages[column]
             if isinstance(values.dtype, pd.CategoricalDtype):
                 self.tables[column] = (category_hashes(values), values.cat.codes.to_numpy())
-        self.image_codes = messages["image_key"].cat.codes.to_numpy()
+        self.image_codes = self.tables["image_key"][1]
 
     def chunk(self, start: int, stop: int) -> U64:
         meta = np.zeros(stop - start, dtype=np.uint64)
@@ -209,7 +210,7 @@ class _Sections:
 def _last_answers(
     messages: pd.DataFrame,
     sections: _Sections,
-    record_of: npt.NDArray[np.int64],
+    record_of: npt.NDArray[np.integer[Any]],
     answered: npt.NDArray[np.bool_],
     count: int,
 ) -> npt.NDArray[np.int64]:

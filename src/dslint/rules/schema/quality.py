@@ -168,6 +168,8 @@ def _padded_prompts(dataset: Dataset) -> dict[str, Any]:
     import numpy as np
     import pyarrow as pa
 
+    from dslint.dataset import arrow_strings
+
     messages = dataset.messages
     if messages.empty:
         return {}
@@ -177,15 +179,13 @@ def _padded_prompts(dataset: Dataset) -> dict[str, Any]:
     is_prompt = is_prompt & accepted[record_of]
     if not is_prompt.any():
         return {}
-    column = pa.array(messages["text"].array)
+    column = arrow_strings(messages["text"])
     found: dict[str, list[Any]] = {}
     for start in range(0, len(messages), _SLICE_ROWS):
         mask = is_prompt[start : start + _SLICE_ROWS]
         if not mask.any():
             continue
         picked = column.slice(start, len(mask)).filter(pa.array(mask))
-        if isinstance(picked, pa.ChunkedArray):
-            picked = picked.combine_chunks()
         encoded = picked.dictionary_encode()
         values = encoded.dictionary.to_pylist()
         flagged = np.array([_padded(v) for v in values] + [False], dtype=bool)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dslint.dataset import Dataset
+from dslint.dataset import Dataset, arrow_strings
 
 CHUNK_BYTES = 1 << 24  # bytes of text handled at once
 
@@ -36,12 +36,7 @@ def max_sentence_words(text: str) -> int:
 
 def arrow_column(text: pd.Series) -> Any:
     """The column as one contiguous Arrow ``large_string`` array."""
-    import pyarrow as pa
-
-    column = pa.array(text.array, type=pa.large_string())
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return column
+    return arrow_strings(text)
 
 
 def python_values(text: pd.Series, rows: Any) -> list[str]:
