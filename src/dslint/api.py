@@ -78,6 +78,8 @@ def check(
     baseline: str | Path | None = None,
     changed_since: str | None = None,
     cache: bool = False,
+    reuse: bool = False,
+    rule_table: bool = True,
 ) -> Report:
     """Lint the given files, folders or globs and return the report.
 
@@ -97,8 +99,17 @@ def check(
     are reported (dataset rules still see every record). ``cache=True`` keeps and reuses
     results in ``.dslint_cache/`` of the working directory (it never changes them; the CLI
     turns it on unless ``--no-cache``).
+
+    ``reuse=True`` (with the cache) lets an earlier run stand in when nothing this check
+    depends on has changed since (files, config, dslint: see :mod:`dslint.reuse`): its
+    findings are read back instead of worked out again. Such a report has no ``datasets``
+    (ask for a fresh run to draw figures or print statistics), and its ``rules`` are loaded
+    only with ``rule_table=True`` (they are what SARIF's rule table and the HTML report read;
+    loading them imports every rule).
     """
-    from dslint.engine import Engine
+    from dslint import reuse as reuse_module
+    from dslint.engine import Engine, select_rules, today_or_override
+    from dslint.registry import all_rules
     from dslint.review import settings as review_settings
     from dslint.rules.moderation import settings as moderation_settings
 
@@ -120,6 +131,7 @@ def check(
 
         store = Cache.open()
     given_validation = resolve_paths([str(p) for p in validation]) if validation else []
+    day = today or today_or_override()  # one date for the key and the run, even at midnight
     reports = []
     for base, group in configs_for(files, config):
         effective = base.with_overrides(
@@ -137,14 +149,33 @@ def check(
         effective = moderation_settings.apply(effective, moderation)
         effective = review_settings.apply(effective, review, sample)
         extra = validation_files(effective, group, given_validation)
-        engine = Engine(effective, today=today, announce=announce, cache=store)
+        given_validation = []  # given once, compared with the first group's training files
+        run_key = None
+        if store is not None and since is None:
+            run_key = reuse_module.key(store, effective, group, extra, day.isoformat())
+        saved = reuse_module.load(store, run_key) if reuse and store and run_key else None
+        if saved is not None:
+            findings, summaries, notes = saved
+            reports.append(
+                Report(
+                    findings=tuple(findings),
+                    files=tuple(summaries),
+                    rules=tuple(select_rules(effective, all_rules())) if rule_table else (),
+                    notes=tuple(notes),
+                    fail_on=effective.fail_on,
+                )
+            )
+            continue
+        engine = Engine(effective, today=day, announce=announce, cache=store)
         if progress is not None:
             engine.context.progress = progress
         engine.context.confirm = confirm
         if since is not None:
             engine.record_filter = since.is_new
-        reports.append(engine.run(group, validation=extra))
-        given_validation = []  # given once, compared with the first group's training files
+        report = engine.run(group, validation=extra)
+        if store is not None and run_key is not None:
+            reuse_module.save(store, run_key, report.findings, report.files, report.notes)
+        reports.append(report)
     if store is not None:
         store.save()
     report = Report.merge(reports)

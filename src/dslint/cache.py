@@ -83,7 +83,7 @@ def _secret() -> bytes | None:
         return None
 
 
-def _write_json(path: Path, document: Any) -> None:
+def write_json(path: Path, document: Any) -> None:
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         temporary.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
@@ -146,7 +146,7 @@ class _Store:
             if key not in entries:
                 entries[key] = value
                 room -= 1
-        _write_json(self.path, {**header, "format": FORMAT, "entries": entries})
+        write_json(self.path, {**header, "format": FORMAT, "entries": entries})
 
 
 class TextMemo:
@@ -258,6 +258,10 @@ class Cache:
             return None
         secret = _secret()
         return cls(root, secret) if secret is not None else None
+
+    def hasher(self) -> Any:
+        """A keyed BLAKE2b (16-byte digest) to feed a key in parts."""
+        return hashlib.blake2b(key=self._secret, digest_size=16)
 
     def digest(self, material: bytes) -> str:
         return hashlib.blake2b(material, key=self._secret, digest_size=16).hexdigest()

@@ -218,6 +218,7 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
 
     def action() -> int:
         from dslint.api import check as run_check
+        from dslint.registry import load_reporter
 
         targets = []
         for out in outputs:
@@ -226,6 +227,10 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
                 fail(f"-o {out}: cannot tell the format from the extension "
                      f"(use one of {', '.join(sorted(EXTENSIONS))})")  # fmt: skip
             targets.append((fmt, out))
+        stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
+        runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
+        # An unchanged earlier run can stand in unless a format draws from the datasets.
+        reporters = [load_reporter(fmt) for fmt, _ in runs]
         report = run_check(
             paths,
             config=config_file,
@@ -246,10 +251,10 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             baseline=baseline_file,
             changed_since=changed_since,
             cache=not no_cache,
+            reuse=not any(r.reads_datasets for r in reporters),
+            rule_table=any(r.reads_rules for r in reporters),
         )
         progress.clear()
-        stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
-        runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
         report = note_limits(report, [fmt for fmt, _ in runs])
         for fmt, destination in runs:
             render(report, fmt, destination, quiet=quiet, samples=not no_samples)
@@ -333,6 +338,8 @@ def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
             combine_files=combine_files,
             today=_today(today),
             cache=not no_cache,
+            reuse=True,  # a baseline is made of findings alone
+            rule_table=False,
         )
         accepted = Baseline.from_findings(report.findings)
         accepted.write(output)

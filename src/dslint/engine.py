@@ -154,7 +154,7 @@ class Engine:
         self.rules = instantiate(config, select_rules(config, available))
         self.context = RunContext(
             config=config,
-            today=today or _today(),
+            today=today or today_or_override(),
             model_given=config.model is not None,
             cache=cache,
         )
@@ -607,7 +607,7 @@ class Engine:
         )
 
 
-def _today() -> dt.date:
+def today_or_override() -> dt.date:
     """Today, or DSLINT_TODAY (YYYY-MM-DD) for reproducible runs: date-dependent rules such
     as the OpenAI wind-down notice otherwise change a CI result from one day to the next."""
     import os

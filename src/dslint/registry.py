@@ -53,6 +53,11 @@ def all_rules() -> tuple[type[Rule], ...]:
     return tuple(rules[code] for code in sorted(rules))
 
 
+def rule_packages() -> set[str | None]:
+    """The distributions that declare rules (None for an entry point without one)."""
+    return {ep.dist.name if ep.dist else None for ep in entry_points(group=RULES_GROUP)}
+
+
 def _as_rules(loaded: Any, ep: EntryPoint) -> list[type[Rule]]:
     items = loaded if isinstance(loaded, Sequence) else [loaded]
     result: list[type[Rule]] = []

@@ -36,6 +36,8 @@ def escape_property(value: str) -> str:
 
 class GithubReporter(Reporter):
     name: ClassVar[str] = "github"
+    reads_rules: ClassVar[bool] = False
+    reads_datasets: ClassVar[bool] = False
 
     def __init__(self, *, color: bool = False, samples: bool = True, root: Path | None = None):
         super().__init__(color=False, samples=samples)  # workflow commands must be plain

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 class JsonReporter(Reporter):
     name: ClassVar[str] = "json"
     extensions: ClassVar[tuple[str, ...]] = (".json",)
+    reads_rules: ClassVar[bool] = False
+    reads_datasets: ClassVar[bool] = False
 
     def render(self, report: Report) -> str:
         summary = report.summary()

@@ -48,6 +48,7 @@ def _location(finding: Finding) -> str:
 class MarkdownReporter(Reporter):
     name: ClassVar[str] = "markdown"
     extensions: ClassVar[tuple[str, ...]] = (".md", ".markdown")
+    reads_rules: ClassVar[bool] = False  # token figures come from the datasets
 
     def render(self, report: Report) -> str:
         counts = report.counts()

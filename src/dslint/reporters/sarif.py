@@ -140,6 +140,7 @@ class SarifReporter(Reporter):
     extensions: ClassVar[tuple[str, ...]] = (".sarif",)
     max_findings: ClassVar[int | None] = GITHUB_MAX_RESULTS
     max_findings_reason: ClassVar[str] = "GitHub code scanning keeps 5,000 results per run"
+    reads_datasets: ClassVar[bool] = False  # the rule table comes from the rules
 
     def __init__(self, *, color: bool = False, samples: bool = True, root: Path | None = None):
         super().__init__(color=color, samples=samples)

@@ -18,6 +18,8 @@ _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 class TextReporter(Reporter):
     name: ClassVar[str] = "text"
     extensions: ClassVar[tuple[str, ...]] = (".txt",)
+    reads_rules: ClassVar[bool] = False
+    reads_datasets: ClassVar[bool] = False
 
     def _paint(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text

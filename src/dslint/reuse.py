@@ -1,0 +1,297 @@
+"""Reusing a whole check: when nothing a check depends on has changed, its findings are read
+from ``.dslint_cache/`` instead of being worked out again.
+
+The record hits and text memos (:mod:`dslint.cache`) make a re-run *after an edit* cheaper;
+this makes a re-run *without one* nearly free. It happens more than one would think:
+``pre-commit run --all-files`` over a repository whose other datasets did not change, the
+hook after a ``dslint check`` by hand, a second run to get another format. A reused run reads
+no dataset, builds no frame and imports no rule (nor pandas): one file is hashed and one
+small JSON file is read.
+
+The key is a keyed hash (the cache's secret, as every key in ``.dslint_cache/``) of all that a
+check's findings depend on:
+
+* the bytes of every input file, training and validation, and their paths as given
+  (findings and ``per-file-ignores`` name them);
+* the effective configuration (the config file after command-line overrides) and the bytes
+  of the files and folders its values name (a voice profile, a Vale style);
+* the date (some rules know when a model is retired);
+* dslint's version, the size and time of every file of its code and data packs (an editable
+  install changes without a version bump), Python's version and the version of every package
+  dslint requires, optional ones included.
+
+Never reused, because the key cannot cover what they depend on: runs that send data to a
+service (remote moderation, LLM review), ``--changed-since`` (git's state), runs with rule
+plugins (their code is not stamped). A reused report has no datasets, so callers that draw
+figures (HTML) ask for a fresh run (``api.check(reuse=False)``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dslint
+from dslint.finding import Category, Finding, Severity
+from dslint.report import FileSummary
+
+if TYPE_CHECKING:
+    from dslint.cache import Cache
+    from dslint.config import Config
+
+FORMAT = 1
+# Runs kept, newest used first: enough for a repository's datasets under pre-commit.
+KEEP_RUNS = 32
+# What a config may name for its files to be part of the key; beyond, the run is not reused.
+MAX_NAMED_FILES = 2_000
+READ_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """A run's key, and the files it hashed with their sizes and times then."""
+
+    value: str
+    paths: tuple[Path, ...]
+    stamps: tuple[tuple[int, int], ...]
+
+    def still_valid(self) -> bool:
+        """Are the files as they were when hashed? A file edited while it was being checked
+        gives findings of neither version: they are not kept."""
+        return _stamps(self.paths) == self.stamps
+
+
+def key(
+    store: Cache,
+    config: Config,
+    files: Sequence[Path],
+    validation: Sequence[Path],
+    today: str,
+) -> RunKey | None:
+    """The key of a check of these files under this config, or None when it cannot be reused."""
+    if not _offline(config):
+        return None
+    code = _code_stamp()
+    if code is None:
+        return None
+    named = _named_files(config)
+    if named is None:
+        return None
+    hashed = (*files, *validation, *named)
+    stamps = _stamps(hashed)
+    digest = store.hasher()
+
+    def add(*parts: str | bytes) -> None:
+        for part in parts:
+            data = part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "little"))
+            digest.update(data)
+
+    add("run", str(FORMAT), dslint.__version__, code, repr(config), today)
+    for role, paths in (("train", files), ("validation", validation), ("named", named)):
+        for path in paths:
+            add(role, str(path))
+            if not _hash_file(path, add):
+                return None
+    return RunKey(digest.hexdigest(), hashed, stamps)
+
+
+def _stamps(paths: Iterable[Path]) -> tuple[tuple[int, int], ...]:
+    stamps = []
+    for path in paths:
+        try:
+            stat = path.stat()
+            stamps.append((stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            stamps.append((-1, -1))
+    return tuple(stamps)
+
+
+def _offline(config: Config) -> bool:
+    """Does this run's outcome depend on nothing but local files and code?"""
+    from dslint.review import settings as review_settings
+    from dslint.rules.moderation import settings as moderation_settings
+
+    try:
+        remote = moderation_settings.parse(config).provider != "none"
+        remote = remote or review_settings.parse(config).enabled
+    except Exception:  # a bad section: the real run reports it
+        return False
+    return not remote
+
+
+@cache
+def _code_stamp() -> str | None:
+    """dslint's code and data, Python and the packages dslint requires, as one string; None
+    when rules come from a plugin (whose code this cannot stamp)."""
+    from importlib import metadata
+
+    from dslint.packs import packs_dir
+    from dslint.registry import rule_packages
+
+    try:
+        if rule_packages() != {"dslint"}:
+            return None
+        requires = metadata.requires("dslint") or []
+        roots = [Path(__file__).resolve().parent, packs_dir()]
+    except Exception:  # an unusual installation: run the check instead
+        return None
+    parts = [sys.version]
+    for requirement in requires:
+        name = requirement.split(";")[0]
+        for mark in "<>=!~[ ":
+            name = name.split(mark)[0]
+        try:
+            parts.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name} absent")  # an optional package changes some rules
+    for root in dict.fromkeys(roots):
+        for path in sorted(_walk(root)):
+            try:
+                stat = path.stat()
+            except OSError:
+                return None
+            parts.append(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "\n".join(parts)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [s for s in subfolders if s != "__pycache__"]
+        for name in names:
+            if not name.endswith((".pyc", ".tmp")):
+                yield Path(folder, name)
+
+
+def _named_files(config: Config) -> list[Path] | None:
+    """The files that the config's rule options and sections name (relative to the config's
+    folder or the working directory), folders expanded; None when there are too many."""
+    found: dict[Path, None] = {}
+    for text in _strings([config.rules, config.sections, config.models]):
+        if not text or len(text) > 1024 or "\n" in text or "\0" in text:
+            continue
+        given = Path(text)
+        candidates = [given] if given.is_absolute() else [config.root / given, Path(text)]
+        for candidate in candidates:
+            try:
+                if candidate.is_file():
+                    found[candidate] = None
+                elif candidate.is_dir():
+                    for path in sorted(_walk(candidate)):
+                        found[path] = None
+                        if len(found) > MAX_NAMED_FILES:
+                            return None
+            except OSError:
+                continue
+    return list(found)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _hash_file(path: Path, add: Callable[..., None]) -> bool:
+    """Feed a file's size and bytes to the key; False when it cannot be read (the real run
+    reports that)."""
+    digest = hashlib.blake2b(digest_size=32)
+    try:
+        with open(path, "rb") as stream:
+            while block := stream.read(READ_BLOCK):
+                digest.update(block)
+    except OSError:
+        return False
+    add(digest.digest())
+    return True
+
+
+# -- storing and reading a run ---------------------------------------------------------------
+
+
+def _path(store: Cache, run_key: RunKey) -> Path:
+    return store.root / f"run-{run_key.value}.json"
+
+
+def save(store: Cache, run_key: RunKey, findings: Sequence[Finding],
+         files: Sequence[FileSummary], notes: Sequence[str]) -> None:  # fmt: skip
+    """Keep a finished run's findings, file summaries and notes under its key, unless a file
+    it hashed changed while the check ran."""
+    from dslint.cache import write_json
+
+    if not run_key.still_valid():
+        return
+
+    document = {
+        "format": FORMAT,
+        "findings": [_encode(f) for f in findings],
+        "files": [[f.path, f.format, f.examples, f.model, f.size, f.split] for f in files],
+        "notes": list(notes),
+    }
+    write_json(_path(store, run_key), document)
+    _prune(store)
+
+
+Saved = tuple[list[Finding], list[FileSummary], list[str]]
+
+
+def load(store: Cache, run_key: RunKey) -> Saved | None:
+    """A saved run's findings, file summaries and notes; None when there is none, or it is
+    damaged (then the check runs, and nothing is lost but time)."""
+    path = _path(store, run_key)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("format") != FORMAT:
+            return None
+        findings = [_decode(row) for row in document["findings"]]
+        files = [_summary(row) for row in document["files"]]
+        notes = [str(n) for n in document["notes"]]
+        os.utime(path)  # recently used: kept longest
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+    return findings, files, notes
+
+
+def _encode(f: Finding) -> list[Any]:
+    return [f.code, f.name, f.category.value, f.severity.value, f.path, f.line, f.column,
+            f.pointer, f.message, f.fingerprint, f.end_column]  # fmt: skip
+
+
+def _decode(row: list[Any]) -> Finding:
+    code, name, category, severity, path, line, column, pointer, message, fingerprint, end = row
+    if not all(isinstance(v, str) for v in (code, name, path, pointer, message, fingerprint)):
+        raise TypeError("a finding's text field is not a string")
+    if not all(v is None or type(v) is int for v in (line, column, end)):
+        raise TypeError("a finding's position is not a number")
+    return Finding(code, name, Category(category), Severity(severity), path, line, column,
+                   pointer, message, fingerprint, end)  # fmt: skip
+
+
+def _summary(row: list[Any]) -> FileSummary:
+    path, fmt, examples, model, size, split = row
+    if not (isinstance(path, str) and isinstance(fmt, str) and isinstance(split, str)):
+        raise TypeError("a file summary's text field is not a string")
+    if type(examples) is not int or type(size) is not int or not isinstance(model, str | None):
+        raise TypeError("a file summary's counts are not numbers")
+    return FileSummary(path, fmt, examples, model, size, split)
+
+
+def _prune(store: Cache) -> None:
+    try:
+        runs = sorted(store.root.glob("run-*.json"), key=lambda p: p.stat().st_mtime_ns)
+        for path in runs[:-KEEP_RUNS]:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
