@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import json
 import socket
 from pathlib import Path
@@ -353,6 +354,46 @@ def test_ranks_parse_as_tiktoken_reads_them(
     data = encodings.read_verified(name)
     (tmp_path / "ranks.tiktoken").write_bytes(data)
     assert encodings.parse_ranks(data) == load_tiktoken_bpe(str(tmp_path / "ranks.tiktoken"))
+
+
+@pytest.mark.parametrize("name", sorted(encodings.EXPECTED_SHA256))
+def test_the_pinned_packed_hash_is_that_of_the_verified_ranks(name: str) -> None:
+    ranks = encodings.parse_ranks(encodings.read_verified(name))
+    packed = encodings.pack_ranks(ranks)
+    assert packed is not None
+    assert hashlib.sha256(packed).hexdigest() == encodings.PACKED_SHA256[name]
+    assert encodings.unpack_ranks(packed) == ranks
+    assert encodings.pack_ranks({b"a": 0, b"b": 2}) is None  # gaps are never packed
+
+
+def test_ranks_are_read_from_a_packed_copy_only_when_it_is_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    parsed: list[bytes] = []
+    real = encodings.parse_ranks
+
+    def counted(data: bytes) -> dict[bytes, int]:
+        parsed.append(data)
+        return real(data)
+
+    monkeypatch.setattr(encodings, "parse_ranks", counted)
+    expected = real(encodings.read_verified("cl100k_base"))
+    assert encodings.load_ranks("cl100k_base") == expected and len(parsed) == 1
+    copy = encodings._packed_path("cl100k_base")
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == encodings.PACKED_SHA256["cl100k_base"]
+    assert encodings.load_ranks("cl100k_base") == expected and len(parsed) == 1  # the copy
+    # An altered copy (one token's bytes swapped for another's) is never used: parsed again
+    # from the verified file, and the copy made anew.
+    block = bytearray(copy.read_bytes())
+    block[-1] ^= 1
+    copy.write_bytes(bytes(block))
+    assert encodings.load_ranks("cl100k_base") == expected and len(parsed) == 2
+    assert encodings.load_ranks("cl100k_base") == expected and len(parsed) == 2
+    # No place to keep it (the cache folder is a file): parsed every time, still right.
+    (tmp_path / "blocked").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "blocked"))
+    assert encodings.load_ranks("cl100k_base") == expected and len(parsed) == 3
 
 
 def test_a_damaged_ranks_file_is_an_encoding_error() -> None:
