@@ -153,6 +153,62 @@ def test_a_plugin_rule_runs_like_a_built_in(
         registry.all_rules.cache_clear()
 
 
+def test_the_committed_rule_catalog_matches_the_rules() -> None:
+    """``python -m dslint.registry > src/dslint/rules/catalog.json`` after changing a rule."""
+    committed = registry.CATALOG.read_text(encoding="utf-8")
+    assert committed == registry.render_catalog(registry.build_catalog())
+    assert [(r.code, r.name) for r in registry.catalog()] == [
+        (r.code, r.name) for r in registry.all_rules()
+    ]
+
+
+def test_a_stale_catalog_is_named_not_trusted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    document = json.loads(registry.CATALOG.read_text(encoding="utf-8"))
+    document["schema"][0][1] = "renamed-since"
+    stale = tmp_path / "catalog.json"
+    stale.write_text(json.dumps(document), encoding="utf-8")
+    monkeypatch.setattr(registry, "CATALOG", stale)
+    registry._read_catalog.cache_clear()
+    try:
+        path = tmp_path / "d.jsonl"
+        path.write_text(jsonl(*clean_chat(3)))
+        with pytest.raises(registry.PluginError, match="out of date"):
+            dslint.check([path], today=TODAY)
+    finally:
+        registry._read_catalog.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("select", "imported"),
+    [("S", []), ("S013", []), ("T", ["pandas"]), (None, ["dslint.rules.voice", "pandas"])],
+)
+def test_only_the_chosen_rule_families_are_imported(
+    tmp_path: Path, select: str | None, imported: list[str]
+) -> None:
+    """A hook limited to the schema rules never pays for pandas (about 0.3 s)."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*clean_chat(3)))
+    probe = (
+        "import sys\n"
+        "from dslint.api import check\n"
+        f"report = check([{str(path)!r}], select={[select] if select else None!r})\n"
+        "print(sorted(r.code for r in report.rules)[:1],"
+        " sorted(m for m in ('pandas', 'dslint.rules.voice') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    first, loaded = done.stdout.rsplit("] ", 1)
+    assert loaded.strip() == repr(imported)
+    assert first.strip("[]'") == {"S": "S001", "S013": "S013", "T": "T001", None: "D001"}[select]
+
+
 def test_rule_triggers_do_not_hide_escaped_keys(lint) -> None:  # type: ignore[no-untyped-def]
     # "\u0074ool_calls" is "tool_calls": the substring pre-filter must not skip this line.
     line = (

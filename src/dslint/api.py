@@ -109,7 +109,7 @@ def check(
     """
     from dslint import reuse as reuse_module
     from dslint.engine import Engine, select_rules, today_or_override
-    from dslint.registry import all_rules
+    from dslint.registry import catalog, load_chosen
     from dslint.review import settings as review_settings
     from dslint.rules.moderation import settings as moderation_settings
 
@@ -160,7 +160,9 @@ def check(
                 Report(
                     findings=tuple(findings),
                     files=tuple(summaries),
-                    rules=tuple(select_rules(effective, all_rules())) if rule_table else (),
+                    rules=tuple(load_chosen(select_rules(effective, catalog())))
+                    if rule_table
+                    else (),
                     notes=tuple(notes),
                     fail_on=effective.fail_on,
                 )

@@ -25,7 +25,7 @@ from dslint.finding import Finding, Hit, Severity
 from dslint.fingerprint import fingerprint
 from dslint.loader import WHOLE, FileInfo, Record, read_file
 from dslint.rawlines import read_lines_at
-from dslint.registry import all_rules
+from dslint.registry import Choosable, catalog, load_chosen
 from dslint.report import FileSummary, Report
 from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, build_options
 
@@ -64,7 +64,7 @@ class RunContext:
         return self.cache.memo(namespace, version)
 
 
-def matches(rule: type[Rule], pattern: str) -> bool:
+def matches(rule: Choosable, pattern: str) -> bool:
     """Does a --select/--ignore entry name this rule (code prefix, name, category or ALL)?"""
     upper = pattern.upper()
     if upper == "ALL":
@@ -77,7 +77,7 @@ def matches(rule: type[Rule], pattern: str) -> bool:
     )
 
 
-def select_rules(config: Config, available: Iterable[type[Rule]]) -> list[type[Rule]]:
+def select_rules(config: Config, available: Iterable[Choosable]) -> list[Choosable]:
     chosen = []
     for rule in available:
         if config.select is not None:
@@ -90,7 +90,7 @@ def select_rules(config: Config, available: Iterable[type[Rule]]) -> list[type[R
     return chosen
 
 
-def _check_patterns(config: Config, available: tuple[type[Rule], ...]) -> None:
+def _check_patterns(config: Config, available: tuple[Choosable, ...]) -> None:
     """A --select/--ignore entry that names no rule is a typo: say so instead of ignoring it."""
     entries = [*(config.select or ()), *config.extend_select, *config.ignore]
     entries += list(config.severity)
@@ -100,13 +100,12 @@ def _check_patterns(config: Config, available: tuple[type[Rule], ...]) -> None:
             raise ConfigError(f"'{entry}' matches no rule code, name or category")
 
 
-def instantiate(config: Config, chosen: list[type[Rule]]) -> list[Rule]:
-    by_key = {}
-    for rule in chosen:
-        by_key[rule.code] = rule
-        by_key[rule.name] = rule
+def instantiate(
+    config: Config, chosen: list[type[Rule]], available: Iterable[Choosable]
+) -> list[Rule]:
+    known = {key for rule in available for key in (rule.code, rule.name)}
     for key in config.rules:
-        if key not in by_key and not any(key in (r.code, r.name) for r in all_rules()):
+        if key not in known:
             raise ConfigError(f"[tool.dslint.rules]: '{key}' is not a rule code or name")
     instances = []
     for rule in chosen:
@@ -149,9 +148,10 @@ class Engine:
         cache: Cache | None = None,
     ) -> None:
         self.config = config
-        available = all_rules()
+        available = catalog()  # codes and names: only the chosen rules' families are imported
         _check_patterns(config, available)
-        self.rules = instantiate(config, select_rules(config, available))
+        chosen = load_chosen(select_rules(config, available))
+        self.rules = instantiate(config, chosen, available)
         self.context = RunContext(
             config=config,
             today=today or today_or_override(),

@@ -78,9 +78,11 @@ def key(
     """The key of a check of these files under this config, or None when it cannot be reused."""
     if not _offline(config):
         return None
+    from dslint.registry import rule_packages
+
     code = _code_stamp()
-    if code is None:
-        return None
+    if code is None or rule_packages() != {"dslint"}:
+        return None  # a rule plugin's code is not stamped
     named = _named_files(config)
     if named is None:
         return None
@@ -130,15 +132,11 @@ def _offline(config: Config) -> bool:
 @cache
 def _code_stamp() -> str | None:
     """dslint's code and data, Python and the packages dslint requires, as one string; None
-    when rules come from a plugin (whose code this cannot stamp)."""
+    for an installation this cannot read."""
     from importlib import metadata
 
     from dslint.packs import packs_dir
-    from dslint.registry import rule_packages
-
     try:
-        if rule_packages() != {"dslint"}:
-            return None
         requires = metadata.requires("dslint") or []
         roots = [Path(__file__).resolve().parent, packs_dir()]
     except Exception:  # an unusual installation: run the check instead
