@@ -136,6 +136,7 @@ def _code_stamp() -> str | None:
     from importlib import metadata
 
     from dslint.packs import packs_dir
+
     try:
         requires = metadata.requires("dslint") or []
         roots = [Path(__file__).resolve().parent, packs_dir()]
