@@ -248,6 +248,40 @@ def test_language_quiet_on_short_and_mixed(lint) -> None:  # type: ignore[no-unt
     assert not lint(jsonl(*rows, short, mixed), select=["V012"])
 
 
+def test_language_reads_a_long_reply_to_its_end(lint) -> None:  # type: ignore[no-untyped-def]
+    """A reply that quotes the sentence it was asked about, then explains in the dataset's
+    language, is not in another language; one written wholly in it is."""
+    rows = [chat("Resuma o documento.", PT[i % 4] * 2) for i in range(8)]
+    quoting = chat(
+        "Is this a correct translation?",
+        "The English sentence is: " + " ".join([EN] * 4) + " " + " ".join(PT) * 2,
+    )
+    foreign = chat("Resuma o documento.", " ".join([EN] * 12))
+    findings = lint(jsonl(*rows, quoting, foreign), select=["V012"])
+    assert len(quoting["messages"][1]["content"]) > 400
+    assert [(f.code, f.line) for f in findings] == [("V012", 10)]
+
+
+def test_voice_leaves_rejected_dpo_answers_alone(lint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The non-preferred answer is what the model learns not to say: an off-brand term or
+    another language there is the point of the example."""
+    write_profile(tmp_path, '[terms]\nbanned = ["synergy"]\n')
+
+    def dpo(preferred: str, rejected: str) -> dict[str, Any]:
+        return {
+            "input": {"messages": [{"role": "user", "content": "Resuma o documento."}]},
+            "preferred_output": [{"role": "assistant", "content": preferred}],
+            "non_preferred_output": [{"role": "assistant", "content": rejected}],
+        }
+
+    lines = [dpo(PT[i % 4], EN + " Synergy!") for i in range(8)]
+    lines.append(dpo(PT[0] + " Synergy.", PT[1]))
+    findings = lint(jsonl(*lines), select=["V001", "V012"])
+    assert [(f.code, f.line, f.pointer) for f in findings] == [
+        ("V001", 9, "/preferred_output/0/content")
+    ]
+
+
 # -- Vale styles (V013) ----------------------------------------------------------------------
 def write_style(tmp_path: Path) -> None:
     style = tmp_path / "styles" / "House"

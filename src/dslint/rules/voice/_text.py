@@ -23,12 +23,21 @@ SEPARATOR = "\n\n"
 
 
 def rows_for_roles(dataset: Dataset, roles: Sequence[str]) -> pd.DataFrame:
-    """Message rows of these roles that have text (memoised in ``dataset.cache``)."""
+    """Message rows of these roles that have text (memoised in ``dataset.cache``).
+
+    A DPO line's ``non_preferred_output`` is left out: it is the answer the model is taught
+    *not* to give, so an off-brand term, an odd tone or another language there is the point
+    of the example, not a flaw in it (and it would skew the dataset's tone and language).
+    """
     key = "voice.rows." + ",".join(roles)
     cached = dataset.cache.get(key)
     if cached is None:
         frame = dataset.messages
-        frame = frame[frame["role"].isin(list(roles)) & (frame["text"].str.len() > 0)]
+        frame = frame[
+            frame["role"].isin(list(roles))
+            & (frame["section"] != "non_preferred")
+            & (frame["text"].str.len() > 0)
+        ]
         cached = frame.reset_index(drop=True)
         dataset.cache[key] = cached
     result: pd.DataFrame = cached

@@ -195,7 +195,10 @@ class LanguageMismatch(DatasetRule):
     another language is reported; without it, the dominant language of each role is the
     reference (when it holds at least ``dominant-share`` of the confident detections).
     Replies with fewer than ``min-letters`` letters, or detected with less than
-    ``min-confidence``, are skipped. Code blocks and URLs are ignored.
+    ``min-confidence``, are skipped. Code blocks and URLs are ignored. A reply longer than
+    400 characters is reported only when its end is in the same language as its start, so a
+    reply that quotes the sentence it was asked to translate and then explains is not. Like
+    every voice rule, it leaves the non-preferred answer of DPO lines alone.
     """
 
     code = "V012"
@@ -232,6 +235,7 @@ class LanguageMismatch(DatasetRule):
                     continue
                 source = f"{count / len(languages):.0%} of the {role} messages"
             mismatched = np.flatnonzero(mine & (detected["language"].to_numpy() != expected))
+            mismatched = self._whole_reply(rows, detected, mismatched)
             for row in (int(r) for r in mismatched):
                 found = detected["language"].iat[row]
                 yield text_hit(rows, int(row),
@@ -239,5 +243,28 @@ class LanguageMismatch(DatasetRule):
                                f"({detected['confidence'].iat[row]:.0%} sure), "
                                f"but the dataset's language is '{expected}' ({source})")  # fmt: skip
 
+    def _whole_reply(self, rows: pd.DataFrame, detected: pd.DataFrame, mismatched: Any) -> Any:
+        """The mismatched rows whose end is in the same language as their start.
+
+        Detection reads a reply's first SAMPLE_CHARS characters. A reply that starts by
+        quoting the sentence it was asked to translate or check ("The Swedish sentence is:
+        ...") and then explains in the dataset's language is not written in another
+        language; its last SAMPLE_CHARS characters tell. Replies no longer than the sample
+        were read whole; only the few mismatches are read again, so this costs nothing on
+        a consistent dataset.
+        """
+        code = re.compile(_CODE)
+        texts = [code.sub(" ", text) for text in python_values(rows["text"], mismatched)]
+        readable = [i for i, text in enumerate(texts) if len(text) > SAMPLE_CHARS
+                    and len(_LETTER.findall(text[-SAMPLE_CHARS:])) >= self.options.min_letters]  # fmt: skip
+        keep = np.ones(len(mismatched), dtype=bool)
+        found = classify_many(identifier(), [texts[i][-SAMPLE_CHARS:] for i in readable])
+        for i, (language, score) in zip(readable, found, strict=True):
+            start = detected["language"].iat[int(mismatched[i])]
+            keep[i] = language == start and score >= self.options.min_confidence
+        return mismatched[keep]
+
+
+_LETTER = re.compile(r"[^\W\d_]")
 
 RULES = [LanguageMismatch]
