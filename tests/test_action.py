@@ -146,6 +146,7 @@ def test_the_check_step_calls_dslint_with_options_it_accepts(
     assert context.params["changed_since"] == "origin/main"
     assert context.params["output_format"] == "github"
     assert context.params["model"] == "gpt-4.1-mini"
+    assert context.params["no_cache"]  # a runner is thrown away with its cache
     formats = sorted(EXTENSIONS[Path(out).suffix] for out in context.params["outputs"])
     assert formats == ["markdown", "sarif"]
     assert "## dslint summary" in Path(runner["GITHUB_STEP_SUMMARY"]).read_text()

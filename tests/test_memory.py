@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from conftest import clean_chat, jsonl
 from dslint.memory import give_back
 
 pytestmark = pytest.mark.skipif(
@@ -39,3 +41,32 @@ def test_memory_arrow_kept_after_a_stage_is_given_back() -> None:
     # What Arrow's allocator kept (most of the 300 MB here) is returned; how much it keeps
     # without the call depends on the allocator, so only the end state is asserted.
     assert resident_mib() - start < 50, (kept, returned)
+
+
+def test_a_check_collects_cycles_less_often_and_gives_the_thresholds_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import dslint
+    from dslint.engine import Engine
+    from dslint.loader import InputError
+    from dslint.memory import CHECK_THRESHOLDS
+
+    seen = []
+    real = Engine.run
+
+    def spy(engine: Engine, *args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return real(engine, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "run", spy)
+    before = gc.get_threshold()
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*clean_chat(3)), encoding="utf-8")
+    dslint.check([path])
+    assert seen == [CHECK_THRESHOLDS] != before
+    assert gc.get_threshold() == before
+    with pytest.raises(InputError):
+        dslint.check([tmp_path / "missing.jsonl"])
+    assert gc.get_threshold() == before

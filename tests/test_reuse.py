@@ -145,6 +145,32 @@ def test_any_change_the_findings_depend_on_runs_the_check_again(
         reuse._code_stamp.cache_clear()
 
 
+def test_installing_or_upgrading_a_package_runs_the_check_again(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.cache import Cache
+    from dslint.config import Config
+
+    store = Cache.open()
+    assert store is not None
+    assert any(name.startswith("pandas-") for name in reuse._installed())
+
+    def key_with(installed: list[str]) -> str:
+        monkeypatch.setattr(reuse, "_installed", lambda: installed)
+        reuse._code_stamp.cache_clear()
+        run_key = reuse.key(store, Config(), [Path("train.jsonl")], [], TODAY.isoformat())
+        assert run_key is not None
+        return run_key.value
+
+    try:
+        before = key_with(["pandas-2.2.3.dist-info"])
+        assert key_with(["pandas-2.2.3.dist-info"]) == before
+        assert key_with(["pandas-3.0.0.dist-info"]) != before
+        assert key_with(["alt_profanity_check-1.5.dist-info", "pandas-2.2.3.dist-info"]) != before
+    finally:
+        reuse._code_stamp.cache_clear()
+
+
 def test_another_day_runs_the_check_again(workdir: Path, runs: Runs) -> None:
     runs.cli("train.jsonl", "--today", TODAY.isoformat())
     runs.cli("train.jsonl", "--today", "2027-01-07")  # after a model's retirement date

@@ -17,6 +17,7 @@ from typing import Any
 from dslint import config as config_module
 from dslint.config import Config, ConfigError
 from dslint.loader import InputError, resolve_paths
+from dslint.memory import collect_less
 from dslint.models import ModelConfigError, UnknownModelError
 from dslint.registry import PluginError
 from dslint.report import Report
@@ -57,6 +58,7 @@ def validation_files(config: Config, group: Sequence[Path], given: Sequence[Path
     return list(dict.fromkeys([*given, *paired]))
 
 
+@collect_less()  # millions of cache entries and per-text values live until the run ends
 def check(
     paths: Sequence[str | Path],
     *,

@@ -168,6 +168,8 @@ class TextMemo:
         self._store = store
         self._secret = secret
         self.namespace = namespace
+        # Copied for each text: cheaper than keying a new hash (about a fifth of the time).
+        self._keyed = hashlib.blake2b(key=secret, digest_size=16)
 
     @property
     def remembers(self) -> bool:
@@ -175,8 +177,8 @@ class TextMemo:
         return self._store is not None
 
     def key(self, text: str) -> str:
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=self._secret,
-                                 digest_size=16)  # fmt: skip
+        digest = self._keyed.copy()
+        digest.update(text.encode("utf-8", "surrogatepass"))
         return digest.hexdigest()
 
     def lookup(
@@ -224,15 +226,23 @@ class TextMemo:
                 return list(compute(unique))
             values = dict(zip(unique, compute(unique), strict=True))
             return [values[t] for t in texts]
-        known = self.lookup(texts, valid)
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        # Each distinct text is keyed once, for the lookup and, when missing, the store.
+        store, key = self._store, self.key
+        keys = {text: key(text) for text in dict.fromkeys(texts)}
+        known: dict[str, Any] = {}
+        for text, text_key in keys.items():
+            value = store.get(text_key)
+            if value is not None and (valid is None or valid(value)):
+                known[text] = value
+        missing = [text for text in keys if text not in known]
         if missing:
             computed = compute(missing)
             if len(computed) != len(missing):
                 raise ValueError(f"memo {self.namespace}: compute returned a wrong count")
-            fresh = dict(zip(missing, computed, strict=True))
-            self.store(fresh)
-            known.update(fresh)
+            for text, value in zip(missing, computed, strict=True):
+                known[text] = value
+                if value is not None:
+                    store.put(keys[text], value)
         return [known[t] for t in texts]
 
 
@@ -242,6 +252,7 @@ class Cache:
     def __init__(self, root: Path, secret: bytes) -> None:
         self.root = root
         self._secret = secret
+        self._keyed = hashlib.blake2b(key=secret, digest_size=16)
         self._stores: dict[Path, tuple[_Store, dict[str, Any]]] = {}
 
     @classmethod
@@ -264,7 +275,9 @@ class Cache:
         return hashlib.blake2b(key=self._secret, digest_size=16)
 
     def digest(self, material: bytes) -> str:
-        return hashlib.blake2b(material, key=self._secret, digest_size=16).hexdigest()
+        digest = self._keyed.copy()  # cheaper than keying a new hash for each record
+        digest.update(material)
+        return digest.hexdigest()
 
     def hash(self, *parts: str | bytes) -> str:
         """A keyed hash of these parts (they are separated, so ("ab", "c") != ("a", "bc"))."""

@@ -25,8 +25,10 @@ from typing import Any
 # The child's program. Its stdout carries the result alone: anything code in the child
 # prints goes to stderr instead, so it cannot corrupt the pickle.
 _CHILD = (
-    "import pickle, sys\n"
+    "import gc, pickle, sys\n"
     "from importlib import import_module\n"
+    "from dslint.memory import CHECK_THRESHOLDS\n"
+    "gc.set_threshold(*CHECK_THRESHOLDS)\n"
     "out, sys.stdout = sys.stdout.buffer, sys.stderr\n"
     "module, name, args = pickle.load(sys.stdin.buffer)\n"
     "try:\n"
