@@ -310,3 +310,31 @@ def test_a_few_texts_are_classified_without_preparing_the_walker(
     many = [english_reply(random.Random(3)) for _ in range(_langid.DIRECT)]
     assert _langid.classify_many(model, many) == [model.classify(t) for t in many]
     assert made == [model]
+
+
+@pytest.mark.parametrize("sample_size", [20, 5_000], ids=["vocabulary", "detector-only"])
+def test_language_detection_by_blocks_equals_one_pass(
+    monkeypatch: pytest.MonkeyPatch, sample_size: int
+) -> None:
+    """V012 reads the prose a block of rows at a time (memory at a million examples): the
+    same languages and confidences as with the whole column in one block, through the
+    vocabulary shortcut and the detector alike, with rows of code, URLs and other scripts."""
+    from concurrent.futures import Future
+
+    from dslint.rules.voice import language
+    from dslint.rules.voice.language import LanguageOptions, _detect, identifier
+
+    rng = random.Random(5)
+    texts = [english_reply(rng) for _ in range(300)] + FOREIGN * 3 + sample()
+    texts += ["See `code` then https://x.y/z?q=1 " + english_reply(rng), "é" * 500, ""]
+    rng.shuffle(texts)
+    rows = pd.DataFrame({"text": column(texts)})
+    model: Future[Any] = Future()
+    model.set_result(identifier())
+    monkeypatch.setattr(language, "SAMPLE_MESSAGES", sample_size)
+    results = []
+    for block in (10**6, 7):
+        monkeypatch.setattr(language, "DETECT_BLOCK_ROWS", block)
+        results.append(_detect(rows, LanguageOptions(), model))
+    pd.testing.assert_frame_equal(results[0], results[1])
+    assert set(results[0]["language"]) >= {"en", ""} and len(set(results[0]["language"])) > 3
