@@ -22,7 +22,10 @@ import pandas as pd
 
 from dslint.dataset import Dataset, arrow_strings
 
-CHUNK_BYTES = 1 << 24  # bytes of text handled at once
+# Bytes of text handled at once. Small enough for a chunk's dozen byte masks to stay in the
+# processor's caches: at a million examples byte_counts took 14.9 s with 16 MiB chunks and
+# 6.3 s with these, and its peak fell from +646 to +356 MB (tests cover rows across chunks).
+CHUNK_BYTES = 1 << 18
 
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|\n+")
