@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,6 +208,43 @@ def test_only_the_chosen_rule_families_are_imported(
     first, loaded = done.stdout.rsplit("] ", 1)
     assert loaded.strip() == repr(imported)
     assert first.strip("[]'") == {"S": "S001", "S013": "S013", "T": "T001", None: "D001"}[select]
+
+
+def test_shared_entries_are_dropped_after_their_last_reader(tmp_path: Path) -> None:
+    """Memory at scale: the voice family's shared replies, counts and features (1.4 GB at a
+    million examples) are let go once no rule still to run declares them."""
+    import types
+
+    from dslint.engine import _release_shared
+    from dslint.rule import DatasetRule
+
+    class First(DatasetRule):
+        shares = ("x.",)
+
+    class Second(DatasetRule):
+        shares = ("x.", "y.")
+
+    first, second = First(), Second()
+    dataset: Any = types.SimpleNamespace(cache={"x.1": 1, "y.1": 2, "z": 3})
+    _release_shared(dataset, [first, second], [second])
+    assert dataset.cache == {"x.1": 1, "y.1": 2, "z": 3}  # the second rule still reads them
+    _release_shared(dataset, [first, second], [])
+    assert dataset.cache == {"z": 3}  # an entry no rule declares is kept
+
+    path = tmp_path / "d.jsonl"
+    replies = [
+        chat(f"Question {i}?", f"Thanks for asking about invoice {i}. You can download it from "
+             "the billing page, and we keep a copy for seven years.")
+        for i in range(40)
+    ]  # fmt: skip
+    shout = chat("Hi", "WOW!!! THIS IS AMAZING!!! BEST DAY EVER!!! " * 5)
+    path.write_text(jsonl(*replies, shout), encoding="utf-8")
+    report = dslint.check([path], select=["V"], today=TODAY)
+    (checked,) = report.datasets
+    assert not [key for key in checked.cache if key.startswith("voice.")], list(checked.cache)
+    alone = dslint.check([path], select=["V011"], today=TODAY)
+    assert [f for f in report.findings if f.code == "V011"] == list(alone.findings)
+    assert alone.findings  # the comparison is not between two empty lists
 
 
 def test_rule_triggers_do_not_hide_escaped_keys(lint) -> None:  # type: ignore[no-untyped-def]

@@ -476,11 +476,12 @@ class Engine:
         away = offload.choose(self, dataset)
         helper = offload.Offloaded(self, dataset, away) if away else None
         results: dict[str, tuple[list[Hit], list[str]]] = {}
+        here = [rule for rule in self.dataset_rules if rule not in away]
         try:
-            for dataset_rule in self.dataset_rules:
-                if dataset_rule not in away:
-                    self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
-                    results[dataset_rule.code] = self.collect(dataset_rule, dataset)
+            for position, dataset_rule in enumerate(here):
+                self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
+                results[dataset_rule.code] = self.collect(dataset_rule, dataset)
+                _release_shared(dataset, self.dataset_rules, here[position + 1 :])
         except BaseException:
             if helper is not None:
                 helper.close()  # an interrupted run leaves no helper behind
@@ -605,6 +606,23 @@ class Engine:
             message=hit.message,
             fingerprint=fingerprint(rule.code, path, None, hit.pointer, hit.key),
         )
+
+
+def _release_shared(
+    dataset: Dataset, every: list[DatasetRule], upcoming: list[DatasetRule]
+) -> None:
+    """Drop the shared ``dataset.cache`` entries that no upcoming rule declares (see
+    :attr:`DatasetRule.shares`), and give their memory back before the next rule's peak."""
+    from dslint.memory import give_back
+
+    declared = {prefix for rule in every for prefix in type(rule).shares}
+    wanted = {prefix for rule in upcoming for prefix in type(rule).shares}
+    done = [key for key in dataset.cache
+            if key.startswith(tuple(declared)) and not key.startswith(tuple(wanted))]  # fmt: skip
+    for key in done:
+        del dataset.cache[key]
+    if done:
+        give_back()
 
 
 def today_or_override() -> dt.date:

@@ -42,6 +42,18 @@ def profile_for(rule: Rule, dataset: Dataset) -> Profile:
     return profile
 
 
+# The family's shared dataset.cache entries, by key prefix: each rule declares those it
+# reads (DatasetRule.shares), so the engine drops an entry after its last reader.
+PROFILE = "voice.profile"  # the profile, and its matches in the replies
+ROWS = "voice.rows."  # the checked replies (with their text: 0.8 GB at 1M)
+COUNTS = "voice.bytes."  # per-reply counts from the bytes
+COMPLETED = "voice.features."  # the counts completed (syllables, grade, emoji)
+TONE = "voice.tone."  # V011's style features
+LANGUAGE = "voice.language."  # V012's detections
+PROMPTS = "voice.system_prompts"
+VALE = "voice.vale.styles"
+
+
 def checked_rows(rule: Rule, dataset: Dataset) -> pd.DataFrame:
     """Rows of the roles the profile (or ``[tool.dslint.voice] roles``) applies to."""
     profile = profile_for(rule, dataset)

@@ -16,6 +16,7 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
+from dslint.rules.voice._shared import PROMPTS
 from dslint.textutil import excerpt
 
 
@@ -72,6 +73,7 @@ class SystemPromptVariant(DatasetRule):
     """
 
     code = "V009"
+    shares = (PROMPTS,)
     name = "system-prompt-variant"
     category = Category.VOICE
     severity = Severity.WARNING
@@ -127,6 +129,7 @@ class SystemPromptMissing(DatasetRule):
     """
 
     code = "V010"
+    shares = (PROMPTS,)
     name = "system-prompt-missing"
     category = Category.VOICE
     severity = Severity.WARNING

@@ -23,7 +23,14 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._langid import classify_many, load_identifier
-from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
+from dslint.rules.voice._shared import (
+    LANGUAGE,
+    PROFILE,
+    ROWS,
+    checked_rows,
+    text_hit,
+    voice_settings,
+)
 from dslint.rules.voice._stats import arrow_column, letter_counts, on_both_cores, python_values
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
@@ -221,6 +228,7 @@ class LanguageMismatch(DatasetRule):
     """
 
     code = "V012"
+    shares = (PROFILE, ROWS, LANGUAGE)
     name = "language-mismatch"
     category = Category.VOICE
     severity = Severity.WARNING

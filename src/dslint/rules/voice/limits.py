@@ -16,7 +16,15 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
+from dslint.rules.voice._shared import (
+    COMPLETED,
+    COUNTS,
+    PROFILE,
+    ROWS,
+    checked_rows,
+    profile_for,
+    text_hit,
+)
 from dslint.rules.voice._stats import message_counts, sparse_count
 from dslint.vale.checks import GRADE_METRICS, TextStatistics
 
@@ -85,6 +93,7 @@ class MessageLimit(DatasetRule):
     """
 
     code = "V004"
+    shares = (PROFILE, ROWS, COUNTS, COMPLETED)
     name = "message-limit"
     category = Category.VOICE
     severity = Severity.WARNING
@@ -115,6 +124,7 @@ class Readability(DatasetRule):
     """
 
     code = "V005"
+    shares = (PROFILE, ROWS, COUNTS, COMPLETED)
     name = "readability"
     category = Category.VOICE
     severity = Severity.INFO
@@ -149,6 +159,7 @@ class MissingElement(DatasetRule):
     """
 
     code = "V008"
+    shares = (PROFILE, ROWS)
     name = "missing-element"
     category = Category.VOICE
     severity = Severity.WARNING

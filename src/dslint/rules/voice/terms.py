@@ -14,7 +14,15 @@ from collections.abc import Iterator
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import checked_rows, profile_for, profile_matches, quote, text_hit
+from dslint.rules.voice._shared import (
+    PROFILE,
+    ROWS,
+    checked_rows,
+    profile_for,
+    profile_matches,
+    quote,
+    text_hit,
+)
 
 
 def _key(text: str) -> str:
@@ -23,6 +31,7 @@ def _key(text: str) -> str:
 
 class _TermRule(DatasetRule):
     kinds: tuple[str, ...] = ()
+    shares = (PROFILE, ROWS)
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
         profile = profile_for(self, dataset)
@@ -137,6 +146,7 @@ class InconsistentTerm(DatasetRule):
     """
 
     code = "V007"
+    shares = (PROFILE, ROWS)
     name = "inconsistent-term"
     category = Category.VOICE
     severity = Severity.WARNING

@@ -20,7 +20,16 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
+from dslint.rules.voice._shared import (
+    COMPLETED,
+    COUNTS,
+    PROFILE,
+    ROWS,
+    TONE,
+    checked_rows,
+    profile_for,
+    text_hit,
+)
 from dslint.rules.voice._stats import exact_count
 from dslint.rules.voice.limits import counts
 
@@ -125,6 +134,7 @@ class ToneOutlier(DatasetRule):
     """
 
     code = "V011"
+    shares = (PROFILE, ROWS, COUNTS, COMPLETED, TONE)
     name = "tone-outlier"
     category = Category.VOICE
     severity = Severity.INFO

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import quote, text_hit, voice_settings
+from dslint.rules.voice._shared import ROWS, VALE, quote, text_hit, voice_settings
 from dslint.rules.voice._text import rows_for_roles
 
 LEVEL_SEVERITY = {
@@ -31,6 +31,7 @@ class ValeStyle(DatasetRule):
     """
 
     code = "V013"
+    shares = (ROWS, VALE)
     name = "vale-style"
     category = Category.VOICE
     severity = Severity.WARNING
