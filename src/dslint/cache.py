@@ -332,9 +332,13 @@ class Cache:
 
     def _prune(self) -> None:
         """Drop record stores of old run keys (another config or version), oldest first."""
+        self.keep_newest("records-*.json", KEEP_STORES)
+
+    def keep_newest(self, pattern: str, count: int) -> None:
+        """Delete the files matching ``pattern`` but the ``count`` most recently written."""
         try:
-            stores = sorted(self.root.glob("records-*.json"), key=lambda p: p.stat().st_mtime)
-            for path in stores[:-KEEP_STORES]:
+            found = sorted(self.root.glob(pattern), key=lambda p: p.stat().st_mtime_ns)
+            for path in found[:-count]:
                 path.unlink(missing_ok=True)
         except OSError:
             pass

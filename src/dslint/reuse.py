@@ -295,9 +295,4 @@ def _summary(row: list[Any]) -> FileSummary:
 
 
 def _prune(store: Cache) -> None:
-    try:
-        runs = sorted(store.root.glob("run-*.json"), key=lambda p: p.stat().st_mtime_ns)
-        for path in runs[:-KEEP_RUNS]:
-            path.unlink(missing_ok=True)
-    except OSError:
-        pass
+    store.keep_newest("run-*.json", KEEP_RUNS)  # a reused run's file is touched: kept longest
