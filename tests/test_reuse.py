@@ -171,6 +171,33 @@ def test_installing_or_upgrading_a_package_runs_the_check_again(
         reuse._code_stamp.cache_clear()
 
 
+def test_files_a_config_names_count_unless_they_are_a_cache_or_too_large(
+    workdir: Path, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.cache import Cache
+    from dslint.config import load
+
+    # A moderation cache folder named in the (offline) config changes as runs go: left out.
+    (workdir / "dslint.toml").write_text(
+        '[tool.dslint.moderation]\ncache-dir = ".dslint_cache/moderation"\n'
+    )
+    runs.cli("train.jsonl")
+    (workdir / CACHE_DIR / "moderation").mkdir()
+    (workdir / CACHE_DIR / "moderation" / "answers.json").write_text("{}")
+    runs.cli("train.jsonl")
+    assert runs.count == 1
+    # A folder too large to hash each run: the check runs instead.
+    (workdir / "styles").mkdir()
+    (workdir / "styles" / "big.txt").write_text("x" * 4096)
+    (workdir / "dslint.toml").write_text('[tool.dslint.rules.V011]\nnote = "styles"\n')
+    store = Cache.open()
+    assert store is not None
+    config = load(workdir / "dslint.toml")
+    assert reuse.key(store, config, [Path("train.jsonl")], [], TODAY.isoformat()) is not None
+    monkeypatch.setattr(reuse, "MAX_NAMED_BYTES", 1024)
+    assert reuse.key(store, config, [Path("train.jsonl")], [], TODAY.isoformat()) is None
+
+
 def test_another_day_runs_the_check_again(workdir: Path, runs: Runs) -> None:
     runs.cli("train.jsonl", "--today", TODAY.isoformat())
     runs.cli("train.jsonl", "--today", "2027-01-07")  # after a model's retirement date

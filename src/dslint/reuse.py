@@ -51,6 +51,7 @@ FORMAT = 1
 KEEP_RUNS = 32
 # What a config may name for its files to be part of the key; beyond, the run is not reused.
 MAX_NAMED_FILES = 2_000
+MAX_NAMED_BYTES = 64 << 20
 READ_BLOCK = 1 << 20
 
 
@@ -178,8 +179,13 @@ def _walk(root: Path) -> Iterator[Path]:
 
 def _named_files(config: Config) -> list[Path] | None:
     """The files that the config's rule options and sections name (relative to the config's
-    folder or the working directory), folders expanded; None when there are too many."""
+    folder or the working directory), folders expanded; None when there are too many or
+    they are too large to hash (then the check runs: cheaper than the key). A cache folder
+    (``.dslint_cache/``, a moderation cache) is left out: it changes with every run."""
+    from dslint.cache import CACHE_DIR
+
     found: dict[Path, None] = {}
+    size = 0
     for text in _strings([config.rules, config.sections, config.models]):
         if not text or len(text) > 1024 or "\n" in text or "\0" in text:
             continue
@@ -188,12 +194,18 @@ def _named_files(config: Config) -> list[Path] | None:
         for candidate in candidates:
             try:
                 if candidate.is_file():
-                    found[candidate] = None
+                    paths = [candidate]
                 elif candidate.is_dir():
-                    for path in sorted(_walk(candidate)):
-                        found[path] = None
-                        if len(found) > MAX_NAMED_FILES:
-                            return None
+                    paths = sorted(_walk(candidate))
+                else:
+                    continue
+                for path in paths:
+                    if CACHE_DIR in path.parts or path in found:
+                        continue
+                    found[path] = None
+                    size += path.stat().st_size
+                    if len(found) > MAX_NAMED_FILES or size > MAX_NAMED_BYTES:
+                        return None
             except OSError:
                 continue
     return list(found)
