@@ -11,7 +11,7 @@ Choosing rules (``--select``, ``--ignore``, the defaults) needs only their codes
 categories, so :func:`catalog` takes those of dslint's own families from ``rules/catalog.json``
 without importing them, and :func:`load_chosen` imports only the families a run chose. Three
 of the seven import pandas, numpy and pyarrow at the top (about 0.3 s), which a pre-commit
-hook limited to the schema and privacy rules never needs. ``python -m dslint.registry >
+hook limited to the schema rules never needs. ``python -m dslint.registry >
 src/dslint/rules/catalog.json`` regenerates the catalog; a test fails when it is stale.
 Plugins are always imported: their rules are known only once loaded.
 """
