@@ -70,3 +70,28 @@ def test_a_check_collects_cycles_less_often_and_gives_the_thresholds_back(
     with pytest.raises(InputError):
         dslint.check([tmp_path / "missing.jsonl"])
     assert gc.get_threshold() == before
+
+
+def test_checks_in_several_threads_give_the_callers_thresholds_back() -> None:
+    import gc
+    import threading
+
+    from dslint.memory import CHECK_THRESHOLDS, collect_less
+
+    before = gc.get_threshold()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def first() -> None:
+        with collect_less():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    inside.wait(5)
+    with collect_less():  # starts while the first check runs, ends after it
+        release.set()
+        thread.join()
+        assert gc.get_threshold() == CHECK_THRESHOLDS  # this check still runs
+    assert gc.get_threshold() == before

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -65,9 +66,20 @@ def collect_less() -> Iterator[None]:
     Reference counting still frees at once everything that is not in a cycle, so memory is
     not held longer; only cycles wait a little more. The caller's thresholds come back after.
     """
-    old = gc.get_threshold()
-    gc.set_threshold(*CHECK_THRESHOLDS)
+    with _COLLECT_LOCK:  # checks in several threads: the first sets, the last restores
+        if not _COLLECTING:
+            _COLLECTING.append(gc.get_threshold())
+            gc.set_threshold(*CHECK_THRESHOLDS)
+        _COLLECTING.append(None)
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        with _COLLECT_LOCK:
+            _COLLECTING.pop()
+            if len(_COLLECTING) == 1:
+                gc.set_threshold(*_COLLECTING.pop())
+
+
+_COLLECT_LOCK = threading.Lock()
+# The caller's thresholds, then one entry per check running now (none when no check runs).
+_COLLECTING: list[Any] = []
