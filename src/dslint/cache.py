@@ -23,6 +23,7 @@ Anything unreadable is ignored: a damaged cache only costs time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -84,12 +85,20 @@ def _secret() -> bytes | None:
 
 
 def write_json(path: Path, document: Any) -> None:
+    write_atomic(path, json.dumps(document, separators=(",", ":")).encode("utf-8"))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all (its folder made if need be); a failure only means
+    nothing is kept. A concurrent reader sees the old file or the new one."""
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
-        os.replace(temporary, path)  # atomic: a concurrent reader sees the old or the new file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
     except OSError:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def _read_entries(path: Path) -> dict[str, Any]:
@@ -190,11 +199,20 @@ class TextMemo:
         """
         if self._store is None:
             return {}
-        found = {}
-        for text in texts:
-            if text in found:
-                continue
-            value = self._store.get(self.key(text))
+        return self._found(self._keys(texts), valid)
+
+    def _keys(self, texts: Iterable[str]) -> dict[str, str]:
+        """The key of each distinct text (each text is hashed once)."""
+        key = self.key
+        return {text: key(text) for text in dict.fromkeys(texts)}
+
+    def _found(
+        self, keys: Mapping[str, str], valid: Callable[[Any], bool] | None
+    ) -> dict[str, Any]:
+        assert self._store is not None
+        get, found = self._store.get, {}
+        for text, text_key in keys.items():
+            value = get(text_key)
             if value is not None and (valid is None or valid(value)):
                 found[text] = value
         return found
@@ -227,13 +245,9 @@ class TextMemo:
             values = dict(zip(unique, compute(unique), strict=True))
             return [values[t] for t in texts]
         # Each distinct text is keyed once, for the lookup and, when missing, the store.
-        store, key = self._store, self.key
-        keys = {text: key(text) for text in dict.fromkeys(texts)}
-        known: dict[str, Any] = {}
-        for text, text_key in keys.items():
-            value = store.get(text_key)
-            if value is not None and (valid is None or valid(value)):
-                known[text] = value
+        store = self._store
+        keys = self._keys(texts)
+        known = self._found(keys, valid)
         missing = [text for text in keys if text not in known]
         if missing:
             computed = compute(missing)
@@ -270,10 +284,6 @@ class Cache:
         secret = _secret()
         return cls(root, secret) if secret is not None else None
 
-    def hasher(self) -> Any:
-        """A keyed BLAKE2b (16-byte digest) to feed a key in parts."""
-        return hashlib.blake2b(key=self._secret, digest_size=16)
-
     def digest(self, material: bytes) -> str:
         digest = self._keyed.copy()  # cheaper than keying a new hash for each record
         digest.update(material)
@@ -281,7 +291,7 @@ class Cache:
 
     def hash(self, *parts: str | bytes) -> str:
         """A keyed hash of these parts (they are separated, so ("ab", "c") != ("a", "bc"))."""
-        digest = hashlib.blake2b(key=self._secret, digest_size=16)
+        digest = self._keyed.copy()
         for part in parts:
             data = part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass")
             digest.update(len(data).to_bytes(8, "little"))

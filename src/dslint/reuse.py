@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -89,21 +89,14 @@ def key(
         return None
     hashed = (*files, *validation, *named)
     stamps = _stamps(hashed)
-    digest = store.hasher()
-
-    def add(*parts: str | bytes) -> None:
-        for part in parts:
-            data = part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass")
-            digest.update(len(data).to_bytes(8, "little"))
-            digest.update(data)
-
-    add("run", str(FORMAT), dslint.__version__, code, repr(config), today)
+    parts: list[str | bytes] = ["run", str(FORMAT), dslint.__version__, code, repr(config), today]
     for role, paths in (("train", files), ("validation", validation), ("named", named)):
         for path in paths:
-            add(role, str(path))
-            if not _hash_file(path, add):
+            content = _file_digest(path)
+            if content is None:
                 return None
-    return RunKey(digest.hexdigest(), hashed, stamps)
+            parts += [role, str(path), content]
+    return RunKey(store.hash(*parts), hashed, stamps)
 
 
 def _stamps(paths: Iterable[Path]) -> tuple[tuple[int, int], ...]:
@@ -222,18 +215,16 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def _hash_file(path: Path, add: Callable[..., None]) -> bool:
-    """Feed a file's size and bytes to the key; False when it cannot be read (the real run
-    reports that)."""
+def _file_digest(path: Path) -> bytes | None:
+    """A digest of a file's bytes; None when it cannot be read (the real run reports that)."""
     digest = hashlib.blake2b(digest_size=32)
     try:
         with open(path, "rb") as stream:
             while block := stream.read(READ_BLOCK):
                 digest.update(block)
     except OSError:
-        return False
-    add(digest.digest())
-    return True
+        return None
+    return digest.digest()
 
 
 # -- storing and reading a run ---------------------------------------------------------------

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import array
 import binascii
-import contextlib
 import gzip
 import hashlib
 import importlib.util
 import itertools
-import os
 import struct
 import sys
 import threading
@@ -162,14 +160,9 @@ def load_ranks(name: str) -> dict[bytes, int]:
     ranks = parse_ranks(read_verified(name))
     packed = pack_ranks(ranks) if path is not None else None
     if path is not None and packed is not None and hashlib.sha256(packed).hexdigest() == expected:
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(packed)
-            os.replace(temporary, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
+        from dslint.cache import write_atomic
+
+        write_atomic(path, packed)
     return ranks
 
 

@@ -11,6 +11,7 @@ from pyarrow import ArrowException
 
 from dslint.dataset import Dataset
 from dslint.finding import Hit, Severity
+from dslint.rules.voice._keys import PROFILE
 from dslint.rules.voice._text import Joined, rows_for_roles
 from dslint.rules.voice.profile import Profile, compile_entries, load_profile
 from dslint.rules.voice.settings import VoiceSettings, settings
@@ -26,7 +27,7 @@ def voice_settings(rule: Rule) -> VoiceSettings:
 
 def profile_for(rule: Rule, dataset: Dataset) -> Profile:
     """The configured profile, or the built-in generic persona checks when none is."""
-    cached = dataset.cache.get("voice.profile")
+    cached = dataset.cache.get(PROFILE)
     if cached is None:
         path = voice_settings(rule).profile
         if path is not None:
@@ -37,21 +38,9 @@ def profile_for(rule: Rule, dataset: Dataset) -> Profile:
             )
             cached = Profile(name="built-in", source="built-in", entries=entries,
                              pattern=pattern, prefilter=prefilter)  # fmt: skip
-        dataset.cache["voice.profile"] = cached
+        dataset.cache[PROFILE] = cached
     profile: Profile = cached
     return profile
-
-
-# The family's shared dataset.cache entries, by key prefix: each rule declares those it
-# reads (DatasetRule.shares), so the engine drops an entry after its last reader.
-PROFILE = "voice.profile"  # the profile, and its matches in the replies
-ROWS = "voice.rows."  # the checked replies (with their text: 0.8 GB at 1M)
-COUNTS = "voice.bytes."  # per-reply counts from the bytes
-COMPLETED = "voice.features."  # the counts completed (syllables, grade, emoji)
-TONE = "voice.tone."  # V011's style features
-LANGUAGE = "voice.language."  # V012's detections
-PROMPTS = "voice.system_prompts"
-VALE = "voice.vale.styles"
 
 
 def checked_rows(rule: Rule, dataset: Dataset) -> pd.DataFrame:
@@ -80,7 +69,7 @@ def profile_matches(rule: Rule, dataset: Dataset) -> list[TermMatch]:
     (no other branch can match anywhere in it); only rows that may hold several entries are
     scanned with the whole alternation, so leftmost-first overlaps resolve exactly as before.
     """
-    cached = dataset.cache.get("voice.profile.matches")
+    cached = dataset.cache.get(PROFILE + ".matches")
     if cached is None:
         profile = profile_for(rule, dataset)
         rows = checked_rows(rule, dataset)
@@ -98,7 +87,7 @@ def profile_matches(rule: Rule, dataset: Dataset) -> list[TermMatch]:
                                             start + len(match.group()), entries[group - 1],
                                             match.group()))  # fmt: skip
             cached.sort(key=lambda m: (m.row, m.start))
-        dataset.cache["voice.profile.matches"] = cached
+        dataset.cache[PROFILE + ".matches"] = cached
     matches: list[TermMatch] = cached
     return matches
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dslint.dataset import Dataset, arrow_strings
+from dslint.rules.voice._keys import COUNTS
 
 # Bytes of text handled at once. Small enough for a chunk's dozen byte masks to stay in the
 # processor's caches: at a million examples byte_counts took 14.9 s with 16 MiB chunks and
@@ -205,7 +206,7 @@ SENTENCES = re.compile(r"[.!?]+(?:\s|$)")
 
 def message_counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
     """:func:`byte_counts` of the checked rows, completed for non-ASCII rows (memoised)."""
-    cache_key = "voice.bytes." + key
+    cache_key = COUNTS + key
     cached = dataset.cache.get(cache_key)
     if cached is None:
         text = rows["text"]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from dslint.dataset import Dataset
+from dslint.rules.voice._keys import ROWS
 
 SEPARATOR = "\n\n"
 
@@ -29,7 +30,7 @@ def rows_for_roles(dataset: Dataset, roles: Sequence[str]) -> pd.DataFrame:
     *not* to give, so an off-brand term, an odd tone or another language there is the point
     of the example, not a flaw in it (and it would skew the dataset's tone and language).
     """
-    key = "voice.rows." + ",".join(roles)
+    key = ROWS + ",".join(roles)
     cached = dataset.cache.get(key)
     if cached is None:
         frame = dataset.messages

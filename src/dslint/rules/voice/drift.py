@@ -16,7 +16,7 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import PROMPTS
+from dslint.rules.voice._keys import PROMPTS
 from dslint.textutil import excerpt
 
 
@@ -38,7 +38,7 @@ class SystemPrompts:
 
 
 def system_prompts(dataset: Dataset) -> SystemPrompts:
-    cached = dataset.cache.get("voice.system_prompts")
+    cached = dataset.cache.get(PROMPTS)
     if cached is None:
         messages = dataset.messages
         in_lists = messages[messages["section"].isin(["messages", "input"])]
@@ -49,7 +49,7 @@ def system_prompts(dataset: Dataset) -> SystemPrompts:
             counts=first["text"].value_counts(),
             chat_records=np.unique(in_lists["record"].to_numpy()),
         )
-        dataset.cache["voice.system_prompts"] = cached
+        dataset.cache[PROMPTS] = cached
     prompts: SystemPrompts = cached
     return prompts
 

@@ -22,16 +22,16 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
+from dslint.rules.voice._keys import LANGUAGE, PROFILE, ROWS
 from dslint.rules.voice._langid import classify_many, load_identifier
-from dslint.rules.voice._shared import (
-    LANGUAGE,
-    PROFILE,
-    ROWS,
-    checked_rows,
-    text_hit,
-    voice_settings,
+from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
+from dslint.rules.voice._stats import (
+    LETTER,
+    arrow_column,
+    letter_counts,
+    on_both_cores,
+    python_values,
 )
-from dslint.rules.voice._stats import arrow_column, letter_counts, on_both_cores, python_values
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -53,34 +53,42 @@ DETECT_BLOCK_ROWS = 131_072
 _TOKEN = re.compile(r"[^\W\d_]{2,}")
 
 
-def _settle_by_vocabulary(
-    text: pd.Series,
-    words_in: Any,
-    candidates: Any,
-    languages: Any,
-    confidence: Any,
-    model: Any,
-) -> Any:
-    """Decide the clear cases of a large dataset without the detector; return the rest.
+@dataclass(frozen=True)
+class _Vocabulary:
+    """The sample's dominant language, its vocabulary pattern and the share of a message's
+    words from it at which the message is that language."""
 
-    The detector reads an evenly spread sample. The 100 most frequent words of the sample's
-    dominant language form its vocabulary; a message whose words are mostly from it (at
-    least as much as 95% of the sample's messages in that language) is that language. Only
-    the other messages go through the detector, which keeps a 100k-example dataset
-    affordable without guessing: a message in another language shares few of those words.
+    language: str
+    pattern: str
+    threshold: float
+
+
+def _vocabulary(
+    text: pd.Series, words_in: Any, sample: Any, languages: Any, confidence: Any, model: Any
+) -> _Vocabulary | None:
+    """Classify an evenly spread sample, and learn from it how to settle the clear cases of a
+    large dataset without the detector (None when the sample is sure of nothing).
+
+    The 100 most frequent words of the sample's dominant language form its vocabulary; a
+    message whose words are mostly from it (at least as much as 95% of the sample's messages
+    in that language) is that language. Only the other messages go through the detector,
+    which keeps a 100k-example dataset affordable without guessing: a message in another
+    language shares few of those words.
     """
-    sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
-    sampled = python_values(_prose(text.iloc[sample]), np.arange(len(sample)))
+    prose = _prose(text.iloc[sample])
+    sampled = python_values(prose, np.arange(len(sample)))
     results = classify_many(model, sampled)
     for row, (language, score) in zip(sample, results, strict=False):
         languages[row], confidence[row] = language, score
     sure = [
-        (row, language, text)
-        for row, text, (language, score) in zip(sample, sampled, results, strict=True)
+        (position, language, sure_text)
+        for position, (sure_text, (language, score)) in enumerate(
+            zip(sampled, results, strict=True)
+        )
         if score >= 0.95
     ]
     if not sure:
-        return np.setdiff1d(candidates, sample)
+        return None
     dominant = Counter(language for _, language, _ in sure).most_common(1)[0][0]
     words: Counter[str] = Counter()
     for _, language, sure_text in sure:
@@ -88,18 +96,9 @@ def _settle_by_vocabulary(
             words.update(w.lower() for w in _TOKEN.findall(sure_text))
     vocabulary = [w for w, _ in words.most_common(100)]
     pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
-    total = np.maximum(words_in.astype(float), 1.0)
-    counted = np.zeros(len(text), dtype=np.int64)
-    for block in _blocks(len(text)):
-        counted[block] = _count(_prose(text.iloc[block]), pattern)
-    share = counted.astype(float) / total
-    in_dominant = np.array([row for row, language, _ in sure if language == dominant])
-    threshold = max(0.2, float(np.quantile(share[in_dominant], 0.05)))
-    rest = np.setdiff1d(candidates, sample)
-    clear = rest[share[rest] >= threshold]
-    languages[clear] = dominant
-    confidence[clear] = 1.0
-    return rest[share[rest] < threshold]
+    share = _count(prose, pattern) / np.maximum(words_in[sample].astype(float), 1.0)
+    in_dominant = [position for position, language, _ in sure if language == dominant]
+    return _Vocabulary(dominant, pattern, max(0.2, float(np.quantile(share[in_dominant], 0.05))))
 
 
 def _blocks(count: int) -> Iterator[slice]:
@@ -144,7 +143,7 @@ def detect(
     dataset: Dataset, rows: pd.DataFrame, key: str, options: LanguageOptions
 ) -> pd.DataFrame:
     """Language and confidence per row ("" when too short to tell); memoised."""
-    cache_key = f"voice.language.{key}.{options.min_letters}"
+    cache_key = f"{LANGUAGE}{key}.{options.min_letters}"
     cached = dataset.cache.get(cache_key)
     if cached is not None:
         frame: pd.DataFrame = cached
@@ -187,7 +186,9 @@ def _prose(text: pd.Series) -> pd.Series:
 
 
 def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) -> pd.DataFrame:
-    """Language and confidence per row, reading the prose a block of rows at a time."""
+    """Language and confidence per row, reading the prose a block of rows at a time: letters
+    and words first (which rows can be told, and the sample), then the vocabulary and the
+    detector on each block's rows still open."""
     text = rows["text"]
     letters = np.zeros(len(rows), dtype=np.int64)
     words = np.zeros(len(rows), dtype=np.int64)
@@ -196,16 +197,24 @@ def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) ->
     languages = np.full(len(rows), "", dtype=object)
     confidence = np.zeros(len(rows))
     candidates = np.flatnonzero(letters >= options.min_letters)
+    vocabulary = None
     if len(candidates) > SAMPLE_MESSAGES:
-        candidates = _settle_by_vocabulary(
-            text, words, candidates, languages, confidence, model.result()
-        )
+        sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
+        vocabulary = _vocabulary(text, words, sample, languages, confidence, model.result())
+        candidates = np.setdiff1d(candidates, sample)
     memo: dict[str, tuple[str, float]] = {}  # distinct prose -> result, across blocks
     for block in _blocks(len(rows)):
         mine = candidates[(candidates >= block.start) & (candidates < block.stop)]
         if not len(mine):
             continue
-        values = python_values(_prose(text.iloc[block]), mine - block.start)
+        prose = _prose(text.iloc[block])  # made once per block for both steps below
+        if vocabulary is not None:  # the clear cases, settled by the sample's vocabulary
+            counted = _count(prose, vocabulary.pattern)[mine - block.start]
+            share = counted / np.maximum(words[mine].astype(float), 1.0)
+            clear = mine[share >= vocabulary.threshold]
+            languages[clear], confidence[clear] = vocabulary.language, 1.0
+            mine = mine[share < vocabulary.threshold]
+        values = python_values(prose, mine - block.start)
         distinct = [v for v in dict.fromkeys(values) if v not in memo]
         memo.update(zip(distinct, classify_many(model.result(), distinct), strict=True))
         for row, value in zip(mine, values, strict=True):
@@ -283,7 +292,7 @@ class LanguageMismatch(DatasetRule):
         code = re.compile(_CODE)
         texts = [code.sub(" ", text) for text in python_values(rows["text"], mismatched)]
         readable = [i for i, text in enumerate(texts) if len(text) > SAMPLE_CHARS
-                    and len(_LETTER.findall(text[-SAMPLE_CHARS:])) >= self.options.min_letters]  # fmt: skip
+                    and len(LETTER.findall(text[-SAMPLE_CHARS:])) >= self.options.min_letters]  # fmt: skip
         keep = np.ones(len(mismatched), dtype=bool)
         found = classify_many(identifier(), [texts[i][-SAMPLE_CHARS:] for i in readable])
         for i, (language, score) in zip(readable, found, strict=True):
@@ -291,7 +300,5 @@ class LanguageMismatch(DatasetRule):
             keep[i] = language == start and score >= self.options.min_confidence
         return mismatched[keep]
 
-
-_LETTER = re.compile(r"[^\W\d_]")
 
 RULES = [LanguageMismatch]

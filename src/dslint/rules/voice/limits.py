@@ -16,15 +16,8 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import (
-    COMPLETED,
-    COUNTS,
-    PROFILE,
-    ROWS,
-    checked_rows,
-    profile_for,
-    text_hit,
-)
+from dslint.rules.voice._keys import COMPLETED, COUNTS, PROFILE, ROWS
+from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
 from dslint.rules.voice._stats import message_counts, sparse_count
 from dslint.vale.checks import GRADE_METRICS, TextStatistics
 
@@ -62,7 +55,7 @@ def counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
     Python loop for the longest sentence); they are now read from the UTF-8 bytes, with the
     same values (tests/test_voice_stats.py compares them with the old definitions).
     """
-    cache_key = "voice.features." + key
+    cache_key = COMPLETED + key
     cached = dataset.cache.get(cache_key)
     if cached is None:
         cached = message_counts(dataset, rows, key).copy()

@@ -14,15 +14,8 @@ from collections.abc import Iterator
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import (
-    PROFILE,
-    ROWS,
-    checked_rows,
-    profile_for,
-    profile_matches,
-    quote,
-    text_hit,
-)
+from dslint.rules.voice._keys import PROFILE, ROWS
+from dslint.rules.voice._shared import checked_rows, profile_for, profile_matches, quote, text_hit
 
 
 def _key(text: str) -> str:

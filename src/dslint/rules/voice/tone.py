@@ -20,16 +20,8 @@ import pandas as pd
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import (
-    COMPLETED,
-    COUNTS,
-    PROFILE,
-    ROWS,
-    TONE,
-    checked_rows,
-    profile_for,
-    text_hit,
-)
+from dslint.rules.voice._keys import COMPLETED, COUNTS, PROFILE, ROWS, TONE
+from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
 from dslint.rules.voice._stats import exact_count
 from dslint.rules.voice.limits import counts
 
@@ -74,7 +66,7 @@ class ToneOptions:
 
 def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
     """The style feature matrix of the checked rows (memoised)."""
-    cache_key = "voice.tone." + key
+    cache_key = TONE + key
     cached = dataset.cache.get(cache_key)
     if cached is not None:
         frame: pd.DataFrame = cached

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
-from dslint.rules.voice._shared import ROWS, VALE, quote, text_hit, voice_settings
+from dslint.rules.voice._keys import ROWS, VALE
+from dslint.rules.voice._shared import quote, text_hit, voice_settings
 from dslint.rules.voice._text import rows_for_roles
 
 LEVEL_SEVERITY = {
@@ -42,10 +43,10 @@ class ValeStyle(DatasetRule):
             return
         from dslint import vale
 
-        styles = dataset.cache.get("voice.vale.styles")
+        styles = dataset.cache.get(VALE)
         if styles is None:
             styles = [vale.load_style(folder) for folder in settings.vale]
-            dataset.cache["voice.vale.styles"] = styles
+            dataset.cache[VALE] = styles
         skipped = [f"{name} ({kind})" for style in styles for name, kind in style.skipped]
         if skipped:
             self.context.notes.append(
