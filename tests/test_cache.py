@@ -323,9 +323,59 @@ def test_token_counts_are_encoded_once_per_text_and_the_tokenizer_not_loaded_whe
     assert encoded == [] and loaded == []  # everything known: the tokenizer is never loaded
     changed = edit(examples)
     (workdir / "train.jsonl").write_text(jsonl(*changed), encoding="utf-8")
-    run("train.jsonl", "--select", "T")
+    with monkeypatch.context() as tiktoken_only:
+        tiktoken_only.setattr(counting.plain, "MAX_CHARS", 0)
+        run("train.jsonl", "--select", "T")
     new = {t for e in changed for t in texts_of(e)} - {t for e in examples for t in texts_of(e)}
     assert set(encoded) == new and len(encoded) == len(new)
+    # A few new plain texts (a small edit) are counted without loading the tokenizer at all
+    # (dslint.tokens.plain), and come out as tiktoken counts them.
+    encoded.clear(), loaded.clear()
+    changed[3] = chat("Where is the stone bridge?", "Two miles north, past the mill.")
+    (workdir / "train.jsonl").write_text(jsonl(*changed), encoding="utf-8")
+    result = run("train.jsonl", "--select", "T")
+    assert encoded == [] and loaded == []
+    assert result == run("train.jsonl", "--select", "T", "--no-cache") and loaded
+
+
+def test_structure_problems_of_known_shapes_come_from_the_memo(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.rules.schema import _structure
+
+    validated: list[Any] = []
+    real = _structure._problems
+
+    def problems(record: Record) -> Any:
+        validated.append(record.value)
+        return real(record)
+
+    monkeypatch.setattr(_structure, "_problems", problems)
+    examples = dataset()
+    examples[20] = {"messages": [{"role": "user", "contents": "Hi"}, {"role": "assistant"}]}
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    _structure._BY_SHAPE.clear()  # as in a new process (earlier tests validated shapes)
+    first = run("train.jsonl", "--select", "S")
+    assert validated and {"S102", "S104"} <= {f["code"] for f in json.loads(first[1])["findings"]}
+    # Each new process starts without the shapes it validated; the memo has them. Edited
+    # lines of known shapes (a new text, a new unknown key's value) are not validated again.
+    examples[20]["messages"][0]["contents"] = "Hello there"
+    examples[9]["messages"][0]["content"] = "Hi again"
+    examples[30] = chat("A new question", "A new answer")
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    validated.clear()
+    _structure._BY_SHAPE.clear()
+    edited = run("train.jsonl", "--select", "S")
+    assert validated == []
+    _structure._BY_SHAPE.clear()
+    assert edited == run("train.jsonl", "--select", "S", "--no-cache") and validated
+    # A new shape is validated (once) and its problems reported.
+    examples[31] = {"messages": [{"role": "user", "content": "Hi", "weight": 2}]}
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    validated.clear()
+    _structure._BY_SHAPE.clear()
+    codes = {f["code"] for f in json.loads(run("train.jsonl", "--select", "S")[1])["findings"]}
+    assert validated == [examples[31]] and "S107" in codes
 
 
 def test_privacy_scans_only_new_texts(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -394,8 +444,8 @@ def test_minhash_summaries_are_computed_only_for_changed_examples(
 
 def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
     (workdir / "train.jsonl").write_text(jsonl(*family_dataset()), encoding="utf-8")
-    expected = run("train.jsonl", "--select", "T,P,D", "--no-cache")
-    assert run("train.jsonl", "--select", "T,P,D") == expected
+    expected = run("train.jsonl", "--select", "S,T,P,D", "--no-cache")
+    assert run("train.jsonl", "--select", "S,T,P,D") == expected
     # Valid JSON with this user's keys but values of the wrong shape (a damaged file).
     wrong: list[Any] = ["x", -1, [["?"]], [1, "zz"], None, {"a": 1}, 1.5, True]
     for store in (workdir / CACHE_DIR).glob("memo-*.json"):
@@ -404,5 +454,9 @@ def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
             key: wrong[n % len(wrong)] for n, key in enumerate(document["entries"])
         }
         store.write_text(json.dumps(document))
-    assert run("train.jsonl", "--select", "T,P,D") == expected
-    assert run("train.jsonl", "--select", "T,P,D") == expected
+    from dslint.rules.schema import _structure
+
+    _structure._BY_SHAPE.clear()  # a new process: the shapes come from the damaged memo
+    assert run("train.jsonl", "--select", "S,T,P,D") == expected
+    _structure._BY_SHAPE.clear()
+    assert run("train.jsonl", "--select", "S,T,P,D") == expected

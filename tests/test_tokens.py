@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import CORPUS, TODAY, chat, clean_chat, jsonl, located, needs_corpus
+from conftest import CORPUS, FIXTURES, TODAY, chat, clean_chat, jsonl, located, needs_corpus
 from dslint import models
 from dslint.api import check
 from dslint.cli import cli
-from dslint.tokens import counting, encodings
+from dslint.tokens import counting, encodings, plain
 from dslint.tokens import lengths as text_lengths
 from dslint.tokens.counting import count as count_tokens
 
@@ -242,6 +242,7 @@ def test_each_distinct_string_is_encoded_once(tmp_path: Path, monkeypatch) -> No
         return lengths
 
     monkeypatch.setattr(counting, "_lengths", spy)
+    monkeypatch.setattr(plain, "MAX_CHARS", 0)  # tiktoken for every text (see below for plain)
     system = "You are a helpful assistant. " * 20
     examples = [chat(f"Q{i}", "Same answer.", system=system) for i in range(50)]
     path = tmp_path / "many.jsonl"
@@ -258,6 +259,7 @@ def test_a_helper_process_gives_the_same_counts(tmp_path: Path, monkeypatch) -> 
     path = tmp_path / "many.jsonl"
     path.write_text(jsonl(*examples), encoding="utf-8")
     monkeypatch.setattr(counting, "WORKERS", 1)
+    monkeypatch.setattr(plain, "MAX_CHARS", 0)  # tiktoken's path, which uses the helper
     serial = dataset_of(path, "gpt-4o-mini").records["tokens"].tolist()
     monkeypatch.setattr(counting, "WORKERS", 2)
     monkeypatch.setattr(counting, "PARALLEL_MIN_BYTES", 10)
@@ -417,8 +419,10 @@ def test_tampered_file_is_rejected_before_use(tmp_path: Path) -> None:
 @pytest.fixture
 def fresh_encodings():  # type: ignore[no-untyped-def]
     encodings.get_encoding.cache_clear()
+    plain.counter.cache_clear()
     yield
     encodings.get_encoding.cache_clear()
+    plain.counter.cache_clear()
 
 
 def test_no_network_is_ever_used(tmp_path: Path, monkeypatch, fresh_encodings) -> None:  # type: ignore[no-untyped-def]
@@ -722,3 +726,95 @@ def test_a_column_encoded_in_slices_counts_every_row(
         assert column.tokens(rows, length).tolist() == expected
     if slice_rows > len(values):  # one slice: each distinct text is encoded once
         assert calls[0] == len({v for v in values if v is not None})
+
+
+# -- plain texts counted without tiktoken's encoder (dslint.tokens.plain) -------------------
+
+
+def _texts_of(paths: list[Path]) -> list[str]:
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for path in paths:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                walk(json.loads(line))
+            except ValueError:
+                continue
+    return sorted({text for text in found if plain.is_plain(text)})
+
+
+def _edge_cases(count: int, seed: int) -> list[str]:
+    """Texts built from what the split patterns treat specially: contractions in both cases,
+    runs of digits, spaces, tabs, CR/LF, punctuation runs, camel case, trailing blanks."""
+    import random
+
+    parts = ["'s", "'S", "'ll", "'LL", "'re", "'ve", "'m", "'d", "'t", "'x", "don't", "I'M",
+             "1", "12", "123", "1234567", " ", "  ", "   ", "\t", "\n", "\r\n", "\n\n", " \n",
+             "\r", "!", "?!", "...", "--", "/", "//", "http://x.io/a?b=c", "{\"a\": [1, 2]}",
+             "CamelCase", "HTMLParser", "iPhone", "ABC", "abc", "Zz", "_", "__init__", "$",
+             "&&", "<|endoftext|>", "~", "`code`", "e.g.", "A1b2", "x" * 40, "lorem",
+             "supercalifragilistic", "antidisestablishmentarianism"]  # fmt: skip
+    rng = random.Random(seed)
+    return ["".join(rng.choice(parts) for _ in range(rng.randint(1, 40))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("name", sorted(encodings.EXPECTED_SHA256))
+def test_plain_counts_are_tiktokens(name: str) -> None:
+    encodings.load_ranks(name)  # makes the packed copy the plain counter reads
+    counter = plain.counter(name)
+    assert counter is not None
+    encode = encodings.get_encoding(name).encode_ordinary
+    texts = _texts_of(sorted(FIXTURES.rglob("*.jsonl"))) + _edge_cases(3000, seed=7)
+    if CORPUS.is_dir():
+        texts += _texts_of(sorted(CORPUS.glob("*.jsonl")))
+    assert len(texts) > 3000
+    wrong = [t for t in texts if counter.count(t) != len(encode(t))]
+    assert wrong == []
+
+
+def test_a_few_plain_texts_never_build_tiktokens_encoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_encodings: None
+) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_text(jsonl(*clean_chat(5)), encoding="utf-8")
+    expected = dataset_of(path, "gpt-4o-mini").records["tokens"].tolist()
+    encodings.get_encoding.cache_clear()
+
+    def refuse(name: str) -> Any:
+        raise AssertionError("tiktoken's encoder was built for a few plain texts")
+
+    monkeypatch.setattr(counting, "get_encoding", refuse)
+    assert dataset_of(path, "gpt-4o-mini").records["tokens"].tolist() == expected
+    # A text that is not plain ASCII, or more text than the budget, goes to tiktoken.
+    for other in (jsonl(chat("Olá, tudo bem?", "Tudo ótimo.")), jsonl(*clean_chat(5))):
+        path.write_text(other, encoding="utf-8")
+        if "Ol" not in other:
+            monkeypatch.setattr(plain, "MAX_CHARS", 10)
+        with pytest.raises(AssertionError, match="encoder was built"):
+            dataset_of(path, "gpt-4o-mini")
+
+
+def test_no_packed_copy_or_a_damaged_one_means_tiktoken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_encodings: None
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert plain.counter("cl100k_base") is None  # no copy yet
+    plain.counter.cache_clear()
+    encodings.load_ranks("cl100k_base")
+    assert plain.counter("cl100k_base") is not None
+    plain.counter.cache_clear()
+    copy = encodings._packed_path("cl100k_base")
+    block = bytearray(copy.read_bytes())
+    block[-1] ^= 1
+    copy.write_bytes(bytes(block))
+    assert plain.counter("cl100k_base") is None

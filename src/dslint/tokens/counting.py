@@ -37,7 +37,7 @@ import pandas as pd
 from dslint import helper as helpers
 from dslint import models
 from dslint.dataset import arrow_strings
-from dslint.tokens import images, tooldefs
+from dslint.tokens import images, plain, tooldefs
 from dslint.tokens import lengths as text_lengths
 from dslint.tokens.encodings import get_encoding
 from dslint.tokens.lengths import batched_lengths
@@ -183,13 +183,24 @@ class _Memoised:
         from dslint.cache import dataset_memo, source_stamp
 
         self.encoding_name = encoding_name
-        code = source_stamp(f"dslint.tokens.{m}" for m in ("counting", "encodings", "tooldefs"))
+        modules = ("counting", "encodings", "plain", "tooldefs")
+        code = source_stamp(f"dslint.tokens.{m}" for m in modules)
         self.version = f"{MEMO_VERSION}/{encoding_name}/{_tiktoken_version()}/{code}"
         self.counts = dataset_memo("tokens.count", self.version)
         self._lengths: Lengths | None = None
+        self._plain_budget = plain.MAX_CHARS
 
     def _encode(self, texts: Any) -> list[int]:
         if self._lengths is None:
+            # A few plain texts (a small file that changed) are counted without building
+            # tiktoken's encoder, while this run's budget for that lasts (dslint.tokens.plain).
+            if len(texts) <= self._plain_budget:
+                values = texts.to_pylist()
+                counted = plain.lengths(self.encoding_name, values, self._plain_budget)
+                if counted is not None:
+                    self._plain_budget -= sum(map(len, values))
+                    return counted
+            self._plain_budget = 0
             self._lengths = _lengths(get_encoding(self.encoding_name), self.encoding_name)
         return self._lengths(texts)
 

