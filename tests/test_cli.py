@@ -179,3 +179,44 @@ def test_quick_start_on_the_fixtures_shows_real_findings(run) -> None:  # type: 
     assert result.exit_code == 1
     assert "S202 error" in result.output and "S020 error" in result.output
     assert "Traceback" not in result.output
+
+
+# -- the command's end (dslint.cli.main ends the process with os._exit) ---------------------
+
+
+def test_the_command_ends_with_its_status_its_whole_output_and_the_exit_handlers(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "bad.jsonl"
+    # Enough findings that the JSON is far larger than a pipe's buffer: all of it must arrive.
+    data.write_text(jsonl(*[{"messages": [{"role": "human", "content": f"Hi {i}"}]}
+                            for i in range(400)]), encoding="utf-8")  # fmt: skip
+    probe = (
+        "import atexit, sys, threading, time\n"
+        "atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+        "threading.Thread(target=lambda: (time.sleep(1.5), print('thread done',"
+        " file=sys.stderr))).start()\n"
+        "from dslint.cli import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for arguments, status in ((["--format", "json"], 1), (["--exit-zero", "--format", "json"], 0),
+                              (["--fail-on", "bogus"], 2)):  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", probe, "check", str(data), *arguments],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == status, done.stderr
+        assert "handler ran" in done.stderr and "thread done" in done.stderr
+        if status != 2:
+            assert len(json.loads(done.stdout)["findings"]) >= 400
+
+
+def test_exit_codes_of_sys_exit_values(capsys: pytest.CaptureFixture[str]) -> None:
+    from dslint.cli import _exit_status
+
+    assert [_exit_status(code) for code in (None, 0, 1, 2, 256)] == [0, 0, 1, 2, 0]
+    assert _exit_status("stopped: no input") == 1
+    assert capsys.readouterr().err == "stopped: no input\n"

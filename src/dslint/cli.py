@@ -523,5 +523,45 @@ def fix_command(path: str, output: str | None, in_place: bool, backup_suffix: st
     run_guarded(action, debug)
 
 
-def main() -> None:
-    cli(prog_name="dslint")
+def main() -> NoReturn:
+    """The ``dslint`` command. From Python, call :data:`cli` (or :func:`dslint.check`).
+
+    The process ends with ``os._exit`` once other threads have finished, the exit handlers
+    have run and the output is flushed: the interpreter's own teardown (freeing the modules
+    of pandas, numpy and pyarrow one by one) took about 0.1 s of a 0.6 s pre-commit run, for
+    nothing the end of the process does not do anyway.
+    """
+    try:
+        cli(prog_name="dslint")
+        status = 0
+    except SystemExit as done:
+        status = _exit_status(done.code)
+    _finish(status)
+
+
+def _exit_status(code: object) -> int:
+    """What ``sys.exit(code)`` would end the process with (a message is printed)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _finish(status: int) -> NoReturn:
+    import atexit
+    import contextlib
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_handlers is not None:
+        run_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (dslint check | head) takes nothing more.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
