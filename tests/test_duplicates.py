@@ -446,9 +446,29 @@ def test_short_texts_get_a_full_signature() -> None:
 
 def test_band_choice_favours_recall() -> None:
     bands, rows = minhash.optimal_bands(0.8, 128)
+    assert (bands, rows) == (16, 8)  # as docs/duplicates.md says
     assert bands * rows <= 128
     assert 1 - (1 - 0.8**rows) ** bands >= 0.9
     assert 1 - (1 - 0.4**rows) ** bands < 0.02
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), [(0.8, 128), (0.5, 64), (0.9, 256), (0.7, 100)])
+def test_band_choice_is_the_best_scored_one(threshold: float, num_perm: int) -> None:
+    """The search scores every choice at once; here each is scored on its own, in order."""
+    below, above = np.linspace(0.0, threshold, 200), np.linspace(threshold, 1.0, 200)
+
+    def area(values: np.ndarray, points: np.ndarray) -> float:
+        return float(np.sum((values[1:] + values[:-1]) * np.diff(points)) / 2)
+
+    best = (float("inf"), 0, 0)
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            error = 0.05 * area(1 - (1 - below**rows) ** bands, below) + 0.95 * area(
+                (1 - above**rows) ** bands, above
+            )
+            best = min(best, (error, bands, rows), key=lambda scored: scored[0])
+    minhash.optimal_bands.cache_clear()
+    assert minhash.optimal_bands(threshold, num_perm) == best[1:]
 
 
 # -- the real corpus -----------------------------------------------------------------------
