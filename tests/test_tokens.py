@@ -381,8 +381,12 @@ def test_ranks_are_read_from_a_packed_copy_only_when_it_is_intact(
 
     monkeypatch.setattr(encodings, "parse_ranks", counted)
     expected = real(encodings.read_verified("cl100k_base"))
+    older = tmp_path / "xdg" / "dslint" / "derived" / "ranks-1-cl100k_base.bin"
+    older.parent.mkdir(parents=True)
+    older.write_bytes(b"an older layout")
     assert encodings.load_ranks("cl100k_base") == expected and len(parsed) == 1
     copy = encodings._packed_path("cl100k_base")
+    assert not older.exists()  # replaced by the current layout's copy
     assert hashlib.sha256(copy.read_bytes()).hexdigest() == encodings.PACKED_SHA256["cl100k_base"]
     assert encodings.load_ranks("cl100k_base") == expected and len(parsed) == 1  # the copy
     # An altered copy (one token's bytes swapped for another's) is never used: parsed again

@@ -183,7 +183,11 @@ def load_ranks(name: str) -> dict[bytes, int]:
         from dslint.cache import write_atomic
 
         with contextlib.suppress(OSError, RuntimeError):
-            write_atomic(_packed_path(name), packed)
+            path = _packed_path(name)
+            write_atomic(path, packed)
+            for other in path.parent.glob(f"ranks-*-{name}.bin"):  # an older layout's copy
+                if other != path:
+                    other.unlink(missing_ok=True)
     return ranks
 
 
