@@ -160,14 +160,24 @@ class _ShapeMemo:
         self._memo = dataset_memo("schema.shapes", _memo_version())
 
     def get(self, key: Any) -> list[Problem] | None:
-        if not self._memo.remembers:
+        text = self._text(key)
+        if text is None:
             return None
-        text = repr(key)
         value = self._memo.lookup([text], _are_problems).get(text)
         return None if value is None else [Problem(*p) for p in value]
 
     def put(self, key: Any, found: list[Problem]) -> None:
-        self._memo.store({repr(key): [[p.code, p.pointer, p.message] for p in found]})
+        text = self._text(key)
+        if text is not None:
+            self._memo.store({text: [[p.code, p.pointer, p.message] for p in found]})
+
+    def _text(self, key: Any) -> str | None:
+        if not self._memo.remembers:
+            return None
+        try:
+            return repr(key)
+        except RecursionError:  # nested nearly as deep as _shape allows: not remembered
+            return None
 
 
 def _are_problems(value: Any) -> bool:
