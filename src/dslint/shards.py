@@ -86,6 +86,7 @@ class SpanJob:
     format: str
     target: Target | None
     cache: tuple[Path, bytes, Path] | None  # cache folder, key, record store: see Cache.records
+    frames: bool = True  # whether the records go into the frames (Engine.builds_frames)
     # A memory file the helper gathers its text column in, inherited under this number; the
     # parent copies the text out of it (TextColumn.take_file) instead of unpickling a copy.
     text_file: int | None = None
@@ -131,7 +132,8 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
     notes_before = len(engine.context.notes)
     for record in engine.settled(info, records):
         findings.extend(engine.check_record(record))
-        builder.add(record)
+        if job.frames:
+            builder.add(record)
     builder.flush()
     text = builder.text.finish()
     if job.text_file is not None:
