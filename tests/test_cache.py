@@ -338,6 +338,40 @@ def test_token_counts_are_encoded_once_per_text_and_the_tokenizer_not_loaded_whe
     assert result == run("train.jsonl", "--select", "T", "--no-cache") and loaded
 
 
+def test_languages_are_classified_once_per_prose(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.rules.voice import language
+
+    classified: list[str] = []
+    real = language.classify_many
+
+    def classify_many(identifier: Any, texts: Any) -> Any:
+        classified.extend(texts)
+        return real(identifier, texts)
+
+    monkeypatch.setattr(language, "classify_many", classify_many)
+    replies = [
+        "O contrato estabelece que o locatário deve pagar o aluguel até o quinto dia útil.",
+        "A cláusula de rescisão permite que qualquer das partes encerre o acordo com aviso.",
+        "O documento resume as obrigações do fornecedor quanto à entrega dos produtos.",
+        "Segundo a decisão, o tribunal reconheceu o direito do autor à indenização devida.",
+    ]
+    examples = [chat("Resuma o documento.", replies[i % 4] + f" Caso {i}.") for i in range(12)]
+    examples[9] = chat("Resuma o documento.", "The contract states that the tenant must pay the "
+                       "rent by the fifth business day of each month.")  # fmt: skip
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    first = run("train.jsonl", "--select", "V012")
+    assert [f["line"] for f in json.loads(first[1])["findings"]] == [10]
+    assert len(classified) == 12
+    classified.clear()
+    examples[3] = chat("Resuma o documento.", replies[1] + " Um caso novo, diferente dos outros.")
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    edited = run("train.jsonl", "--select", "V012")
+    assert classified == [replies[1] + " Um caso novo, diferente dos outros."]  # the new prose
+    assert edited == run("train.jsonl", "--select", "V012", "--no-cache")
+
+
 def test_structure_problems_of_known_shapes_come_from_the_memo(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -444,8 +478,8 @@ def test_minhash_summaries_are_computed_only_for_changed_examples(
 
 def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
     (workdir / "train.jsonl").write_text(jsonl(*family_dataset()), encoding="utf-8")
-    expected = run("train.jsonl", "--select", "S,T,P,D", "--no-cache")
-    assert run("train.jsonl", "--select", "S,T,P,D") == expected
+    expected = run("train.jsonl", "--select", "S,T,P,D,V012", "--no-cache")
+    assert run("train.jsonl", "--select", "S,T,P,D,V012") == expected
     # Valid JSON with this user's keys but values of the wrong shape (a damaged file).
     wrong: list[Any] = ["x", -1, [["?"]], [1, "zz"], None, {"a": 1}, 1.5, True]
     for store in (workdir / CACHE_DIR).glob("memo-*.json"):
@@ -457,6 +491,6 @@ def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
     from dslint.rules.schema import _structure
 
     _structure._BY_SHAPE.clear()  # a new process: the shapes come from the damaged memo
-    assert run("train.jsonl", "--select", "S,T,P,D") == expected
+    assert run("train.jsonl", "--select", "S,T,P,D,V012") == expected
     _structure._BY_SHAPE.clear()
-    assert run("train.jsonl", "--select", "S,T,P,D") == expected
+    assert run("train.jsonl", "--select", "S,T,P,D,V012") == expected
