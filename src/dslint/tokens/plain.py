@@ -82,7 +82,7 @@ def piece_tokens(piece: bytes, rank: Callable[[bytes], int | None]) -> int:
 
 
 class PlainCounter:
-    """Counts for one encoding, or None for what it does not take."""
+    """Counts the tokens of plain texts with one encoding."""
 
     def __init__(self, split: Any, ranks: SortedRanks) -> None:
         self._split = split
