@@ -6,7 +6,7 @@ import json
 import random
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -245,6 +245,21 @@ def sentence(seed: int, words: int = 30) -> str:
     return " ".join(chosen.choice(WORDS) for _ in range(words)) + "."
 
 
+def watch(
+    monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, given: Callable[..., Iterable[Any]]
+) -> list[Any]:
+    """Wrap ``owner.name`` so that what each call is given (``given(*args)``) is recorded."""
+    seen: list[Any] = []
+    real = getattr(owner, name)
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.extend(given(*args))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, watched)
+    return seen
+
+
 def family_dataset() -> list[Any]:
     """Findings for every wired family: tokens, privacy, exact and near duplicates."""
     examples: list[Any] = [chat(sentence(i), sentence(100 + i), system="Be kind.")
@@ -343,14 +358,7 @@ def test_languages_are_classified_once_per_prose(
 ) -> None:
     from dslint.rules.voice import language
 
-    classified: list[str] = []
-    real = language.classify_many
-
-    def classify_many(identifier: Any, texts: Any) -> Any:
-        classified.extend(texts)
-        return real(identifier, texts)
-
-    monkeypatch.setattr(language, "classify_many", classify_many)
+    classified = watch(monkeypatch, language, "classify_many", lambda identifier, texts: texts)
     replies = [
         "O contrato estabelece que o locatário deve pagar o aluguel até o quinto dia útil.",
         "A cláusula de rescisão permite que qualquer das partes encerre o acordo com aviso.",
@@ -377,14 +385,7 @@ def test_structure_problems_of_known_shapes_come_from_the_memo(
 ) -> None:
     from dslint.rules.schema import _structure
 
-    validated: list[Any] = []
-    real = _structure._problems
-
-    def problems(record: Record) -> Any:
-        validated.append(record.value)
-        return real(record)
-
-    monkeypatch.setattr(_structure, "_problems", problems)
+    validated = watch(monkeypatch, _structure, "_problems", lambda record: [record.value])
     examples = dataset()
     examples[20] = {"messages": [{"role": "user", "contents": "Hi"}, {"role": "assistant"}]}
     (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
@@ -415,14 +416,7 @@ def test_structure_problems_of_known_shapes_come_from_the_memo(
 def test_privacy_scans_only_new_texts(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dslint.rules.privacy import scanner
 
-    scanned: list[str] = []
-    real = scanner._Finder.matches_of
-
-    def matches_of(self: Any, texts: list[str]) -> Any:
-        scanned.extend(texts)
-        return real(self, texts)
-
-    monkeypatch.setattr(scanner._Finder, "matches_of", matches_of)
+    scanned = watch(monkeypatch, scanner._Finder, "matches_of", lambda finder, texts: texts)
     examples = family_dataset()
     (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
     first = run("train.jsonl", "--select", "P")
@@ -450,14 +444,7 @@ def test_minhash_summaries_are_computed_only_for_changed_examples(
 ) -> None:
     from dslint.rules.duplicates import similar
 
-    summarised: list[str] = []
-    real = similar._summaries
-
-    def summaries(examples: list[str], *args: Any) -> Any:
-        summarised.extend(examples)
-        return real(examples, *args)
-
-    monkeypatch.setattr(similar, "_summaries", summaries)
+    summarised = watch(monkeypatch, similar, "_summaries", lambda examples, *rest: examples)
     examples = family_dataset()
     (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
     run("train.jsonl", "--select", "D")

@@ -178,12 +178,15 @@ def load_ranks(name: str) -> dict[bytes, int]:
         with contextlib.suppress(ValueError, struct.error):
             return unpack_ranks(block)
     ranks = parse_ranks(read_verified(name))
+    try:
+        path = _packed_path(name)
+    except RuntimeError:  # no home folder: nowhere to keep a copy, so none is packed
+        return ranks
     packed = pack_ranks(ranks)
     if packed is not None and hashlib.sha256(packed).hexdigest() == PACKED_SHA256.get(name):
         from dslint.cache import write_atomic
 
-        with contextlib.suppress(OSError, RuntimeError):
-            path = _packed_path(name)
+        with contextlib.suppress(OSError):
             write_atomic(path, packed)
             for other in path.parent.glob(f"ranks-*-{name}.bin"):  # an older layout's copy
                 if other != path:
