@@ -232,9 +232,10 @@ class TextMemo:
         """Remember these text -> value pairs (``None`` values are not kept)."""
         if self._store is None:
             return
+        keys = self._keys(values)
         for text, value in values.items():
             if value is not None:
-                self._store.put(self.key(text), value)
+                self._store.put(keys[text], value)
 
     def map(
         self,

@@ -229,8 +229,10 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             targets.append((fmt, out))
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
         runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
-        # An unchanged earlier run can stand in unless a format draws from the datasets.
         reporters = [load_reporter(fmt) for fmt, _ in runs]
+        # Frames are built, and an unchanged earlier run cannot stand in, only for a format
+        # that draws from the datasets.
+        shows_datasets = any(r.reads_datasets for r in reporters)
         report = run_check(
             paths,
             config=config_file,
@@ -251,9 +253,9 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             baseline=baseline_file,
             changed_since=changed_since,
             cache=not no_cache,
-            reuse=not any(r.reads_datasets for r in reporters),
+            reuse=not shows_datasets,
             rule_table=any(r.reads_rules for r in reporters),
-            datasets=any(r.reads_datasets for r in reporters),
+            datasets=shows_datasets,
         )
         progress.clear()
         report = note_limits(report, [fmt for fmt, _ in runs])

@@ -194,11 +194,13 @@ class _Memoised:
         if self._lengths is None:
             # A few plain texts (a small file that changed) are counted without building
             # tiktoken's encoder, while this run's budget for that lasts (dslint.tokens.plain).
-            if len(texts) <= self._plain_budget:
-                values = texts.to_pylist()
-                counted = plain.lengths(self.encoding_name, values, self._plain_budget)
+            # Plain texts have a byte per character: a larger total is not for that path, and
+            # its texts are not made into Python strings for nothing.
+            size = _byte_size(texts)
+            if size <= self._plain_budget:
+                counted = plain.lengths(self.encoding_name, texts.to_pylist(), self._plain_budget)
                 if counted is not None:
-                    self._plain_budget -= sum(map(len, values))
+                    self._plain_budget -= size
                     return counted
             self._plain_budget = 0
             self._lengths = _lengths(get_encoding(self.encoding_name), self.encoding_name)
@@ -235,6 +237,14 @@ class _Memoised:
             return _tool_lengths(texts, constants, one)
 
         return lambda texts: [int(n) for n in memo.map(texts.to_pylist(), compute, _is_count)]
+
+
+def _byte_size(texts: Any) -> int:
+    """The UTF-8 bytes of an Arrow string array's values."""
+    import pyarrow.compute as pc
+
+    total = pc.sum(pc.binary_length(texts)).as_py()
+    return int(total) if total is not None else 0
 
 
 def _is_count(value: Any) -> bool:
