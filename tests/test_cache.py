@@ -481,3 +481,89 @@ def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
     assert run("train.jsonl", "--select", "S,T,P,D,V012") == expected
     _structure._BY_SHAPE.clear()
     assert run("train.jsonl", "--select", "S,T,P,D,V012") == expected
+
+
+# -- row memos (dslint.rows) -------------------------------------------------------------------
+
+
+def test_rows_follow_their_lines_wherever_they_moved() -> None:
+    import numpy as np
+
+    from dslint.rows import _previous_rows
+
+    def layout(*records: tuple[int, str, int]) -> dict[str, Any]:
+        return {
+            "hashes": np.array([h for h, _, _ in records], dtype=np.int64),
+            "formats": np.array([f for _, f, _ in records], dtype="S"),
+            "counts": np.array([n for _, _, n in records], dtype=np.int64),
+        }
+
+    # Message rows last time: line 11 -> rows 0-1, line 12 -> row 2, line 14 -> rows 3-5.
+    old = layout((11, "chat", 2), (12, "chat", 1), (13, "chat", 0), (14, "chat", 3))
+    now = layout(
+        (14, "chat", 3),  # moved to the top
+        (11, "chat", 2),
+        (99, "chat", 1),  # new
+        (13, "chat", 0),
+        (12, "dpo", 1),  # the same line read as another format: not the same rows
+        (11, "chat", 3),  # the same hash with another number of rows: not trusted
+    )
+    assert _previous_rows(old, now, "records").tolist() == [3, 0, -1, 2, -1, -1]
+    assert _previous_rows(old, now, "messages").tolist() == [3, 4, 5, 0, 1, -1, -1, -1, -1, -1]
+    assert _previous_rows({}, now, "messages").tolist() == [-1] * 10
+
+
+def test_a_re_run_computes_only_the_rows_of_new_and_edited_lines(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.rules.voice import _stats
+
+    counted = watch(monkeypatch, _stats, "_message_counts", lambda text: text.tolist())
+    examples = family_dataset()
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    run("train.jsonl")
+    assert len(counted) > 40  # every reply, the first time
+    assert len(list((workdir / CACHE_DIR).glob("rows-*.npz"))) == 1
+    counted.clear()
+    changed = edit(examples)  # lines inserted, changed, deleted and swapped
+    (workdir / "train.jsonl").write_text(jsonl(*changed), encoding="utf-8")
+    edited = run("train.jsonl")
+    # The voice counts of the replies of the new first line, the changed and the added one.
+    assert sorted(counted) == sorted(
+        texts_of(e)[-1] for e in (changed[0], changed[16], changed[-1])
+    )
+    assert edited == run("train.jsonl", "--no-cache")
+    codes = {f["code"] for f in json.loads(edited[1])["findings"]}
+    assert {"T001", "D001", "D003", "P101"} <= codes, codes
+
+
+def test_a_damaged_rows_file_is_not_trusted(workdir: Path) -> None:
+    import numpy as np
+
+    examples = family_dataset()
+    versions = [examples, edit(examples)]
+    data = workdir / "train.jsonl"
+    expected = []
+    for version in versions:
+        data.write_text(jsonl(*version), encoding="utf-8")
+        expected.append(run("train.jsonl", "--no-cache"))
+    run("train.jsonl")
+    (rows,) = (workdir / CACHE_DIR).glob("rows-*.npz")
+    with np.load(rows) as saved:
+        arrays = {name: saved[name] for name in saved.files}
+
+    def short(name: str) -> dict[str, Any]:
+        return {**arrays, name: arrays[name][:-1]}
+
+    damages: list[Callable[[], None]] = [
+        lambda: rows.write_bytes(b"not an archive"),
+        lambda: rows.write_bytes(rows.read_bytes()[:100]),
+        lambda: np.savez(rows, **short("counts")),  # the layout disagrees with itself
+        lambda: np.savez(rows, **short(next(n for n in arrays if n.startswith("messages:")))),
+        lambda: np.savez(rows, **{**arrays, "hashes": np.array([object()], dtype=object)}),
+    ]
+    for number, damage in enumerate(damages):
+        version = number % 2  # another version of the file each time: nothing is reused whole
+        data.write_text(jsonl(*versions[version]), encoding="utf-8")
+        damage()
+        assert run("train.jsonl") == expected[version], number

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -166,8 +167,12 @@ def test_the_cache_keeps_what_the_helper_checked(
     memos = {p.name for p in (tmp_path / ".dslint_cache").glob("memo-*.json")}
     warm = run(path, cache=True)
     assert len(helper_pids) == 2
-    # The duplicate rules' memos, kept by the helper, were written by this process.
+    # The duplicate rules' memos, kept by the helper, were written by this process, and so
+    # were their row memos (dslint.rows).
     assert memos == {p.name for p in (tmp_path / ".dslint_cache").glob("memo-*.json")}
+    (rows,) = (tmp_path / ".dslint_cache").glob("rows-*.npz")
+    with np.load(rows) as saved:
+        assert any(name.startswith("records:duplicates.buckets@") for name in saved.files)
     monkeypatch.setenv("DSLINT_WORKERS", "1")
     assert cold[0] == warm[0] == run(path, cache=False)[0]
 

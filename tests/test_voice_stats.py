@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
+from dslint.dataset import Dataset
 from dslint.rules.voice import _stats
 from dslint.rules.voice.limits import EMOJI, METRIC_NAMES, counts, grade_column
 from dslint.rules.voice.profile import load_profile
@@ -335,6 +336,6 @@ def test_language_detection_by_blocks_equals_one_pass(
     results = []
     for block in (10**6, 7):
         monkeypatch.setattr(language, "DETECT_BLOCK_ROWS", block)
-        results.append(_detect(rows, LanguageOptions(), model))
+        results.append(_detect(Dataset(rows, rows), rows, LanguageOptions(), model))
     pd.testing.assert_frame_equal(results[0], results[1])
     assert set(results[0]["language"]) >= {"en", ""} and len(set(results[0]["language"])) > 3

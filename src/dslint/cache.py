@@ -1,6 +1,6 @@
 """The incremental cache in ``.dslint_cache/``: reuse work on content that did not change.
 
-Two stores, both keyed by content, never by line number or file time:
+Three stores, all keyed by content, never by line number or file time:
 
 * **Record hits.** For each record, what the record rules reported (the hits, before they are
   located), keyed by the record's raw content, its effective format, its file's format and
@@ -11,11 +11,15 @@ Two stores, both keyed by content, never by line number or file time:
 * **Text memos** (:class:`TextMemo`) for dataset rules: a value per distinct text (a token
   count, a MinHash signature, the offsets of privacy matches, style features), keyed by the
   text's hash and a namespace that the rule family versions itself. See ``docs/ci.md``.
+* **Row memos** (:mod:`dslint.rows`) for dataset rules on a large dataset: the same values
+  column by column, taken by position for the rows of unchanged lines, so a re-run after a
+  small edit neither hashes nor looks up the texts that did not change.
 
 Safety: every key is a keyed hash (BLAKE2b) with a random secret kept outside the project,
 in the user's cache folder (``$XDG_CACHE_HOME/dslint/cache-key``). A ``.dslint_cache/``
 committed to a repository (by a pull request, say) therefore never matches and cannot hide a
-finding. The files are plain JSON, never pickles, so reading one cannot run code. Values hold
+finding. The files are plain JSON or numpy arrays of numbers (read with pickling refused),
+so reading one cannot run code. Values hold
 hits and derived numbers only: never dataset text (rule messages quote it only through
 ``textutil.excerpt``, as in any report, and secrets are redacted before they reach a hit).
 Anything unreadable is ignored: a damaged cache only costs time.
@@ -33,10 +37,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dslint import __version__
 from dslint.finding import Hit, Severity
+
+if TYPE_CHECKING:
+    from dslint.rows import RowStore
 
 CACHE_DIR = ".dslint_cache"
 FORMAT = 1
@@ -347,6 +354,13 @@ class Cache:
         store = self._store(f"memo-{name}", {"namespace": namespace})
         return TextMemo(store, self._secret, namespace)
 
+    def rows(self, *parts: str | bytes) -> RowStore:
+        """The row memos of one dataset (:mod:`dslint.rows`), keyed by ``parts``: its files and
+        everything besides them that the rows' values depend on."""
+        from dslint.rows import RowStore
+
+        return RowStore(self.root / f"rows-{self.hash('rows', *parts)}.npz")
+
     def save(self) -> None:
         for store, header in self._stores.values():
             store.save(header)
@@ -355,6 +369,7 @@ class Cache:
     def _prune(self) -> None:
         """Drop record stores of old run keys (another config or version), oldest first."""
         self.keep_newest("records-*.json", KEEP_STORES)
+        self.keep_newest("rows-*.npz", KEEP_STORES)
 
     def keep_newest(self, pattern: str, count: int) -> None:
         """Delete the files matching ``pattern`` but the ``count`` most recently written."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dslint.loader import FileInfo, Record
+    from dslint.rows import RowStore
 
 
 def __getattr__(name: str) -> Any:
@@ -68,6 +69,9 @@ class Dataset:
         # Derived data shared between rules and reporters (token counts, signatures...), so
         # that work done once is not done again; keys are owned by the module computing them.
         self.cache: dict[str, Any] = cache if cache is not None else {}
+        # The last run's per-row values of this dataset (dslint.rows): set by the engine when
+        # the cache is on; None elsewhere, and every row is computed.
+        self.rows: RowStore | None = None
 
     @property
     def records(self) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, bu
 
 if TYPE_CHECKING:
     from dslint.cache import Cache, RecordHits, TextMemo
+    from dslint.rows import RowStore
 
 # Records read before a file's format is decided (its majority format over these).
 FORMAT_SAMPLE = 256
@@ -275,8 +276,27 @@ class Engine:
                         if finding:
                             findings.append(finding)
             dataset = builder.build()
+            dataset.rows = self._row_store(inputs)
             findings.extend(self._run_dataset_rules(dataset))
+            if dataset.rows is not None:
+                dataset.rows.save(dataset)
         return findings, dataset
+
+    def _row_store(self, inputs: list[tuple[Path, str]]) -> RowStore | None:
+        """The row memos of this dataset (dslint.rows), keyed by its files and by everything
+        else the dataset rules' values depend on; None when the cache is off."""
+        import os
+
+        from dslint import reuse
+
+        cache = self.context.cache
+        if cache is None or not self.dataset_rules:
+            return None
+        parts = reuse.dependencies(self.config)
+        if parts is None:
+            return None
+        files = [f"{split}:{os.path.abspath(path)}" for path, split in inputs]
+        return cache.rows(*parts, repr(self.context.model_given), *files)
 
     def _read(
         self, path: Path, split: str, index: int, builder: DatasetBuilder, findings: list[Finding]
@@ -500,6 +520,8 @@ class Engine:
                     results[code] = (hits, done.notes[code])
                 for key, value in done.derived.items():
                     dataset.cache.setdefault(key, value)
+                if dataset.rows is not None:
+                    dataset.rows.kept.update(done.rows)
                 if self.context.cache is not None:
                     self.context.cache.absorb(done.cache_entries)
             else:  # the helper failed: the same rules here, one core

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dslint.engine import Engine
     from dslint.finding import Hit
     from dslint.loader import FileInfo
+    from dslint.rows import RowStore
     from dslint.rule import DatasetRule
 
 #: Categories whose dataset rules may run in the helper (see the module's docstring).
@@ -96,6 +97,7 @@ class RulesJob:
     messages: Frame
     files: list[FileInfo]
     cache: tuple[Path, bytes] | None
+    rows: RowStore | None  # the row memos' file; what the helper keeps comes back
 
 
 @dataclass
@@ -104,6 +106,7 @@ class RulesResult:
     notes: dict[str, list[str]]
     derived: dict[str, Any]  # the dataset.cache entries the rules made
     cache_entries: dict[Path, Any]
+    rows: dict[str, Any]  # the row memo columns the rules kept
     pid: int
 
 
@@ -116,6 +119,7 @@ def run_rules(job: RulesJob) -> RulesResult:
     cache = Cache(*job.cache) if job.cache is not None else None
     engine = Engine(job.config, today=job.today, cache=cache)
     dataset = Dataset(job.records.frame(), job.messages.frame(), job.files)
+    dataset.rows = job.rows
     hits: dict[str, list[Hit]] = {}
     notes: dict[str, list[str]] = {}
     with memos(engine.context.memo):
@@ -127,6 +131,7 @@ def run_rules(job: RulesJob) -> RulesResult:
         notes=notes,
         derived=dataset.cache,
         cache_entries=cache.export() if cache is not None else {},
+        rows=job.rows.kept if job.rows is not None else {},
         pid=os.getpid(),
     )
 
@@ -148,6 +153,7 @@ class Offloaded:
             messages=Frame(dataset.messages),
             files=dataset.files,
             cache=cache.location() if cache is not None else None,
+            rows=dataset.rows,
         )
         descriptors = self.job.records.descriptors + self.job.messages.descriptors
         self._call = Call(__name__, "run_rules", self.job, pass_fds=descriptors)

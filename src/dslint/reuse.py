@@ -99,6 +99,23 @@ def key(
     return RunKey(store.hash(*parts), hashed, stamps)
 
 
+def dependencies(config: Config) -> list[str | bytes] | None:
+    """What a check's results depend on besides its data files: dslint's code and data,
+    Python and the installed packages, the config and the files it names (their content).
+    None when some of it cannot be read (then nothing keyed by it is reused)."""
+    code = _code_stamp()
+    named = _named_files(config)
+    if code is None or named is None:
+        return None
+    parts: list[str | bytes] = [dslint.__version__, code, repr(config)]
+    for path in named:
+        content = _file_digest(path)
+        if content is None:
+            return None
+        parts += [str(path), content]
+    return parts
+
+
 def _stamps(paths: Iterable[Path]) -> tuple[tuple[int, int], ...]:
     stamps = []
     for path in paths:

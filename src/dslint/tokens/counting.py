@@ -334,7 +334,7 @@ def _count(
         lengths = memoised.lengths
         rows = row_counted & (row_encoding == encoding_name)
         heads = rows & overhead_rows
-        text += column("text").tokens(rows, lengths)
+        text += _text_tokens(dataset, rows, memoised, column)
         calls += column("tool_calls").tokens(heads, lengths)
         overhead += column("role").tokens(heads, lengths)
         overhead += column("name").tokens(heads, lengths)
@@ -407,6 +407,30 @@ def _count(
         estimated_images=estimated,
         image_prices=image_prices,
     )
+
+
+def _text_tokens(
+    dataset: Dataset, rows: BoolArray, memoised: _Memoised, column: Callable[[str], _Column]
+) -> Int64Array:
+    """Tokens of the selected rows' text (0 elsewhere). A re-run takes the counts of rows of
+    unchanged lines from the row memo (:mod:`dslint.rows`) and counts only the others."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dslint.rows import row_memo
+
+    memo = row_memo(dataset, "messages", "tokens.text", memoised.version)
+    counts, known = memo.recall()
+    missing = rows & ~known
+    if not known.any():
+        counts = column("text").tokens(rows, memoised.lengths)  # the whole column, factorised
+    elif missing.any():
+        texts = arrow_strings(dataset.messages["text"]).take(pa.array(np.flatnonzero(missing)))
+        encoded = pc.dictionary_encode(texts)
+        per_text = np.asarray(memoised.lengths(encoded.dictionary), dtype=np.int64)
+        counts[missing] = per_text[encoded.indices.to_numpy(zero_copy_only=False)]
+    memo.keep(np.where(rows, counts, -1))
+    return np.where(rows, counts, 0)
 
 
 def _nullable(values: Int64Array, missing: BoolArray) -> pd.arrays.IntegerArray:

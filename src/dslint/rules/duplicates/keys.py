@@ -9,6 +9,7 @@ order. Keys are computed column-wise over the messages frame, a chunk of rows at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,12 +96,15 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
     answer_row = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
     prompt_row = np.full(count, -1, dtype=np.int64)
     has_content = np.zeros(count, dtype=bool)
+    substantive_text = np.zeros(rows, dtype=bool)
+    remembered = _RowValues(dataset, casefold)
     run_start = 0  # first row of the example that the previous chunk ended in
     for start in range(0, rows, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, rows)
         owner = record_of[start:stop]
-        chunk = arrow(messages["text"].iloc[start:stop])
-        text = hash_strings(normalise(chunk, casefold))
+        text, substantive_text[start:stop] = remembered.chunk(
+            lambda selected: arrow(messages["text"].iloc[selected]), start, stop
+        )
         text_hash[start:stop] = text
         row_hash = mix(mix(meta.chunk(start, stop) + GOLDEN) ^ text)
 
@@ -128,14 +132,11 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
         np.minimum.at(answer_row, owner[in_answer], row[in_answer])
         np.maximum.at(prompt_row, owner[in_prompt], row[in_prompt])
         # A prompt with no text and no image at all (a broken example, reported by the
-        # schema rules) is not "the same prompt" as another broken one. Whitespace is found
-        # here too: a whole-column ``str.strip()`` would copy every text at once.
-        stripped = pc.utf8_length(pc.utf8_trim_whitespace(chunk))
-        substantive = pc.fill_null(pc.greater(stripped, 0), False).to_numpy(
-            zero_copy_only=False
-        ) | (meta.image_codes[start:stop] >= 0)
+        # schema rules) is not "the same prompt" as another broken one.
+        substantive = substantive_text[start:stop] | (meta.image_codes[start:stop] >= 0)
         has_content[owner[in_prompt & substantive]] = True
     answer_row[answer_row == np.iinfo(np.int64).max] = -1
+    remembered.keep(text_hash, substantive_text)
 
     tools = hash_column(records["tools"])
     has_rows = np.zeros(count, dtype=bool)
@@ -159,6 +160,53 @@ def _compute(dataset: Dataset, casefold: bool) -> Keys:
         exact, prompt.astype(np.uint64), answer.astype(np.uint64), answer_row, prompt_row,
         text_hash,
     )  # fmt: skip
+
+
+class _RowValues:
+    """Each row's normalised-text hash and whether its text is more than whitespace, from
+    the row memos (dslint.rows) for rows of unchanged lines: a re-run normalises and hashes
+    only the rows of new and edited lines."""
+
+    def __init__(self, dataset: Dataset, casefold: bool) -> None:
+        from dslint.rows import row_memo
+
+        version = f"casefold={casefold}"
+        self.texts = row_memo(dataset, "messages", "duplicates.text", version)
+        self.substantive = row_memo(dataset, "messages", "duplicates.substantive", version)
+        self.casefold = casefold
+        known = self.texts.previous >= 0
+        if self.texts.old is None or self.substantive.old is None:
+            known[:] = False
+        self.known = known
+
+    def chunk(
+        self, texts: Callable[[Any], pa.Array], start: int, stop: int
+    ) -> tuple[U64, npt.NDArray[np.bool_]]:
+        """The hashes and flags of rows ``start:stop``; ``texts(selection)`` reads texts."""
+        known = self.known[start:stop]
+        hashes = np.zeros(stop - start, dtype=np.uint64)
+        substantive = np.zeros(stop - start, dtype=bool)
+        if known.any():
+            previous = self.texts.previous[start:stop][known]
+            hashes[known] = self.texts.old[previous]
+            substantive[known] = self.substantive.old[previous]
+        if not known.all():
+            missing = slice(start, stop) if not known.any() else np.flatnonzero(~known) + start
+            chunk = texts(missing)
+            new_hashes = hash_strings(normalise(chunk, self.casefold))
+            # Whitespace is found here too: a whole-column ``str.strip()`` would copy every
+            # text at once.
+            stripped = pc.utf8_length(pc.utf8_trim_whitespace(chunk))
+            new_substantive = pc.fill_null(pc.greater(stripped, 0), False).to_numpy(
+                zero_copy_only=False
+            )
+            hashes[~known] = new_hashes
+            substantive[~known] = new_substantive
+        return hashes, substantive
+
+    def keep(self, hashes: U64, substantive: npt.NDArray[np.bool_]) -> None:
+        self.texts.keep(hashes)
+        self.substantive.keep(substantive)
 
 
 class _MetaHash:

@@ -115,32 +115,36 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     kept_rows = _kept_rows(messages, summary.text, eligible, record_of)
     bands, rows = minhash.optimal_bands(parameters.threshold, parameters.num_perm)
 
-    memo = dataset_memo("duplicates.minhash", _memo_version(parameters))
-    owners: list[I64] = []
-    band_blocks: list[U32] = []
-    for first, texts, owner, count in _chunks(dataset, record_of, kept_rows, None):
+    version = _memo_version(parameters)
+    memo = dataset_memo("duplicates.minhash", version)
+    # A re-run takes the summaries of unchanged examples from the row memos (dslint.rows):
+    # only new and changed examples are joined, looked up in the text memo, or hashed.
+    words, buckets, known = _remembered(dataset, record_of, kept_rows, bands, version)
+    unknown = np.flatnonzero(~known)
+    wanted = unknown if known.any() else None
+    for first, texts, owner, count in _chunks(dataset, record_of, kept_rows, wanted):
         # Each example's word count and band hashes depend on its own texts only, so they
         # are remembered per example text; a re-run hashes only new and changed examples.
+        local = unknown[np.searchsorted(unknown, first) : np.searchsorted(unknown, first + count)]
+        examples = _example_texts(texts, owner, count)
         summaries = memo.map(
-            _example_texts(texts, owner, count),
+            [examples[i] for i in (local - first).tolist()],
             lambda missing: _summaries(missing, parameters, bands, rows),
             lambda value: _is_summary(value, bands),
         )
-        words = np.array([int(words) for words, _ in summaries], dtype=np.int64)
+        words[local] = [int(n) for n, _ in summaries]
         band = np.frombuffer(
             bytes.fromhex("".join(str(hexed) for _, hexed in summaries)), dtype="<u8"
-        ).astype(np.uint64).reshape(count, bands)  # fmt: skip
-        long_enough = words >= max(parameters.min_words, parameters.ngram)
-        band_blocks.append(_bucket_keys(band[long_enough]))
-        owners.append(np.flatnonzero(long_enough) + first)
-    empty = _empty(parameters)
-    if not owners:
-        return empty
-    give_back()  # the signature chunks' temporaries, before the bands are joined
-    owner_of_band = np.concatenate(owners)
-    all_bands = np.concatenate(band_blocks) if band_blocks else np.zeros((0, bands), np.uint32)
-    owners.clear()
-    band_blocks.clear()  # the blocks and their concatenation at once were twice the bands
+        ).astype(np.uint64).reshape(len(local), bands)  # fmt: skip
+        buckets[local] = _bucket_keys(band)
+    _keep(dataset, words, buckets, version)
+    long_enough = words >= max(parameters.min_words, parameters.ngram)
+    if not long_enough.any():
+        return _empty(parameters)
+    owner_of_band = np.flatnonzero(long_enough)
+    all_bands = buckets[long_enough]
+    del buckets
+    give_back()
 
     left, right = _unique_pairs(all_bands, owner_of_band, len(records))
     del all_bands, owner_of_band  # not needed while the candidates' shingles are made
@@ -148,7 +152,7 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     differ = summary.exact[left] != summary.exact[right]
     left, right = left[differ], right[differ]
     if len(left) == 0:
-        return empty
+        return _empty(parameters)
 
     similarity = _confirm(dataset, record_of, kept_rows, left, right, parameters)
     confirmed = similarity >= parameters.threshold
@@ -213,6 +217,57 @@ def _memo_version(parameters: NearParameters) -> str:
         f"{MEMO_VERSION}/{parameters.ngram}/{parameters.num_perm}/{bands}x{rows}/"
         f"{source_stamp(modules)}"
     )
+
+
+def _kept_bits(record_of: Rows, kept_rows: npt.NDArray[np.bool_], records: int) -> I64:
+    """Which of each example's message rows count (a bit per row; -2 for an example with
+    more than 62 rows, which is never taken from the row memo): an example's summary is
+    that of the same rows' texts only if the same rows count (a system prompt may have
+    become shared, or the example a copy)."""
+    counts = np.bincount(record_of, minlength=records)
+    first_row = np.cumsum(counts) - counts
+    within = np.arange(len(record_of)) - first_row[record_of]
+    per_row = np.where(kept_rows, np.left_shift(np.int64(1), np.minimum(within, 62)), 0)
+    bits = np.zeros(records, dtype=np.int64)
+    present = counts > 0
+    if present.any():
+        bits[present] = np.add.reduceat(per_row, first_row[present])  # distinct bits: an or
+    bits[counts > 62] = -2
+    return bits
+
+
+def _remembered(
+    dataset: Dataset, record_of: Rows, kept_rows: npt.NDArray[np.bool_], bands: int, version: str
+) -> tuple[I64, U32, npt.NDArray[np.bool_]]:
+    """Each example's word count and LSH buckets from the row memos, and which are known."""
+    from dslint.rows import row_memo
+
+    records = len(dataset.records)
+    bits = _kept_bits(record_of, kept_rows, records)
+    dataset.cache["duplicates.kept_bits"] = bits
+    words_memo, bits_memo, buckets_memo = (
+        row_memo(dataset, "records", f"duplicates.{name}", version)
+        for name in ("words", "kept", "buckets")
+    )
+    words, known = words_memo.recall()
+    old_bits, known_bits = bits_memo.recall(missing=-2)
+    known &= known_bits & (old_bits == bits)
+    buckets = np.zeros((records, bands), dtype=np.uint32)
+    old_buckets = buckets_memo.old
+    if old_buckets is None or old_buckets.ndim != 2 or old_buckets.shape[1:] != (bands,):
+        known[:] = False
+    elif known.any():
+        buckets[known] = old_buckets[buckets_memo.previous[known]]
+    words[~known] = -1
+    return words, buckets, known
+
+
+def _keep(dataset: Dataset, words: I64, buckets: U32, version: str) -> None:
+    from dslint.rows import row_memo
+
+    bits = dataset.cache.pop("duplicates.kept_bits")
+    for name, values in (("words", words), ("kept", bits), ("buckets", buckets)):
+        row_memo(dataset, "records", f"duplicates.{name}", version).keep(values)
 
 
 def _example_texts(texts: pa.Array, owner: I64, count: int) -> list[str]:

@@ -108,6 +108,11 @@ def python_space(data: np.ndarray[Any, Any]) -> Any:
     return (data == ord(" ")) | _between(data, 9, 13) | _between(data, 28, 31)
 
 
+#: The columns of :func:`byte_counts`.
+COUNT_COLUMNS = ("letters", "capitals", "alnum", "syllables", "tokens", "exclamations",
+                 "questions", "non_ascii", "plain", "words", "sentences", "sentence_words")  # fmt: skip
+
+
 def byte_counts(text: pd.Series) -> pd.DataFrame:
     """Exact per-row counts of the patterns the voice rules use, from the UTF-8 bytes.
 
@@ -121,9 +126,7 @@ def byte_counts(text: pd.Series) -> pd.DataFrame:
     ``words`` ``\\S+``, ``sentences`` ``[.!?]+(?:\\s|$)`` and ``sentence_words``
     (:func:`max_sentence_words`); pandas counts these three patterns with Python's ``re``.
     """
-    names = ("letters", "capitals", "alnum", "syllables", "tokens", "exclamations",
-             "questions", "non_ascii", "plain", "words", "sentences", "sentence_words")  # fmt: skip
-    out = {name: np.zeros(len(text), dtype=np.int64) for name in names}
+    out = {name: np.zeros(len(text), dtype=np.int64) for name in COUNT_COLUMNS}
     for first, data, offsets in _chunks(arrow_column(text)):
         rows = slice(first, first + len(offsets) - 1)
         size = len(data)
@@ -206,23 +209,40 @@ SENTENCES = re.compile(r"[.!?]+(?:\s|$)")
 
 def message_counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
     """:func:`byte_counts` of the checked rows, completed for non-ASCII rows (memoised)."""
+    from dslint.rows import remembered
+    from dslint.rules.voice._text import row_positions
+
     cache_key = COUNTS + key
     cached = dataset.cache.get(cache_key)
     if cached is None:
         text = rows["text"]
-        cached = byte_counts(text)
-        others = np.flatnonzero(cached["non_ascii"].to_numpy())
-        if len(others):
-            values = python_values(text, others)
-            for name, count in (("words", lambda t: len(WORDS.findall(t))),
-                                ("sentences", lambda t: len(SENTENCES.findall(t))),
-                                ("sentence_words", max_sentence_words)):  # fmt: skip
-                column = cached[name].to_numpy().copy()
-                column[others] = [count(t) for t in values]
-                cached[name] = column
+        positions = row_positions(dataset, rows)
+        if positions is None:
+            cached = _message_counts(text)
+        else:
+            # A re-run counts only the rows of new or edited lines (dslint.rows).
+            def compute(selected: Any) -> pd.DataFrame:
+                return _message_counts(text.iloc[selected])
+
+            cached = pd.DataFrame(remembered(dataset, "messages", "voice.counts", "1",
+                                             COUNT_COLUMNS, positions, compute))  # fmt: skip
         dataset.cache[cache_key] = cached
     frame: pd.DataFrame = cached
     return frame
+
+
+def _message_counts(text: pd.Series) -> pd.DataFrame:
+    counted = byte_counts(text)
+    others = np.flatnonzero(counted["non_ascii"].to_numpy())
+    if len(others):
+        values = python_values(text, others)
+        for name, count in (("words", lambda t: len(WORDS.findall(t))),
+                            ("sentences", lambda t: len(SENTENCES.findall(t))),
+                            ("sentence_words", max_sentence_words)):  # fmt: skip
+            column = counted[name].to_numpy().copy()
+            column[others] = [count(t) for t in values]
+            counted[name] = column
+    return counted
 
 
 LETTER = re.compile(r"[^\W\d_]")

@@ -34,15 +34,47 @@ def rows_for_roles(dataset: Dataset, roles: Sequence[str]) -> pd.DataFrame:
     cached = dataset.cache.get(key)
     if cached is None:
         frame = dataset.messages
-        frame = frame[
+        chosen = (
             frame["role"].isin(list(roles))
             & (frame["section"] != "non_preferred")
             & (frame["text"].str.len() > 0)
-        ]
-        cached = frame.reset_index(drop=True)
+        ).to_numpy(dtype=bool)
+        cached = frame[chosen].reset_index(drop=True)
         dataset.cache[key] = cached
+        dataset.cache[key + AT] = np.flatnonzero(chosen)
     result: pd.DataFrame = cached
     return result
+
+
+#: The key suffix of where a ``rows_for_roles`` frame's rows are in ``dataset.messages``.
+AT = "#at"
+
+
+def row_positions(dataset: Dataset, rows: pd.DataFrame) -> Any:
+    """Positions in ``dataset.messages`` of the rows of a ``rows_for_roles`` frame (None for
+    another frame): what the row memos (dslint.rows) follow from one run to the next."""
+    for key, value in dataset.cache.items():
+        if value is rows and key.startswith(ROWS):
+            return dataset.cache.get(key + AT)
+    return None
+
+
+def remembered_count(
+    dataset: Dataset, rows: pd.DataFrame, namespace: str, version: str, count: Any
+) -> Any:
+    """A per-row count of the checked rows, ``count(selected)`` (``selected`` indexes the
+    rows: a slice of all of them or an array of positions), computed on a re-run only for
+    the rows of new or edited lines (:func:`dslint.rows.remembered`)."""
+    from dslint.rows import remembered
+
+    positions = row_positions(dataset, rows)
+    if positions is None:
+        return count(slice(None))
+
+    def compute(selected: Any) -> dict[str, Any]:
+        return {"n": count(selected)}
+
+    return remembered(dataset, "messages", namespace, version, ("n",), positions, compute)["n"]
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,10 @@ def _vocabulary(
     for _, language, sure_text in sure:
         if language == dominant:
             words.update(w.lower() for w in _TOKEN.findall(sure_text))
-    vocabulary = [w for w, _ in words.most_common(100)]
+    # Sorted: the same words make the same pattern (the row memo's version, see _detect).
+    # The order of the alternatives changes no count: each is a whole word of letters
+    # between two word boundaries, so at most one of them matches at any position.
+    vocabulary = sorted(w for w, _ in words.most_common(100))
     pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
     share = _count(prose, pattern) / np.maximum(words_in[sample].astype(float), 1.0)
     in_dominant = [position for position, language, _ in sure if language == dominant]
@@ -197,7 +200,7 @@ def detect(
     # while the column is prepared.
     with ThreadPoolExecutor(max_workers=1) as pool:
         model = pool.submit(identifier)
-        frame = _detect(rows, options, model)
+        frame = _detect(dataset, rows, options, model)
     dataset.cache[cache_key] = frame
     return frame
 
@@ -230,43 +233,78 @@ def _prose(text: pd.Series) -> pd.Series:
     return prose
 
 
-def _detect(rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]) -> pd.DataFrame:
-    """Language and confidence per row, reading the prose a block of rows at a time: letters
-    and words first (which rows can be told, and the sample), then the vocabulary and the
-    detector on each block's rows still open."""
+def _detect(
+    dataset: Dataset, rows: pd.DataFrame, options: LanguageOptions, model: Future[Any]
+) -> pd.DataFrame:
+    """Language and confidence per row: letters and words first (which rows can be told, and
+    the sample), then the vocabulary, then the detector on the rows still open. The prose is
+    read a block of rows at a time; the per-row counts go through the row memos (a re-run
+    reads the prose of new and edited rows only, and of those the detector must read)."""
     text = rows["text"]
-    letters = np.zeros(len(rows), dtype=np.int64)
-    words = np.zeros(len(rows), dtype=np.int64)
-    for block in _blocks(len(rows)):
-        letters[block], words[block] = letter_counts(_prose(text.iloc[block]))
+    counted = _row_counts(dataset, rows, ("letters", "words"), "", _letters_and_words)
+    letters, words = counted["letters"], counted["words"]
     languages = np.full(len(rows), "", dtype=object)
     confidence = np.zeros(len(rows))
     candidates = np.flatnonzero(letters >= options.min_letters)
     classify = _classifier(model)
-    vocabulary = None
     if len(candidates) > SAMPLE_MESSAGES:
         sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
         vocabulary = _vocabulary(text, words, sample, languages, confidence, classify)
         candidates = np.setdiff1d(candidates, sample)
-    memo: dict[str, tuple[str, float]] = {}  # distinct prose -> result, across blocks
-    for block in _blocks(len(rows)):
-        mine = candidates[(candidates >= block.start) & (candidates < block.stop)]
-        if not len(mine):
-            continue
-        prose = _prose(text.iloc[block])  # made once per block for both steps below
         if vocabulary is not None:  # the clear cases, settled by the sample's vocabulary
-            counted = _count(prose, vocabulary.pattern)[mine - block.start]
-            share = counted / np.maximum(words[mine].astype(float), 1.0)
-            clear = mine[share >= vocabulary.threshold]
+            pattern = vocabulary.pattern
+            in_vocabulary = _row_counts(
+                dataset, rows, ("n",), pattern, lambda prose: {"n": _count(prose, pattern)}
+            )["n"]
+            share = in_vocabulary[candidates] / np.maximum(words[candidates].astype(float), 1.0)
+            clear = candidates[share >= vocabulary.threshold]
             languages[clear], confidence[clear] = vocabulary.language, 1.0
-            mine = mine[share < vocabulary.threshold]
-        values = python_values(prose, mine - block.start)
+            candidates = candidates[share < vocabulary.threshold]
+    memo: dict[str, tuple[str, float]] = {}  # distinct prose -> result, across blocks
+    for block in _blocks(len(candidates)):
+        mine = candidates[block]
+        values = python_values(_prose(text.iloc[mine]), np.arange(len(mine)))
         distinct = [v for v in dict.fromkeys(values) if v not in memo]
         memo.update(zip(distinct, classify(distinct), strict=True))
         for row, value in zip(mine, values, strict=True):
             languages[row], confidence[row] = memo[value]
     frame: pd.DataFrame = pd.DataFrame({"language": languages, "confidence": confidence})
     return frame
+
+
+def _letters_and_words(prose: pd.Series) -> dict[str, Any]:
+    letters, words = letter_counts(prose)
+    return {"letters": letters, "words": words}
+
+
+def _row_counts(
+    dataset: Dataset,
+    rows: pd.DataFrame,
+    columns: Sequence[str],
+    version: str,
+    count: Callable[[pd.Series], dict[str, Any]],
+) -> dict[str, Any]:
+    """Per-row counts of the rows' prose, ``count(prose)`` a block of rows at a time; through
+    the row memos (namespace ``voice.language``) when the rows are the checked rows."""
+    from dslint.rows import remembered
+    from dslint.rules.voice._text import row_positions
+
+    text = rows["text"]
+
+    def compute(selected: Any) -> dict[str, Any]:
+        whole = isinstance(selected, slice)  # every row: blocks are slices, not copies
+        chosen = np.arange(len(text))[selected]
+        result = {c: np.zeros(len(chosen), dtype=np.int64) for c in columns}
+        for block in _blocks(len(chosen)):
+            found = count(_prose(text.iloc[block if whole else chosen[block]]))
+            for c in columns:
+                result[c][block] = found[c]
+        return result
+
+    positions = row_positions(dataset, rows)
+    if positions is None:
+        return compute(slice(None))
+    return remembered(dataset, "messages", "voice.language", version, columns, positions, compute)
 
 
 class LanguageMismatch(DatasetRule):

@@ -19,6 +19,7 @@ from dslint.rule import DatasetRule
 from dslint.rules.voice._keys import COMPLETED, COUNTS, PROFILE, ROWS
 from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
 from dslint.rules.voice._stats import message_counts, sparse_count
+from dslint.rules.voice._text import remembered_count
 from dslint.vale.checks import GRADE_METRICS, TextStatistics
 
 # Emoji and pictographs (the main Unicode blocks), plus regional-indicator flags.
@@ -60,7 +61,12 @@ def counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
     if cached is None:
         cached = message_counts(dataset, rows, key).copy()
         # Emoji are never ASCII: only rows with a non-ASCII character are counted.
-        cached["emoji"] = sparse_count(rows["text"], EMOJI, cached["non_ascii"].to_numpy() > 0)
+        non_ascii = cached["non_ascii"].to_numpy() > 0
+        text = rows["text"]
+        cached["emoji"] = remembered_count(
+            dataset, rows, "voice.emoji", EMOJI,
+            lambda selected: sparse_count(text.iloc[selected], EMOJI, non_ascii[selected]),
+        )  # fmt: skip
         dataset.cache[cache_key] = cached
     frame: pd.DataFrame = cached
     return frame

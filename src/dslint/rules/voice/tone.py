@@ -23,6 +23,7 @@ from dslint.rule import DatasetRule
 from dslint.rules.voice._keys import COMPLETED, COUNTS, PROFILE, ROWS, TONE
 from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
 from dslint.rules.voice._stats import exact_count
+from dslint.rules.voice._text import remembered_count
 from dslint.rules.voice.limits import counts
 
 FIRST_SINGULAR = r"(?i)\b(?:I|me|my|mine|myself)\b|\bI'(?:m|ve|ll|d)\b"
@@ -79,11 +80,18 @@ def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
     sentences = np.maximum(base["sentences"].to_numpy(dtype=float), 1.0)
     letters = np.maximum(base["letters"].to_numpy(dtype=float), 1.0)
     syllables = base["syllables"].to_numpy(dtype=float)
-    # Cheap byte tests narrow the regex counts to the rows that can match at all.
-    apostrophe = _contains(text, "'")
 
-    def rate(pattern: str, candidates: Any = None) -> Any:
-        return exact_count(text, pattern, plain, candidates).astype(float) * per_words
+    def rate(pattern: str, literal: str | None = None) -> Any:
+        """Matches of ``pattern`` per 100 words; ``literal``, when given, is in every match
+        (a cheap byte test narrows the regex count to the rows that hold it)."""
+
+        def count(selected: Any) -> Any:
+            chosen = text.iloc[selected]
+            candidates = _contains(chosen, literal) if literal is not None else None
+            return exact_count(chosen, pattern, plain[selected], candidates)
+
+        found = remembered_count(dataset, rows, "voice.tone", pattern, count)
+        return found.astype(float) * per_words
 
     frame = pd.DataFrame(
         {
@@ -95,7 +103,7 @@ def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
             "capitals": base["capitals"].to_numpy(dtype=float) / letters,
             "first_singular": rate(FIRST_SINGULAR),
             "first_plural": rate(FIRST_PLURAL),
-            "contractions": rate(CONTRACTION, apostrophe),
+            "contractions": rate(CONTRACTION, "'"),
             "markdown": rate(MARKDOWN),
             # Flesch-Kincaid with vowel groups as syllables: rough, but the same for all rows.
             "grade": 0.39 * words / sentences + 11.8 * syllables / np.maximum(words, 1) - 15.59,
