@@ -82,9 +82,13 @@ class RowMemo:
             full = np.full((len(self.previous), *array.shape[1:]), missing, dtype=array.dtype)
             full[rows] = array
             array = full
-        small = array.size and array.min() >= -(2**31) and array.max() < 2**31
-        if array.dtype == np.int64 and small:
-            array = array.astype(np.int32)  # counts: half the file
+        if array.dtype == np.int64 and array.size:
+            # Counts in the narrowest type that holds them: these columns are kept until the
+            # end of the run (a few hundred MB at a million examples as int64).
+            low, high = int(array.min()), int(array.max())
+            narrow = next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                          if np.iinfo(t).min <= low and high <= np.iinfo(t).max)  # fmt: skip
+            array = array.astype(narrow)
         self._store.kept[self._name] = array
 
 
