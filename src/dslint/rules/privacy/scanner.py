@@ -79,7 +79,7 @@ def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
     found: list[tuple[str, int, str, str]] = []
     messages = dataset.messages
     if "messages" in settings.scan and len(messages):
-        rows = finder.candidates(messages["text"])
+        rows = _text_candidates(dataset, finder)
         if len(rows):
             picked = messages.iloc[rows]
             for text, record, pointer, role in zip(
@@ -121,6 +121,28 @@ def _scan(dataset: Dataset, settings: PrivacySettings) -> Iterator[Detection]:
     spans = memo.map([text for text, _, _, _ in found], finder.matches_of, finder.valid)
     for (text, record, pointer, where), matched in zip(found, spans, strict=True):
         yield from finder.detections(text, matched, record, pointer, where)
+
+
+def _text_candidates(dataset: Dataset, finder: _Finder) -> Any:
+    """:meth:`_Finder.candidates` of the messages' text. A re-run searches only the rows of
+    new and edited lines: the others' flags come from the row memo (dslint.rows)."""
+    import numpy as np
+
+    from dslint.rows import row_memo
+
+    text = dataset.messages["text"]
+    memo = row_memo(dataset, "messages", "privacy.candidates", finder.version)
+    flags, known = memo.recall()
+    if not known.any():
+        flags = np.zeros(len(text), dtype=np.int64)
+        flags[finder.candidates(text)] = 1
+    else:
+        missing = np.flatnonzero(~known)
+        flags[missing] = 0
+        if len(missing):
+            flags[missing[finder.candidates(text.iloc[missing])]] = 1
+    memo.keep(flags)
+    return np.flatnonzero(flags == 1)
 
 
 def memo_version() -> str:
