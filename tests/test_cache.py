@@ -567,3 +567,33 @@ def test_a_damaged_rows_file_is_not_trusted(workdir: Path) -> None:
         data.write_text(jsonl(*versions[version]), encoding="utf-8")
         damage()
         assert run("train.jsonl") == expected[version], number
+
+
+def test_row_memo_values_follow_moved_lines_and_subsets_merge(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from dslint.dataset import Dataset
+    from dslint.rows import RowStore, row_memo
+
+    def dataset(hashes: list[int], rows_per_record: list[int]) -> Dataset:
+        records = pd.DataFrame(
+            {"content_hash": hashes, "format": pd.Categorical(["chat"] * len(hashes))}
+        )
+        owner = np.repeat(np.arange(len(hashes)), rows_per_record).astype(np.int32)
+        made = Dataset(records, pd.DataFrame({"record": owner}))
+        made.rows = RowStore(tmp_path / "rows-test.npz")
+        return made
+
+    first = dataset([11, 12, 13], [2, 1, 1])
+    # Two subsets of the message rows keep the same column (two role sets): both stand.
+    row_memo(first, "messages", "test.n", "1").keep(np.array([5, 6]), rows=np.array([0, 2]))
+    row_memo(first, "messages", "test.n", "1").keep(np.array([7]), rows=np.array([3]))
+    assert first.rows is not None
+    first.rows.save(first)
+    second = dataset([13, 11, 12, 99], [1, 2, 1, 1])  # the last line moved first, one added
+    values, known = row_memo(second, "messages", "test.n", "1").recall()
+    assert values.tolist() == [7, 5, -1, 6, -1]
+    assert known.tolist() == [True, True, False, True, False]
+    # Another version of the values is another memo: nothing known.
+    assert not row_memo(second, "messages", "test.n", "2").recall()[1].any()

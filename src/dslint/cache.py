@@ -369,7 +369,9 @@ class Cache:
     def _prune(self) -> None:
         """Drop record stores of old run keys (another config or version), oldest first."""
         self.keep_newest("records-*.json", KEEP_STORES)
-        self.keep_newest("rows-*.npz", KEEP_STORES)
+        from dslint import rows
+
+        self.keep_newest("rows-*.npz", rows.KEEP)
 
     def keep_newest(self, pattern: str, count: int) -> None:
         """Delete the files matching ``pattern`` but the ``count`` most recently written."""

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 #: The frames a row memo can follow.
 FRAMES = ("records", "messages")
-#: Row stores kept in a cache folder (one per dataset checked there, newest first).
+#: Row stores kept in a cache folder (one per dataset checked there, the newest).
 KEEP = 8
 
 
@@ -79,7 +79,12 @@ class RowMemo:
         if array.dtype.kind not in "biuf" or array.ndim not in (1, 2) or len(array) != expected:
             raise ValueError(f"row memo {self._name}: {expected} numbers expected")
         if rows is not None:
-            full = np.full((len(self.previous), *array.shape[1:]), missing, dtype=array.dtype)
+            # Another subset of the same rows may have kept this column already (the voice
+            # rules of two role sets): its values stand where this subset has none.
+            full = self._store.kept.get(self._name)
+            if full is None or full.shape[1:] != array.shape[1:]:
+                full = np.full((len(self.previous), *array.shape[1:]), missing, np.int64)
+            full = full.astype(np.result_type(full.dtype, array.dtype))
             full[rows] = array
             array = full
         if array.dtype == np.int64 and array.size:
@@ -90,10 +95,6 @@ class RowMemo:
                           if np.iinfo(t).min <= low and high <= np.iinfo(t).max)  # fmt: skip
             array = array.astype(narrow)
         self._store.kept[self._name] = array
-
-
-def _dtype(old: Any) -> Any:
-    return old.dtype if old is not None else np.int64
 
 
 class RowStore:
@@ -201,14 +202,23 @@ def _read(path: Path) -> dict[str, Any]:
         return {}
     if not {"hashes", "formats", "counts"} <= arrays.keys():
         return {}
-    n = len(arrays["hashes"])
-    if len(arrays["formats"]) != n or len(arrays["counts"]) != n or (arrays["counts"] < 0).any():
+    hashes, formats, counts = arrays["hashes"], arrays["formats"], arrays["counts"]
+    n = len(hashes)
+    if (
+        hashes.dtype != np.int64
+        or formats.dtype.kind != "S"
+        or counts.dtype.kind not in "iu"
+        or len(formats) != n
+        or len(counts) != n
+        or (counts < 0).any()
+    ):
         return {}
     rows = int(arrays["counts"].sum())
     for name, values in list(arrays.items()):
         frame = name.partition(":")[0]
         expected = {"records": n, "messages": rows}.get(frame)
-        if expected is not None and (values.ndim not in (1, 2) or len(values) != expected):
+        shaped = values.ndim in (1, 2) and len(values) == expected
+        if expected is not None and not (shaped and values.dtype.kind in "biuf"):
             del arrays[name]  # a damaged column: its rows are computed again
     return arrays
 

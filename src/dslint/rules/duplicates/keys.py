@@ -175,7 +175,8 @@ class _RowValues:
         self.substantive = row_memo(dataset, "messages", "duplicates.substantive", version)
         self.casefold = casefold
         known = self.texts.previous >= 0
-        if self.texts.old is None or self.substantive.old is None:
+        texts, substantive = self.texts.old, self.substantive.old
+        if texts is None or substantive is None or texts.dtype != np.uint64:
             known[:] = False
         self.known = known
 

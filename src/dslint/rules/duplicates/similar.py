@@ -254,7 +254,8 @@ def _remembered(
     known &= known_bits & (old_bits == bits)
     buckets = np.zeros((records, bands), dtype=np.uint32)
     old_buckets = buckets_memo.old
-    if old_buckets is None or old_buckets.ndim != 2 or old_buckets.shape[1:] != (bands,):
+    shaped = old_buckets is not None and old_buckets.ndim == 2 and old_buckets.dtype.kind in "iu"
+    if not shaped or old_buckets.shape[1:] != (bands,):
         known[:] = False
     elif known.any():
         buckets[known] = old_buckets[buckets_memo.previous[known]]
