@@ -505,3 +505,12 @@ def test_q002_leaves_prompts_to_q003_and_keeps_the_other_roles(lint: Any) -> Non
         ("Q002", 1, "/messages/2/content"),
         ("Q003", 1, "/messages/0/content"),
     ]
+    # The column is the whitespace itself: the trailing space of the prompt, the leading
+    # space of the question, the line feed (escaped as two characters) after the reply.
+    line = jsonl(example).splitlines()[0]
+    at = {f.pointer: line[f.column - 1 :][:4] for f in findings}
+    assert at == {
+        "/messages/0/content": ' "},',
+        "/messages/1/content": ' Hi"',
+        "/messages/2/content": '\\n"}',
+    }

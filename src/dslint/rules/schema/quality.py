@@ -99,6 +99,7 @@ class SurroundingWhitespace(RecordRule):
             yield Hit(
                 f"{_where(text)} whitespace around the {role or 'text'} content; strip it",
                 pointer,
+                span=_blank(text),
                 severity=None if role == "assistant" else Severity.INFO,
             )
 
@@ -150,6 +151,7 @@ class PromptWhitespace(DatasetRule):
             yield Hit(
                 f"{_where(text)} whitespace around the {role} content{shared}; strip it",
                 pointer,
+                span=_blank(text),
                 record=int(record_of[first]),
             )
 
@@ -208,6 +210,15 @@ def _padded(text: str) -> bool:
     """Content with text and with whitespace around it (empty content is Q001's)."""
     stripped = text.strip()
     return bool(stripped) and stripped != text
+
+
+def _blank(text: str) -> tuple[int, int]:
+    """Where the reported whitespace is in the text: its leading run, or else its trailing
+    one (so the finding's column is the whitespace itself, not the content's start)."""
+    leading = len(text) - len(text.lstrip())
+    if leading:
+        return 0, leading
+    return len(text.rstrip()), len(text)
 
 
 def _where(text: str) -> str:
