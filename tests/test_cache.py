@@ -597,3 +597,21 @@ def test_row_memo_values_follow_moved_lines_and_subsets_merge(tmp_path: Path) ->
     assert known.tolist() == [True, True, False, True, False]
     # Another version of the values is another memo: nothing known.
     assert not row_memo(second, "messages", "test.n", "2").recall()[1].any()
+
+
+def test_row_memos_are_kept_per_dataset(workdir: Path) -> None:
+    examples = family_dataset()
+    (workdir / "a.jsonl").write_text(jsonl(*examples[:25]), encoding="utf-8")
+    (workdir / "b.jsonl").write_text(jsonl(*examples[25:]), encoding="utf-8")
+    (workdir / "val.jsonl").write_text(jsonl(*examples[20:30]), encoding="utf-8")
+    arguments = ("a.jsonl", "b.jsonl", "--validation", "val.jsonl")
+    run(*arguments)
+    assert len(list((workdir / CACHE_DIR).glob("rows-*.npz"))) == 2  # one per training file
+    # Lines of b moved into a (another dataset): the results are a's own, nothing else's.
+    changed = edit(examples)
+    (workdir / "a.jsonl").write_text(jsonl(*changed[:30]), encoding="utf-8")
+    assert run(*arguments) == run(*arguments, "--no-cache")
+    combined = (*arguments, "--combine-files")
+    run(*combined)
+    (workdir / "b.jsonl").write_text(jsonl(*changed[30:]), encoding="utf-8")
+    assert run(*combined) == run(*combined, "--no-cache")

@@ -19,9 +19,9 @@ Safety: every key is a keyed hash (BLAKE2b) with a random secret kept outside th
 in the user's cache folder (``$XDG_CACHE_HOME/dslint/cache-key``). A ``.dslint_cache/``
 committed to a repository (by a pull request, say) therefore never matches and cannot hide a
 finding. The files are plain JSON or numpy arrays of numbers (read with pickling refused),
-so reading one cannot run code. Values hold
-hits and derived numbers only: never dataset text (rule messages quote it only through
-``textutil.excerpt``, as in any report, and secrets are redacted before they reach a hit).
+so reading one cannot run code. Values hold hits and derived numbers only: never dataset
+text (rule messages quote it only through ``textutil.excerpt``, as in any report, and
+secrets are redacted before they reach a hit).
 Anything unreadable is ignored: a damaged cache only costs time.
 """
 
