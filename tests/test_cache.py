@@ -615,3 +615,67 @@ def test_row_memos_are_kept_per_dataset(workdir: Path) -> None:
     run(*combined)
     (workdir / "b.jsonl").write_text(jsonl(*changed[30:]), encoding="utf-8")
     assert run(*combined) == run(*combined, "--no-cache")
+
+
+def test_a_few_new_entries_go_to_a_journal_not_a_rewrite(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint import cache as cache_module
+
+    examples = family_dataset()
+    data = workdir / "train.jsonl"
+    data.write_text(jsonl(*examples), encoding="utf-8")
+    run("train.jsonl")
+    folder = workdir / CACHE_DIR
+    before = {p.name: p.read_bytes() for p in folder.glob("*.json")}
+    changed = list(examples)
+    changed[3] = chat(sentence(500), sentence(501), system="Be kind.")
+    data.write_text(jsonl(*changed), encoding="utf-8")
+    assert run("train.jsonl") == run("train.jsonl", "--no-cache")
+    journals = sorted(p.name for p in folder.glob("*.journal"))
+    # The record store and the token memo took the edited line's entries in their journals;
+    # their files are as they were.
+    assert any(name.startswith("records-") for name in journals), journals
+    for name in journals:
+        base = name.removesuffix(".journal")
+        assert (folder / base).read_bytes() == before[base]
+    # A later run reads the files with their journals.
+    changed[5] = chat(sentence(502), sentence(503), system="Be kind.")
+    data.write_text(jsonl(*changed), encoding="utf-8")
+    assert run("train.jsonl") == run("train.jsonl", "--no-cache")
+    # A damaged journal is ignored.
+    for name in journals:
+        (folder / name).write_text("{not json")
+    changed[7] = chat(sentence(504), sentence(505), system="Be kind.")
+    data.write_text(jsonl(*changed), encoding="utf-8")
+    assert run("train.jsonl") == run("train.jsonl", "--no-cache")
+    # Once a journal outgrows its share of the store, the two are written as one file.
+    monkeypatch.setattr(cache_module, "JOURNAL_MIN", 0)
+    monkeypatch.setattr(cache_module, "JOURNAL_SHARE", 0.0)
+    changed[9] = chat(sentence(506), sentence(507), system="Be kind.")
+    data.write_text(jsonl(*changed), encoding="utf-8")
+    assert run("train.jsonl") == run("train.jsonl", "--no-cache")
+    assert not list(folder.glob("*.journal"))
+
+
+def test_a_store_reads_its_journal_and_pruning_removes_it(tmp_path: Path) -> None:
+    from dslint.cache import _Store, journal_path
+
+    path = tmp_path / "records-a.json"
+    first = _Store(path)
+    for n in range(10):
+        first.put(f"k{n}", [n])
+    first.save({})
+    assert path.exists() and not journal_path(path).exists()
+    second = _Store(path)
+    assert second.get("k3") == [3]
+    second.put("k3", [33])  # a changed entry and a new one: the journal
+    second.put("new", [1])
+    second.save({})
+    assert journal_path(path).exists()
+    third = _Store(path)
+    assert (third.get("k3"), third.get("new"), third.get("k9")) == ([33], [1], [9])
+    cache = Cache(tmp_path, b"secret")
+    (tmp_path / "records-b.json").write_text("{}")  # newer
+    cache.keep_newest("records-*.json", 1)
+    assert not path.exists() and not journal_path(path).exists()
