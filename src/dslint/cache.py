@@ -339,9 +339,11 @@ class Cache:
         secret = _secret()
         return cls(root, secret) if secret is not None else None
 
-    def digest(self, material: bytes) -> str:
+    def digest(self, *material: bytes) -> str:
+        """The keyed hash of these bytes, one after the other (not separated: see ``hash``)."""
         digest = self._keyed.copy()  # cheaper than keying a new hash for each record
-        digest.update(material)
+        for part in material:
+            digest.update(part)
         return digest.hexdigest()
 
     def hash(self, *parts: str | bytes) -> str:
@@ -430,8 +432,17 @@ class RecordHits:
 
     def key(self, context: str, raw: str) -> str:
         """The key of a record: ``context`` (all but the line, as a repr) and the raw line."""
-        material = f"{len(context)}:{context}{raw}".encode("utf-8", "surrogatepass")
-        return self._cache.digest(material)
+        return self.key_after(self.prefix(context), raw)
+
+    @staticmethod
+    def prefix(context: str) -> bytes:
+        """What comes before the line in a record's key (the same for many records)."""
+        return f"{len(context)}:{context}".encode("utf-8", "surrogatepass")
+
+    def key_after(self, prefix: bytes, raw: str) -> str:
+        """``key`` with the context's prefix made already: the line is not copied into one
+        string with it first (the digest is the same)."""
+        return self._cache.digest(prefix, raw.encode("utf-8", "surrogatepass"))
 
     def get(self, key: str) -> tuple[list[list[Any]], list[str]] | None:
         entry = self._store.get(key)

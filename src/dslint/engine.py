@@ -178,6 +178,7 @@ class Engine:
         self.builds_frames = True
         self.record_hits: RecordHits | None = cache.records(self._run_key()) if cache else None
         self._record_rules_by_code = {r.code: r for r in self.record_rules}
+        self._prefixes: dict[tuple[Any, ...], bytes] = {}  # see _record_hits
         # Records for which this returns False skip the record rules (--changed-since).
         self.record_filter: Callable[[Record], bool] | None = None
 
@@ -468,10 +469,16 @@ class Engine:
         assert self.record_hits is not None
         info = record.file
         # Everything a record rule sees besides the raw line; a repr keeps the parts apart.
-        context = repr((record.path, record.format, info.format,
-                        info.target.name if info.target else "", record.line == 1,
-                        record.problems))  # fmt: skip
-        key = self.record_hits.key(context, record.raw)
+        parts = (record.path, record.format, info.format,
+                 info.target.name if info.target else "", record.line == 1)  # fmt: skip
+        known = None if record.problems else self._prefixes.get(parts)
+        if known is not None:  # most records: their context's prefix is made once
+            prefix = known
+        else:
+            prefix = self.record_hits.prefix(repr((*parts, record.problems)))
+            if not record.problems:
+                self._prefixes[parts] = prefix
+        key = self.record_hits.key_after(prefix, record.raw)
         cached = self.record_hits.get(key)
         if cached is not None:
             decoded = decode_hits(cached[0], self._record_rules_by_code)

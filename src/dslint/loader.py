@@ -17,6 +17,7 @@ import math
 import os
 import re
 import stat
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -270,7 +271,7 @@ def _records(
                 offset += len(raw)
                 info.lines = number
                 info.ends_with_newline = raw.endswith(b"\n")
-                if not record.is_blank:
+                if not (record.problems and record.is_blank):
                     info.examples += 1
                 if record.is_object:
                     info.objects += 1
@@ -428,37 +429,52 @@ def _hash64(data: bytes | memoryview) -> int:
 _UNPARSED: Any = object()  # _parse_json's result for a line that is not JSON (null is JSON)
 
 
-def _parse_json(text: str, problems: list[LoadProblem]) -> Any:
-    duplicates: list[str] = []
-    non_finite: list[str] = []
+class _Decoder(threading.local):
+    """A JSON decoder whose hooks note duplicate keys and non-finite numbers, one per thread
+    and reused for every line: ``json.loads`` with hooks builds a new decoder and scanner on
+    each call: about 2 µs of the 16 µs that parsing a line of chat took."""
 
-    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    def __init__(self) -> None:
+        self.duplicates: list[str] = []
+        self.non_finite: list[str] = []
+        self.decode = json.JSONDecoder(
+            object_pairs_hook=self._pairs,
+            parse_constant=self._constant,
+            parse_float=self._float,
+        ).decode
+
+    def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
             seen: set[str] = set()
             for key, _ in pairs:
-                if key in seen and key not in duplicates:
-                    duplicates.append(key)
+                if key in seen and key not in self.duplicates:
+                    self.duplicates.append(key)
                 seen.add(key)
         return obj
 
-    def constant_hook(name: str) -> float:
-        non_finite.append(name)
+    def _constant(self, name: str) -> float:
+        self.non_finite.append(name)
         return float(name.replace("Infinity", "inf"))
 
-    def float_hook(literal: str) -> float:
+    def _float(self, literal: str) -> float:
         value = float(literal)
         if math.isinf(value):
-            non_finite.append(literal)
+            self.non_finite.append(literal)
         return value
 
+
+_DECODER = _Decoder()
+
+
+def _parse_json(text: str, problems: list[LoadProblem]) -> Any:
+    decoder = _DECODER
+    duplicates: list[str] = []
+    non_finite: list[str] = []
+    decoder.duplicates = duplicates  # this line's own lists: a failed parse leaves nothing
+    decoder.non_finite = non_finite
     try:
-        value = json.loads(
-            text,
-            object_pairs_hook=pairs_hook,
-            parse_constant=constant_hook,
-            parse_float=float_hook,
-        )
+        value = decoder.decode(text)
     except json.JSONDecodeError as exc:
         problems.append(LoadProblem("invalid-json", f"invalid JSON: {exc.msg}", exc.colno))
         return _UNPARSED
@@ -474,7 +490,9 @@ def _parse_json(text: str, problems: list[LoadProblem]) -> Any:
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(value, MAX_DEPTH):
         problems.append(_too_deep())
         return _UNPARSED
-    if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate_escape(text):
+    # One regex search: four times cheaper than looking for "\\ud" and "\\uD" in a line
+    # full of escaped line breaks.
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate_escape(text):
         value = _replace_lone_surrogates(value, "", problems)
     for key in duplicates:
         problems.append(
