@@ -124,6 +124,37 @@ def _check_in(folder: Path, *paths: str) -> Report:
 
 
 # -- SARIF -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_json_report_is_the_standard_indented_json(count: int) -> None:
+    """The JSON reporter writes its findings with the C encoder; the text must be what
+    ``json.dumps(indent=2)`` gives, for values that look like its separators too."""
+    awkward = ['a "quoted" },\n      { brace', "ünïcødé \u2028 \t tab", "", "}", "{"]
+    findings = tuple(
+        Finding(
+            code="V011",
+            name="tone-outlier",
+            category=Category.VOICE,
+            severity=Severity.INFO,
+            path=f"data/{awkward[i % 5]}.jsonl",
+            line=i or None,
+            column=None if i % 2 else 3,
+            pointer="/messages/0/content",
+            message=awkward[(i + 1) % 5],
+            fingerprint=f"{i:016x}",
+            end_column=7 if i == 2 else None,
+        )
+        for i in range(count)
+    )
+    report = Report(findings=findings, files=(), rules=(), notes=("a note",))
+    output = JsonReporter().render(report)
+    document = json.loads(output)
+    assert output == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    assert [f["code"] for f in document["findings"]] == ["V011"] * count
+    assert [list(f) for f in document["findings"]] == [
+        [field.name for field in dataclasses.fields(Finding)]
+    ] * count
+
+
 def test_sarif_is_valid_against_the_official_schema(sample: tuple[Report, Path]) -> None:
     report, folder = sample
     validate_sarif(sarif_of(report, folder))

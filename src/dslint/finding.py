@@ -8,7 +8,7 @@ the contract every reporter, the baseline and the Python API rely on.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -89,10 +89,13 @@ class Finding:
     end_column: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["category"] = self.category.value
-        data["severity"] = self.severity.value
-        return data
+        # Spelled out: dataclasses.asdict copies each value through a recursive walk.
+        return {
+            "code": self.code, "name": self.name, "category": self.category.value,
+            "severity": self.severity.value, "path": self.path, "line": self.line,
+            "column": self.column, "pointer": self.pointer, "message": self.message,
+            "fingerprint": self.fingerprint, "end_column": self.end_column,
+        }  # fmt: skip
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dslint import __version__
 from dslint.reporters import Reporter
@@ -35,6 +35,28 @@ class JsonReporter(Reporter):
         document = {
             "tool": {"name": "dslint", "version": __version__},
             "summary": summary,
-            "findings": [f.to_dict() for f in report.findings],
+            "findings": [],
         }
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        head = json.dumps(document, indent=2, ensure_ascii=False)
+        findings = flat_objects([f.to_dict() for f in report.findings], depth=2)
+        # "findings" is the last key: its empty list closes the document.
+        return head.removesuffix("[]\n}") + findings + "\n}\n"
+
+
+def flat_objects(items: list[dict[str, Any]], depth: int) -> str:
+    """``json.dumps(items, indent=2, ensure_ascii=False)`` for a list at ``depth`` levels of
+    indentation whose items are non-empty objects of scalars (findings), the same text.
+
+    With ``indent``, ``json`` encodes in Python: 0.3 s for the 14,000 findings of a
+    100,000-example check. Without it, the C encoder writes each member on a line of its
+    own when that is its separator; the items' braces are then put on lines of their own.
+    A raw line break cannot occur inside a JSON string, so the separator between two items
+    is found nowhere else.
+    """
+    if not items:
+        return "[]"
+    item = "\n" + "  " * depth
+    member = item + "  "
+    text = json.dumps(items, ensure_ascii=False, separators=("," + member, ": "))
+    inside = text[2:-2].replace("}," + member + "{", item + "}," + item + "{" + member)
+    return "[" + item + "{" + member + inside + item + "}" + item[:-2] + "]"
