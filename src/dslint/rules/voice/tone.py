@@ -169,22 +169,27 @@ class ToneOutlier(DatasetRule):
         if len(flagged) > self.options.max_share * scored_count:
             yield self._too_varied(dataset, rows, outlier, names, len(flagged), scored_count)
             return
-        for row in flagged:
-            columns = np.flatnonzero(outlier[row])
-            columns = columns[np.argsort(-np.abs(z[row, columns]))][:3]
-            parts = []
-            for column in columns:
-                feature = FEATURES[names[column]]
-                shown = values[row, column]
-                middle = median[column]
-                if names[column] == "length":
-                    shown, middle = np.expm1(shown), np.expm1(middle)
-                    unit = "words"
-                else:
-                    unit = feature.unit
-                parts.append(f"{feature.label} {shown:.1f} vs median {middle:.1f} {unit} "
-                             f"(z={z[row, column]:+.1f})")  # fmt: skip
-            yield text_hit(rows, int(row),
+        # The flagged rows as Python numbers at once: numpy's scalars, one row and feature at
+        # a time, took half as long again (0.155 s against 0.10 s for 21,000 flagged rows).
+        shown_values = values[flagged]
+        middles = median.copy()
+        if "length" in names:  # kept as log1p(words); shown in words
+            length = names.index("length")
+            shown_values[:, length] = np.expm1(shown_values[:, length])
+            middles[length] = np.expm1(middles[length])
+        shown_rows, z_rows = shown_values.tolist(), z[flagged].tolist()
+        middle_of = middles.tolist()
+        described = [(FEATURES[name].label, "words" if name == "length" else FEATURES[name].unit)
+                     for name in names]  # fmt: skip
+        rows_marked = zip(flagged.tolist(), outlier[flagged].tolist(), shown_rows, z_rows,
+                          strict=True)  # fmt: skip
+        for row, marks, shown, z_row in rows_marked:
+            # The three strongest departures (a stable sort: ties keep the features' order).
+            columns = sorted((c for c, marked in enumerate(marks) if marked),
+                             key=lambda c: -abs(z_row[c]))[:3]  # fmt: skip
+            parts = [f"{described[c][0]} {shown[c]:.1f} vs median {middle_of[c]:.1f} "
+                     f"{described[c][1]} (z={z_row[c]:+.1f})" for c in columns]  # fmt: skip
+            yield text_hit(rows, row,
                            "tone differs from the rest of the dataset: " + "; ".join(parts))  # fmt: skip
 
     def _too_varied(
