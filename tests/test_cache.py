@@ -658,6 +658,49 @@ def test_a_few_new_entries_go_to_a_journal_not_a_rewrite(
     assert not list(folder.glob("*.journal"))
 
 
+def test_a_memo_asked_for_few_texts_computes_them_without_reading_its_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint import cache as cache_module
+    from dslint.cache import SKIP_RATIO, TextMemo, _Store, journal_path
+
+    path = tmp_path / "memo-a.json"
+    texts = [f"text {n}" for n in range(SKIP_RATIO * 4)]
+    computed: list[str] = []
+
+    def length(batch: list[str]) -> list[int]:
+        computed.extend(batch)
+        return [len(t) for t in batch]
+
+    def memo() -> TextMemo:
+        return TextMemo(_Store(path), b"secret", "test.length")
+
+    first = memo()
+    assert first.map(texts, length) == [len(t) for t in texts]
+    first._store.save({"namespace": "test.length"})  # type: ignore[union-attr]
+    assert _Store(path).entries_on_file() == len(texts)  # the count, from the file's start
+    reads = watch(monkeypatch, cache_module, "_read_entries", lambda read: [read])
+    # Three texts (fewer than a fiftieth of the store's entries): computed, store not read.
+    computed.clear()
+    few = memo()
+    asked = ["text 1", "new one", "text 1", "another"]
+    assert few.map(asked, length) == [len(t) for t in asked]
+    assert sorted(computed) == ["another", "new one", "text 1"]
+    assert path not in reads
+    few._store.save({"namespace": "test.length"})  # type: ignore[union-attr]
+    assert journal_path(path).exists()  # what it computed: in the journal, the file as it was
+    assert _Store(path).entries_on_file() == len(texts)
+    # Many texts: the store is read with its journal, and nothing is computed again.
+    computed.clear()
+    many = memo()
+    asked = [*texts[:20], "new one", "another"]
+    assert many.map(asked, length) == [len(t) for t in asked]
+    assert computed == []
+    # A store written without a count (an older layout) is read as before.
+    path.write_text('{"format":1,"entries":{}}')
+    assert _Store(path).entries_on_file() is None and _Store(path).worth_reading(1)
+
+
 def test_a_store_reads_its_journal_and_pruning_removes_it(tmp_path: Path) -> None:
     from dslint.cache import _Store, journal_path
 
