@@ -123,7 +123,7 @@ def _check_in(folder: Path, *paths: str) -> Report:
         os.chdir(previous)
 
 
-# -- SARIF -----------------------------------------------------------------------------------
+# -- JSON ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("count", [0, 1, 3])
 def test_json_report_is_the_standard_indented_json(count: int) -> None:
     """The JSON reporter writes its findings with the C encoder; the text must be what
@@ -155,6 +155,7 @@ def test_json_report_is_the_standard_indented_json(count: int) -> None:
     ] * count
 
 
+# -- SARIF -----------------------------------------------------------------------------------
 def test_sarif_is_valid_against_the_official_schema(sample: tuple[Report, Path]) -> None:
     report, folder = sample
     validate_sarif(sarif_of(report, folder))

@@ -159,8 +159,6 @@ class _Store:
     def entries_on_file(self) -> int | None:
         """How many entries the store's file holds, from its header (without reading the
         entries), or None when the file is missing or has no count."""
-        if self._old is not None:
-            return self._base_size
         try:
             with open(self.path, "rb") as handle:
                 head = handle.read(_HEAD_BYTES)
@@ -349,17 +347,8 @@ class TextMemo:
         # Each distinct text is keyed once, for the lookup and, when missing, the store.
         store = self._store
         keys = self._keys(texts)
-        if not store.worth_reading(len(keys), skip_ratio):
-            # A few texts: computed again, not looked up (the same values), and remembered.
-            computed = compute(list(keys))
-            if len(computed) != len(keys):
-                raise ValueError(f"memo {self.namespace}: compute returned a wrong count")
-            values = dict(zip(keys, computed, strict=True))
-            for text, value in values.items():
-                if value is not None:
-                    store.put(keys[text], value)
-            return [values[t] for t in texts]
-        known = self._found(keys, valid)
+        # A few texts are all computed again (the same values) rather than looked up.
+        known = self._found(keys, valid) if store.worth_reading(len(keys), skip_ratio) else {}
         missing = [text for text in keys if text not in known]
         if missing:
             computed = compute(missing)
@@ -487,18 +476,15 @@ class RecordHits:
         self._cache = cache
         self._store = store
 
-    def key(self, context: str, raw: str) -> str:
-        """The key of a record: ``context`` (all but the line, as a repr) and the raw line."""
-        return self.key_after(self.prefix(context), raw)
-
     @staticmethod
     def prefix(context: str) -> bytes:
-        """What comes before the line in a record's key (the same for many records)."""
+        """What comes before the line in a record's key: ``context`` (all but the line, as a
+        repr), the same for many records, so a caller can make it once."""
         return f"{len(context)}:{context}".encode("utf-8", "surrogatepass")
 
-    def key_after(self, prefix: bytes, raw: str) -> str:
-        """``key`` with the context's prefix made already: the line is not copied into one
-        string with it first (the digest is the same)."""
+    def key(self, prefix: bytes, raw: str) -> str:
+        """The key of a record: its context's ``prefix`` and the raw line, hashed one after
+        the other (not copied into one string first)."""
         return self._cache.digest(prefix, raw.encode("utf-8", "surrogatepass"))
 
     def get(self, key: str) -> tuple[list[list[Any]], list[str]] | None:

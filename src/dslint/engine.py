@@ -478,7 +478,7 @@ class Engine:
             prefix = self.record_hits.prefix(repr((*parts, record.problems)))
             if not record.problems:
                 self._prefixes[parts] = prefix
-        key = self.record_hits.key_after(prefix, record.raw)
+        key = self.record_hits.key(prefix, record.raw)
         cached = self.record_hits.get(key)
         if cached is not None:
             decoded = decode_hits(cached[0], self._record_rules_by_code)
