@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from conftest import CORPUS, FIXTURES, TODAY, chat, clean_chat, jsonl, located, 
 from dslint import models
 from dslint.api import check
 from dslint.cli import cli
+from dslint.dataset import GROWABLE_MAPS
 from dslint.tokens import counting, encodings, plain
 from dslint.tokens import lengths as text_lengths
 from dslint.tokens.counting import count as count_tokens
@@ -275,8 +277,19 @@ def test_a_helper_process_gives_the_same_counts(tmp_path: Path, monkeypatch) -> 
         return value
 
     monkeypatch.setattr(helper.Call, "result", spy)
+    called: list[str] = []
+    start = helper.Call.__init__
+
+    def spy_start(self: helper.Call, module: str, name: str, *args: Any, **kwargs: Any) -> None:
+        called.append(name)
+        start(self, module, name, *args, **kwargs)
+
+    monkeypatch.setattr(helper.Call, "__init__", spy_start)
     assert dataset_of(path, "gpt-4o-mini").records["tokens"].tolist() == serial
     assert answered and all(isinstance(value, list) and value for value in answered)
+    if GROWABLE_MAPS and hasattr(os, "memfd_create"):
+        # The text column's distinct texts go as rows of the memory file the helper maps.
+        assert "picked_lengths" in called
 
 
 def test_files_count_with_their_own_encoding(tmp_path: Path) -> None:
@@ -697,12 +710,14 @@ def test_huge_texts_are_counted_in_pieces_exactly(monkeypatch: pytest.MonkeyPatc
         monkeypatch.undo()
 
 
+@pytest.mark.parametrize("by_rows", [False, True])
 @pytest.mark.parametrize("slice_rows", [1, 3, 1 << 18])
 def test_a_column_encoded_in_slices_counts_every_row(
-    slice_rows: int, monkeypatch: pytest.MonkeyPatch
+    slice_rows: int, by_rows: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """_Column dictionary-encodes ENCODE_ROWS rows at a time (memory): the counts of every
-    selection are those of each row's own text, repeats across slices and nulls included."""
+    selection are those of each row's own text, repeats across slices and nulls included,
+    whether the distinct texts are kept or read from their first rows (``by_rows``)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -713,7 +728,9 @@ def test_a_column_encoded_in_slices_counts_every_row(
     monkeypatch.setattr(counting, "ENCODE_ROWS", slice_rows)
     values = ["You are a helpful assistant.", "Hi", None, "Hi", "Bonjour à tous !", "",
               "You are a helpful assistant.", "A longer reply, with 12 words in it, or so."]  # fmt: skip
-    column = counting._Column(pd.Series(pd.arrays.ArrowStringArray(pa.array(values))))
+    series = pd.Series(pd.arrays.ArrowStringArray(pa.array(values)))
+    column = counting._Column(series, by_rows=by_rows)
+    assert isinstance(column.uniques, counting.Picked) is by_rows
     encode = get_encoding("o200k_base").encode_ordinary
     calls: list[int] = []
 
@@ -730,6 +747,40 @@ def test_a_column_encoded_in_slices_counts_every_row(
         assert column.tokens(rows, length).tolist() == expected
     if slice_rows > len(values):  # one slice: each distinct text is encoded once
         assert calls[0] == len({v for v in values if v is not None})
+
+
+def test_first_rows_are_found_whatever_order_the_codes_come_in() -> None:
+    """A slice's distinct values are read from the row where each first appears: Arrow's
+    first-appearance numbering, or any other (the stable-sort path), nulls skipped."""
+    import numpy as np
+
+    from dslint.tokens.counting import _first_rows
+
+    in_order = np.array([-1, 0, 1, 0, -1, 2, 1, 3], dtype=np.int32)
+    assert _first_rows(in_order, 4).tolist() == [1, 2, 5, 7]
+    shuffled = np.array([2, -1, 0, 2, 1, 0], dtype=np.int32)
+    assert _first_rows(shuffled, 3).tolist() == [2, 4, 0]
+    assert _first_rows(np.array([-1, -1], dtype=np.int32), 0).tolist() == []
+
+
+def test_picked_rows_read_their_texts_and_sizes() -> None:
+    """What counting asks of picked rows: the texts, their UTF-8 sizes (nulls 0), slices and
+    takes, on a sliced array too (its offsets start past zero)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from dslint.tokens.lengths import Picked
+
+    values = ["skip", "héllo", None, "", "東京", "last one"]
+    for array in (pa.array(values, pa.large_string()), pa.array(values, pa.string())):
+        sliced = array.slice(1)
+        picked = Picked(sliced, np.array([0, 1, 3, 4], dtype=np.int64))
+        assert picked.to_pylist() == ["héllo", None, "東京", "last one"]
+        assert picked.byte_lengths().tolist() == [6, 0, 6, 8]
+        assert picked.slice(1, 2).to_pylist() == [None, "東京"]
+        assert picked.slice(2).to_pylist() == ["東京", "last one"]
+        assert picked.take([3, 0]).to_pylist() == ["last one", "héllo"]
+        assert len(picked) == 4
 
 
 # -- plain texts counted without tiktoken's encoder (dslint.tokens.plain) -------------------

@@ -339,3 +339,41 @@ def test_language_detection_by_blocks_equals_one_pass(
         results.append(_detect(Dataset(rows, rows), rows, LanguageOptions(), model))
     pd.testing.assert_frame_equal(results[0], results[1])
     assert set(results[0]["language"]) >= {"en", ""} and len(set(results[0]["language"])) > 3
+
+
+def _matrix_outliers(values: Any, eligible: Any, threshold: float, floors: Any) -> tuple[Any, ...]:
+    """V011's former statistics: the whole feature matrix at once."""
+    scored = values[eligible]
+    median = np.median(scored, axis=0)
+    mad = np.median(np.abs(scored - median), axis=0)
+    fallback = np.mean(np.abs(scored - median), axis=0) * 1.2533
+    spread = np.where(mad > 0, mad / 0.6745, fallback)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(spread > 0, (values - median) / spread, 0.0)
+    outlier = (np.abs(z) >= threshold) & (np.abs(values - median) >= floors)
+    return median, spread, outlier & eligible[:, None]
+
+
+@pytest.mark.parametrize("rows", [40, 1_001, 250_000])
+def test_tone_statistics_one_feature_at_a_time_equal_the_matrix(rows: int) -> None:
+    """V011 computes each feature's median, spread and outliers apart (memory); the figures
+    are the whole matrix's, bit for bit: features with a MAD of 0 (the mean's fallback),
+    with no spread at all, and a threshold of 0 included."""
+    from dslint.rules.voice.tone import _robust_outliers
+
+    rng = np.random.default_rng(rows)
+    values = np.column_stack([
+        rng.normal(10, 3, rows),  # spread out
+        np.where(rng.random(rows) < 0.9, 0.0, rng.exponential(5, rows)),  # MAD 0
+        np.full(rows, 2.5),  # no spread
+        rng.integers(0, 4, rows).astype(float) * 1e6 + rng.random(rows),  # large, uneven
+    ])  # fmt: skip
+    eligible = rng.random(rows) < 0.8
+    floors = np.array([1.0, 0.5, 0.0, 3.0])
+    columns = [np.ascontiguousarray(values[:, c]) for c in range(values.shape[1])]
+    for threshold in (4.0, 2.0, 0.0):
+        expected = _matrix_outliers(values, eligible, threshold, floors)
+        found = _robust_outliers(columns, eligible, threshold, floors.tolist())
+        for mine, theirs in zip(found, expected, strict=True):
+            assert np.array_equal(mine, theirs)
+        assert expected[2].any() or threshold == 4.0  # flagged rows are compared too

@@ -40,7 +40,7 @@ from dslint.dataset import arrow_strings
 from dslint.tokens import images, plain, tooldefs
 from dslint.tokens import lengths as text_lengths
 from dslint.tokens.encodings import get_encoding
-from dslint.tokens.lengths import batched_lengths
+from dslint.tokens.lengths import Picked, batched_lengths
 
 if TYPE_CHECKING:
     from dslint.dataset import Dataset
@@ -82,32 +82,45 @@ ENCODE_ROWS = 1 << 18
 
 
 class _Column:
-    """A string column factorised once; encodes the distinct values a selection needs."""
+    """A string column factorised once; encodes the distinct values a selection needs.
 
-    def __init__(self, values: pd.Series) -> None:
+    ``uniques`` holds one value per distinct string: an Arrow array of them, or, with
+    ``by_rows`` (the text column, where nearly every string is distinct), the row of each
+    one's first appearance (a :class:`Picked` over the column itself, read a batch at a
+    time as it is encoded). The dictionaries are then dropped slice by slice: kept, they were
+    a second copy of most of the dataset's text (about 1 GB at a million examples).
+    """
+
+    def __init__(self, values: pd.Series, by_rows: bool = False) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         self.codes: Int64Array
+        self.uniques: Any
         if isinstance(values.dtype, pd.CategoricalDtype):
             # Already factorised: its categories are the distinct values.
             self.codes = values.cat.codes.to_numpy(dtype=np.int64)
             categories = pa.array(values.cat.categories.array, pa.large_string())
             self.uniques = pa.chunked_array([categories], type=pa.large_string())
             return
-        # Arrow's dictionary encoding, ENCODE_ROWS at a time: the distinct strings of each
-        # slice stay in Arrow (``uniques`` chains them without a copy) until a batch of them
-        # is encoded, and ``codes`` index that chain.
+        # Arrow's dictionary encoding, ENCODE_ROWS at a time; ``codes`` index the slices'
+        # dictionaries one after the other.
         array = arrow_strings(values)
-        codes, dictionaries, base = [], [], 0
+        codes, dictionaries, firsts, base = [], [], [], 0
         for start in range(0, len(array), ENCODE_ROWS):
             encoded = pc.dictionary_encode(array.slice(start, ENCODE_ROWS))
             local = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
             codes.append(np.where(local >= 0, local.astype(np.int64) + base, -1))
-            dictionaries.append(encoded.dictionary)
+            if by_rows:
+                firsts.append(_first_rows(local, len(encoded.dictionary)) + start)
+            else:
+                dictionaries.append(encoded.dictionary)
             base += len(encoded.dictionary)
         self.codes = np.concatenate(codes or [np.zeros(0, dtype=np.int64)])
-        self.uniques = pa.chunked_array(dictionaries, type=pa.large_string())
+        if by_rows:
+            self.uniques = Picked(array, np.concatenate(firsts or [np.zeros(0, np.int64)]))
+        else:
+            self.uniques = pa.chunked_array(dictionaries, type=pa.large_string())
 
     def tokens(self, rows: BoolArray, length: Lengths) -> Int64Array:
         """Tokens of each selected row (0 elsewhere and for missing values)."""
@@ -127,6 +140,27 @@ class _Column:
         return result
 
 
+def _first_rows(local: Any, distinct: int) -> Int64Array:
+    """The row where each of a slice's ``distinct`` dictionary codes (-1: null) first appears.
+
+    Arrow numbers a dictionary's values in the order they first appear, so a code's first
+    row is where the codes so far reach a new maximum: one pass. Should that order ever
+    differ, a stable sort finds the same rows.
+    """
+    reached = np.maximum.accumulate(local) if len(local) else local
+    new = np.ones(len(local), dtype=bool)
+    new[1:] = reached[1:] > reached[:-1]
+    new &= local >= 0
+    rows = np.flatnonzero(new)
+    if len(rows) == distinct and np.array_equal(local[rows], np.arange(distinct)):
+        return rows.astype(np.int64)
+    valid = np.flatnonzero(local >= 0)
+    codes, first = np.unique(local[valid], return_index=True)
+    found = np.full(distinct, -1, dtype=np.int64)
+    found[codes] = valid[first]
+    return found
+
+
 #: Large batches are split between this process and one helper process (both cores of a
 #: 2-core machine). Threads do not help: tiktoken holds the GIL for much of each short call,
 #: and two threads measured slower than one here. A process costs about half a second to
@@ -139,23 +173,14 @@ def _lengths(encoding: Any, encoding_name: str) -> Lengths:
     encode = encoding.encode_ordinary
 
     def lengths(texts: Any) -> list[int]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        sizes = np.cumsum(pc.binary_length(texts).fill_null(0).to_numpy(zero_copy_only=False))
+        sizes = np.cumsum(_byte_lengths(texts))
         total = int(sizes[-1]) if len(sizes) else 0
         if WORKERS < 2 or total < PARALLEL_MIN_BYTES or not helpers.available():
             return batched_lengths(encode, texts)
         # The helper takes the first part, a bit less than half: it starts late (a new
-        # interpreter loading the encoding), while this process begins encoding at once. Its
-        # part is copied out compactly (a slice would pickle the whole column's buffers).
+        # interpreter loading the encoding), while this process begins encoding at once.
         split = int(np.searchsorted(sizes, total * 0.45)) + 1
-        head = texts.slice(0, split)
-        theirs_texts = pa.concat_arrays(
-            head.chunks if isinstance(head, pa.ChunkedArray) else [head]
-        )
-        helper = helpers.Call("dslint.tokens.worker", "lengths", encoding_name, theirs_texts)
-        del theirs_texts
+        helper = _helper_call(encoding_name, texts.slice(0, split))
         mine = batched_lengths(encode, texts.slice(split))
         theirs = helper.result()
         if theirs is None:
@@ -164,6 +189,34 @@ def _lengths(encoding: Any, encoding_name: str) -> Lengths:
         return [*theirs, *mine]
 
     return lengths
+
+
+def _helper_call(encoding_name: str, texts: Any) -> helpers.Call:
+    """A helper process counting ``texts``. Picked rows of a column in a memory file travel
+    as the rows and the file's descriptor: the helper maps the same pages (no copy of the
+    text at all); other texts are copied out compactly (a slice would pickle the whole
+    column's buffers) and sent."""
+    import pyarrow as pa
+
+    from dslint.dataset import SharedText
+
+    if isinstance(texts, Picked):
+        shared = SharedText.of(texts.array)
+        if shared is not None:
+            return helpers.Call("dslint.tokens.worker", "picked_lengths", encoding_name,
+                                shared, texts.rows, pass_fds=(shared.descriptor,))  # fmt: skip
+        texts = texts.to_arrow()
+    compact = pa.concat_arrays(texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts])
+    return helpers.Call("dslint.tokens.worker", "lengths", encoding_name, compact)
+
+
+def _byte_lengths(texts: Any) -> Int64Array:
+    """The UTF-8 size of each text of an Arrow string array or a :class:`Picked` (0: null)."""
+    import pyarrow.compute as pc
+
+    if isinstance(texts, Picked):
+        return texts.byte_lengths()
+    return pc.binary_length(texts).fill_null(0).to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]
 
 
 #: Bump when what a memoised count means changes (the memo key holds dslint's version too).
@@ -242,11 +295,8 @@ class _Memoised:
 
 
 def _byte_size(texts: Any) -> int:
-    """The UTF-8 bytes of an Arrow string array's values."""
-    import pyarrow.compute as pc
-
-    total = pc.sum(pc.binary_length(texts)).as_py()
-    return int(total) if total is not None else 0
+    """The UTF-8 bytes of an Arrow string array's (or a :class:`Picked`'s) values."""
+    return int(_byte_lengths(texts).sum())
 
 
 def _is_count(value: Any) -> bool:
@@ -323,7 +373,8 @@ def _count(
 
     def column(name: str) -> _Column:
         if name not in columns:
-            columns[name] = _Column(messages[name] if name != "tools" else records["tools"])
+            values = messages[name] if name != "tools" else records["tools"]
+            columns[name] = _Column(values, by_rows=name == "text")
         return columns[name]
 
     text = np.zeros(n_rows, dtype=np.int64)

@@ -17,3 +17,13 @@ def lengths(encoding_name: str, texts: Any) -> list[int]:
     from dslint.tokens.encodings import get_encoding
 
     return batched_lengths(get_encoding(encoding_name).encode_ordinary, texts)
+
+
+def picked_lengths(encoding_name: str, shared: Any, rows: Any) -> list[int]:
+    """Counts of some rows of a text column that this process maps from its parent's memory
+    file (``shared``: a dslint.dataset.SharedText), read a batch at a time."""
+    from dslint.tokens.encodings import get_encoding
+    from dslint.tokens.lengths import Picked
+
+    texts = Picked(shared.array(), rows)
+    return batched_lengths(get_encoding(encoding_name).encode_ordinary, texts)
