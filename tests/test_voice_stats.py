@@ -377,3 +377,86 @@ def test_tone_statistics_one_feature_at_a_time_equal_the_matrix(rows: int) -> No
         for mine, theirs in zip(found, expected, strict=True):
             assert np.array_equal(mine, theirs)
         assert expected[2].any() or threshold == 4.0  # flagged rows are compared too
+
+
+def test_voice_rules_read_the_replies_a_block_at_a_time(
+    lint: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checked rows keep no copy of the replies' text: the voice rules read it from the
+    messages' column a block of rows at a time (memory). Every voice finding, with a profile
+    and a Vale style, is the same with blocks of 2 rows as with one block."""
+    import json
+
+    from dslint.rules.voice import _text
+    from dslint.rules.voice._text import RowText, row_text, rows_for_roles
+
+    rng = random.Random(11)
+    replies = [english_reply(rng) for _ in range(120)] + FOREIGN + sample()
+    replies += ["We leverage synergy!!! No worries 🎉🎉 " * 3, "Click here to login. " * 40]
+    rng.shuffle(replies)
+    text = "".join(json.dumps({"messages": [{"role": "user", "content": "Help?"},
+                                            {"role": "assistant", "content": reply}]}) + "\n"
+                   for reply in replies if reply)  # fmt: skip
+    style = tmp_path / "styles" / "House"
+    style.mkdir(parents=True)
+    (style / "Terms.yml").write_text(
+        "extends: substitution\nmessage: \"Use '%s' instead of '%s'.\"\nlevel: error\n"
+        "ignorecase: true\nswap:\n  log in: sign in\n  order: purchase\n"
+    )
+    (tmp_path / "dslint.toml").write_text(
+        f'[tool.dslint.voice]\nprofile = "{ROOT / "rules" / "voice" / "example.toml"}"\n'
+        'vale = ["styles/House"]\n',
+        encoding="utf-8",
+    )
+    config = tmp_path / "dslint.toml"
+
+    def voice() -> list[tuple[Any, ...]]:
+        found = lint(text, select=["V"], config=config)
+        return [(f.code, f.line, f.pointer, f.message, f.column) for f in found]
+
+    whole = voice()
+    monkeypatch.setattr(_text, "BLOCK_ROWS", 2)
+    assert voice() == whole
+    assert {"V001", "V004", "V011", "V012", "V013"} <= {finding[0] for finding in whole}
+
+    dataset = Dataset.__new__(Dataset)
+    messages = pd.DataFrame({"role": ["user", "assistant", "assistant"], "section": "messages",
+                             "record": [0, 0, 1], "pointer": ["/a", "/b", "/c"],
+                             "text": column(["Hi", "Hello there", "Bye"])})  # fmt: skip
+    dataset.messages, dataset.cache = messages, {}
+    rows = rows_for_roles(dataset, ["assistant"])
+    assert "text" not in rows.columns and isinstance(row_text(rows), RowText)
+    assert row_text(rows).iloc[slice(None)].tolist() == ["Hello there", "Bye"]
+    assert row_text(rows).iloc[[1]].tolist() == ["Bye"]
+
+
+def test_system_prompts_equal_the_filtered_frames() -> None:
+    """V009/V010's system prompts are found from masks and positions; they equal the former
+    filtered frames: each record's first system or developer message of its list (DPO
+    ``input`` included, other sections not), the counts and the records with a list."""
+    from dslint.rules.voice.drift import system_prompts
+
+    rows = [  # record, section, role, text
+        (0, "messages", "system", "Be brief."), (0, "messages", "user", "Hi"),
+        (0, "messages", "system", "Second system."), (1, "messages", "user", "No system"),
+        (2, "input", "developer", "Be brief."), (2, "preferred", "assistant", "Ok"),
+        (3, "prompt", "system", "not a list"), (4, "messages", "system", "Be kind."),
+        (5, "messages", None, "no role"), (6, "messages", "system", "Be brief."),
+    ]  # fmt: skip
+    messages = pd.DataFrame({
+        "record": np.array([r[0] for r in rows], dtype=np.int32),
+        "section": pd.Categorical([r[1] for r in rows]),
+        "role": pd.Categorical([r[2] for r in rows]),
+        "text": column([r[3] for r in rows]),
+        "pointer": [f"/p{i}" for i in range(len(rows))],
+    })  # fmt: skip
+    dataset = types.SimpleNamespace(messages=messages, cache={})
+    found = system_prompts(dataset)  # type: ignore[arg-type]
+
+    in_lists = messages[messages["section"].isin(["messages", "input"])]
+    system = in_lists[in_lists["role"].isin(["system", "developer"])]
+    first = system.drop_duplicates("record", keep="first")[["record", "text", "pointer"]]
+    pd.testing.assert_frame_equal(found.frame, first.reset_index(drop=True))
+    pd.testing.assert_series_equal(found.counts, first["text"].value_counts())
+    assert found.chat_records.tolist() == np.unique(in_lists["record"].to_numpy()).tolist()
+    assert found.frame["text"].tolist() == ["Be brief.", "Be brief.", "Be kind.", "Be brief."]

@@ -12,7 +12,7 @@ from pyarrow import ArrowException
 from dslint.dataset import Dataset
 from dslint.finding import Hit, Severity
 from dslint.rules.voice._keys import PROFILE
-from dslint.rules.voice._text import Joined, rows_for_roles
+from dslint.rules.voice._text import Joined, blocks, row_text, rows_for_roles
 from dslint.rules.voice.profile import Profile, compile_entries, load_profile
 from dslint.rules.voice.settings import VoiceSettings, settings
 from dslint.textutil import excerpt
@@ -75,9 +75,7 @@ def profile_matches(rule: Rule, dataset: Dataset) -> list[TermMatch]:
         rows = checked_rows(rule, dataset)
         cached = []
         if profile.pattern is not None and not rows.empty:
-            column = _arrow(rows["text"])
-            candidates = _prefiltered(column, profile.prefilter)
-            subset = column.take(candidates)
+            candidates, subset = _candidates(row_text(rows), profile.prefilter)
             for positions, pattern, entries in _scan_plan(profile, subset):
                 joined = Joined.of(subset.take(positions).to_pylist())
                 for piece, match, offset in joined.scan(pattern):
@@ -90,6 +88,21 @@ def profile_matches(rule: Rule, dataset: Dataset) -> list[TermMatch]:
         dataset.cache[PROFILE + ".matches"] = cached
     matches: list[TermMatch] = cached
     return matches
+
+
+def _candidates(text: Any, prefilter: str) -> tuple[np.ndarray[Any, Any], Any]:
+    """(positions, their texts as one Arrow array) of the rows the prefilter keeps, read a
+    block of rows at a time."""
+    import pyarrow as pa
+
+    positions, pieces = [], []
+    for block in blocks(len(text)):
+        column = _arrow(text.iloc[block])
+        kept = _prefiltered(column, prefilter)
+        positions.append(kept + block.start)
+        pieces.append(column.take(kept))
+    subset = pa.concat_arrays(pieces) if pieces else pa.array([], pa.large_string())
+    return np.concatenate(positions or [np.zeros(0, dtype=np.int64)]), subset
 
 
 def _arrow(text: pd.Series) -> Any:

@@ -32,6 +32,7 @@ from dslint.rules.voice._stats import (
     on_both_cores,
     python_values,
 )
+from dslint.rules.voice._text import row_text
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -240,7 +241,7 @@ def _detect(
     the sample), then the vocabulary, then the detector on the rows still open. The prose is
     read a block of rows at a time; the per-row counts go through the row memos (a re-run
     reads the prose of new and edited rows only, and of those the detector must read)."""
-    text = rows["text"]
+    text = row_text(rows)
     counted = _row_counts(dataset, rows, ("letters", "words"), "", _letters_and_words)
     letters, words = counted["letters"], counted["words"]
     languages = np.full(len(rows), "", dtype=object)
@@ -289,7 +290,7 @@ def _row_counts(
     from dslint.rows import remembered
     from dslint.rules.voice._text import row_positions
 
-    text = rows["text"]
+    text = row_text(rows)
 
     def compute(selected: Any) -> dict[str, Any]:
         whole = isinstance(selected, slice)  # every row: blocks are slices, not copies
@@ -374,7 +375,7 @@ class LanguageMismatch(DatasetRule):
         a consistent dataset.
         """
         code = re.compile(_CODE)
-        texts = [code.sub(" ", text) for text in python_values(rows["text"], mismatched)]
+        texts = [code.sub(" ", text) for text in row_text(rows).iloc[mismatched].tolist()]
         readable = [i for i, text in enumerate(texts) if len(text) > SAMPLE_CHARS
                     and len(LETTER.findall(text[-SAMPLE_CHARS:])) >= self.options.min_letters]  # fmt: skip
         keep = np.ones(len(mismatched), dtype=bool)

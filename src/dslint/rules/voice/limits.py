@@ -19,7 +19,7 @@ from dslint.rule import DatasetRule
 from dslint.rules.voice._keys import COMPLETED, COUNTS, PROFILE, ROWS
 from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
 from dslint.rules.voice._stats import message_counts, sparse_count
-from dslint.rules.voice._text import remembered_count
+from dslint.rules.voice._text import count_by_block, remembered_count, row_text
 from dslint.vale.checks import GRADE_METRICS, TextStatistics
 
 # Emoji and pictographs (the main Unicode blocks), plus regional-indicator flags.
@@ -62,11 +62,18 @@ def counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
         cached = message_counts(dataset, rows, key).copy()
         # Emoji are never ASCII: only rows with a non-ASCII character are counted.
         non_ascii = cached["non_ascii"].to_numpy() > 0
-        text = rows["text"]
-        cached["emoji"] = remembered_count(
-            dataset, rows, "voice.emoji", EMOJI,
-            lambda selected: sparse_count(text.iloc[selected], EMOJI, non_ascii[selected]),
-        )  # fmt: skip
+        text = row_text(rows)
+
+        def emoji(selected: Any) -> Any:
+            # Only the non-ASCII rows' text is read: the others hold no emoji.
+            rows_with = np.arange(len(text))[selected]
+            rows_with = rows_with[non_ascii[rows_with]]
+            found = count_by_block(text, rows_with, lambda block, _: sparse_count(block, EMOJI))
+            result = np.zeros(len(non_ascii[selected]), dtype=np.int64)
+            result[non_ascii[selected]] = found
+            return result
+
+        cached["emoji"] = remembered_count(dataset, rows, "voice.emoji", EMOJI, emoji)
         dataset.cache[cache_key] = cached
     frame: pd.DataFrame = cached
     return frame
@@ -168,9 +175,10 @@ class MissingElement(DatasetRule):
         if not profile.required:
             return
         rows = checked_rows(self, dataset)
+        texts = row_text(rows).tolist()
         for required in profile.required:
             search = required.pattern.search
-            found = np.fromiter((search(t) is not None for t in rows["text"].tolist()),
+            found = np.fromiter((search(t) is not None for t in texts),
                                 dtype=bool, count=len(rows))  # fmt: skip
             for row in np.flatnonzero(~found):
                 hint = f": {required.message}" if required.message else ""

@@ -23,7 +23,7 @@ from dslint.rule import DatasetRule
 from dslint.rules.voice._keys import COMPLETED, COUNTS, PROFILE, ROWS, TONE
 from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
 from dslint.rules.voice._stats import exact_count
-from dslint.rules.voice._text import remembered_count
+from dslint.rules.voice._text import count_by_block, remembered_count, row_text
 from dslint.rules.voice.limits import counts
 
 FIRST_SINGULAR = r"(?i)\b(?:I|me|my|mine|myself)\b|\bI'(?:m|ve|ll|d)\b"
@@ -72,7 +72,7 @@ def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
     if cached is not None:
         frame: pd.DataFrame = cached
         return frame
-    text = rows["text"]
+    text = row_text(rows)
     base = counts(dataset, rows, key)
     plain = base["plain"].to_numpy() > 0
     words = base["words"].to_numpy(dtype=float)
@@ -86,9 +86,11 @@ def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
         (a cheap byte test narrows the regex count to the rows that hold it)."""
 
         def count(selected: Any) -> Any:
-            chosen = text.iloc[selected]
-            candidates = _contains(chosen, literal) if literal is not None else None
-            return exact_count(chosen, pattern, plain[selected], candidates)
+            def in_block(chosen: pd.Series, rows: Any) -> Any:
+                candidates = _contains(chosen, literal) if literal is not None else None
+                return exact_count(chosen, pattern, plain[rows], candidates)
+
+            return count_by_block(text, selected, in_block)
 
         found = remembered_count(dataset, rows, "voice.tone", pattern, count)
         return found.astype(float) * per_words

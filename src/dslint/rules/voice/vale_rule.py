@@ -9,7 +9,7 @@ from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._keys import ROWS, VALE
 from dslint.rules.voice._shared import quote, text_hit, voice_settings
-from dslint.rules.voice._text import rows_for_roles
+from dslint.rules.voice._text import row_text, rows_for_roles
 
 LEVEL_SEVERITY = {
     "suggestion": Severity.INFO,
@@ -53,7 +53,7 @@ class ValeStyle(DatasetRule):
                 "voice: Vale rules not run (kind not supported): " + ", ".join(skipped)
             )
         rows = rows_for_roles(dataset, settings.roles)
-        texts = rows["text"].tolist()
+        texts = row_text(rows).tolist()
         for alert in vale.run(styles, texts, min_level=settings.vale_min_level):
             found = texts[alert.piece][alert.start : alert.end]
             yield text_hit(
