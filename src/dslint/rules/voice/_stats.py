@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dslint.dataset import Dataset, arrow_strings
+from dslint.rules.voice import _text
 from dslint.rules.voice._keys import COUNTS
 from dslint.rules.voice._text import selected_blocks
 
@@ -169,7 +170,7 @@ def byte_counts(text: pd.Series) -> pd.DataFrame:
         out["sentences"][rows] = _per_row(terminal & followed, offsets) * ascii_row
         longest = _ascii_sentence_words(data, word_start, words, ~space & followed, terminal)
         out["sentence_words"][rows] = longest * ascii_row
-    frame: pd.DataFrame = pd.DataFrame(out)
+    frame: pd.DataFrame = pd.DataFrame(out, copy=False)
     return frame
 
 
@@ -233,11 +234,18 @@ def message_counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
 
 
 def _counts_by_block(text: Any, selected: Any) -> pd.DataFrame:
-    """:func:`_message_counts` of the selected rows, read a block of rows at a time."""
-    parts = [_message_counts(text.iloc[rows]) for _, rows in selected_blocks(len(text), selected)]
-    if not parts:
+    """:func:`_message_counts` of the selected rows, read a block of rows at a time (each
+    block's counts written into the whole selection's columns: no concatenated copy)."""
+    size = len(np.arange(len(text))[selected])
+    if size <= _text.BLOCK_ROWS:
         return _message_counts(text.iloc[np.arange(len(text))[selected]])
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    columns = {name: np.zeros(size, dtype=np.int64) for name in COUNT_COLUMNS}
+    for where, rows in selected_blocks(len(text), selected):
+        counted = _message_counts(text.iloc[rows])
+        for name in COUNT_COLUMNS:
+            columns[name][where] = counted[name].to_numpy()
+    frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
+    return frame
 
 
 def _message_counts(text: pd.Series) -> pd.DataFrame:

@@ -59,7 +59,8 @@ def counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
     cache_key = COMPLETED + key
     cached = dataset.cache.get(cache_key)
     if cached is None:
-        cached = message_counts(dataset, rows, key).copy()
+        # A new frame over the same columns (no copy of them): only a column is added.
+        cached = message_counts(dataset, rows, key).copy(deep=False)
         # Emoji are never ASCII: only rows with a non-ASCII character are counted.
         non_ascii = cached["non_ascii"].to_numpy() > 0
         text = row_text(rows)

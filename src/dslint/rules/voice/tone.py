@@ -109,7 +109,8 @@ def style_features(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
             "markdown": rate(MARKDOWN),
             # Flesch-Kincaid with vowel groups as syllables: rough, but the same for all rows.
             "grade": 0.39 * words / sentences + 11.8 * syllables / np.maximum(words, 1) - 15.59,
-        }
+        },
+        copy=False,  # the columns as made, not copied into one block (190 MB at 1M replies)
     )
     dataset.cache[cache_key] = frame
     return frame
