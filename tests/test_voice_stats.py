@@ -389,20 +389,16 @@ def test_voice_rules_read_the_replies_a_block_at_a_time(
 
     from dslint.rules.voice import _text
     from dslint.rules.voice._text import RowText, row_text, rows_for_roles
+    from test_voice import write_style
 
     rng = random.Random(11)
     replies = [english_reply(rng) for _ in range(120)] + FOREIGN + sample()
-    replies += ["We leverage synergy!!! No worries 🎉🎉 " * 3, "Click here to login. " * 40]
+    replies += ["We leverage synergy!!! No worries 🎉🎉 " * 3, "Please log in, perhaps. " * 40]
     rng.shuffle(replies)
     text = "".join(json.dumps({"messages": [{"role": "user", "content": "Help?"},
                                             {"role": "assistant", "content": reply}]}) + "\n"
                    for reply in replies if reply)  # fmt: skip
-    style = tmp_path / "styles" / "House"
-    style.mkdir(parents=True)
-    (style / "Terms.yml").write_text(
-        "extends: substitution\nmessage: \"Use '%s' instead of '%s'.\"\nlevel: error\n"
-        "ignorecase: true\nswap:\n  log in: sign in\n  order: purchase\n"
-    )
+    write_style(tmp_path)  # the House Vale style; its dslint.toml is replaced below
     (tmp_path / "dslint.toml").write_text(
         f'[tool.dslint.voice]\nprofile = "{ROOT / "rules" / "voice" / "example.toml"}"\n'
         'vale = ["styles/House"]\n',
