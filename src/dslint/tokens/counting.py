@@ -205,8 +205,10 @@ def _helper_call(encoding_name: str, texts: Any) -> helpers.Call:
         if shared is not None:
             return helpers.Call("dslint.tokens.worker", "picked_lengths", encoding_name,
                                 shared, texts.rows, pass_fds=(shared.descriptor,))  # fmt: skip
-        texts = texts.to_arrow()
-    compact = pa.concat_arrays(texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts])
+        compact = texts.to_arrow()  # already a new array of its own: no second copy
+    else:
+        chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
+        compact = pa.concat_arrays(chunks)
     return helpers.Call("dslint.tokens.worker", "lengths", encoding_name, compact)
 
 

@@ -23,7 +23,6 @@ import pandas as pd
 from dslint.dataset import Dataset, arrow_strings
 from dslint.rules.voice import _text
 from dslint.rules.voice._keys import COUNTS
-from dslint.rules.voice._text import selected_blocks
 
 # Bytes of text handled at once. Small enough for a chunk's dozen byte masks to stay in the
 # processor's caches: at a million examples byte_counts took 14.9 s with 16 MiB chunks and
@@ -236,14 +235,14 @@ def message_counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
 def _counts_by_block(text: Any, selected: Any) -> pd.DataFrame:
     """:func:`_message_counts` of the selected rows, read a block of rows at a time (each
     block's counts written into the whole selection's columns: no concatenated copy)."""
-    size = len(np.arange(len(text))[selected])
-    if size <= _text.BLOCK_ROWS:
-        return _message_counts(text.iloc[np.arange(len(text))[selected]])
-    columns = {name: np.zeros(size, dtype=np.int64) for name in COUNT_COLUMNS}
-    for where, rows in selected_blocks(len(text), selected):
-        counted = _message_counts(text.iloc[rows])
+    chosen = np.arange(len(text))[selected]
+    if len(chosen) <= _text.BLOCK_ROWS:
+        return _message_counts(text.iloc[chosen])
+    columns = {name: np.zeros(len(chosen), dtype=np.int64) for name in COUNT_COLUMNS}
+    for block in _text.blocks(len(chosen)):
+        counted = _message_counts(text.iloc[chosen[block]])
         for name in COUNT_COLUMNS:
-            columns[name][where] = counted[name].to_numpy()
+            columns[name][block] = counted[name].to_numpy()
     frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
     return frame
 

@@ -70,6 +70,7 @@ class RowText:
     def __init__(self, source: pd.Series, positions: Any) -> None:
         self._source = source
         self._positions = positions
+        self._column: Any = None  # the source as one Arrow array, made on first read
 
     def __len__(self) -> int:
         return len(self._positions)
@@ -83,9 +84,10 @@ class RowText:
 
         from dslint.dataset import arrow_strings
 
+        if self._column is None:  # once, not for every block of every pass
+            self._column = arrow_strings(self._source)
         chosen = self._positions[selection]
-        column = arrow_strings(self._source)
-        taken = column.take(pa.array(np.asarray(chosen, dtype=np.int64)))
+        taken = self._column.take(pa.array(np.asarray(chosen, dtype=np.int64)))
         series: pd.Series = pd.Series(pd.arrays.ArrowStringArray(taken))
         return series
 
@@ -113,19 +115,11 @@ def count_by_block(text: Any, selected: Any, count: Any) -> Any:
     """A per-row count of the ``selected`` rows of ``text`` (a slice or positions):
     ``count(block, rows)`` for each block of them, where ``block`` is the text of ``rows``
     (row positions in ``text``)."""
-    size = len(np.arange(len(text))[selected])
-    result = np.zeros(size, dtype=np.int64)
-    for where, rows in selected_blocks(len(text), selected):
-        result[where] = count(text.iloc[rows], rows)
-    return result
-
-
-def selected_blocks(count: int, selected: Any) -> Iterator[tuple[slice, Any]]:
-    """``selected`` rows of ``count`` (a slice or positions), a block at a time: (where the
-    block's values go in a result for the selection, the block's row positions)."""
-    chosen = np.arange(count)[selected]
+    chosen = np.arange(len(text))[selected]
+    result = np.zeros(len(chosen), dtype=np.int64)
     for block in blocks(len(chosen)):
-        yield block, chosen[block]
+        result[block] = count(text.iloc[chosen[block]], chosen[block])
+    return result
 
 
 #: The key suffix of where a ``rows_for_roles`` frame's rows are in ``dataset.messages``.

@@ -67,11 +67,11 @@ def counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFrame:
 
         def emoji(selected: Any) -> Any:
             # Only the non-ASCII rows' text is read: the others hold no emoji.
-            rows_with = np.arange(len(text))[selected]
-            rows_with = rows_with[non_ascii[rows_with]]
-            found = count_by_block(text, rows_with, lambda block, _: sparse_count(block, EMOJI))
-            result = np.zeros(len(non_ascii[selected]), dtype=np.int64)
-            result[non_ascii[selected]] = found
+            mask = non_ascii[selected]
+            rows_with = np.arange(len(text))[selected][mask]
+            result = np.zeros(len(mask), dtype=np.int64)
+            result[mask] = count_by_block(text, rows_with,
+                                          lambda block, _: sparse_count(block, EMOJI))  # fmt: skip
             return result
 
         cached["emoji"] = remembered_count(dataset, rows, "voice.emoji", EMOJI, emoji)
