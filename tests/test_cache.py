@@ -319,8 +319,8 @@ def test_token_counts_are_encoded_once_per_text_and_the_tokenizer_not_loaded_whe
     loaded: list[str] = []
     real_lengths, real_encoding = counting._lengths, counting.get_encoding
 
-    def lengths(encoding: Any, name: str) -> Any:
-        count = real_lengths(encoding, name)
+    def lengths(name: str) -> Any:
+        count = real_lengths(name)
         return lambda texts: (encoded.extend(texts.to_pylist()), count(texts))[1]
 
     def get_encoding(name: str) -> Any:

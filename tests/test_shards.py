@@ -18,6 +18,7 @@ from conftest import FIXTURES, TODAY, chat
 from dslint import helper, offload, shards
 from dslint.api import check
 from dslint.dataset import GROWABLE_MAPS, DatasetBuilder, SharedText
+from dslint.engine import Engine
 from dslint.loader import Span, read_file
 from dslint.reporters.json import JsonReporter
 
@@ -135,10 +136,23 @@ def test_a_split_check_reports_what_one_core_reports(
     path = varied_file(tmp_path / "data.jsonl")
     validation = tmp_path / "validation.jsonl"
     validation.write_bytes(path.read_bytes()[:200_000])
+    ran: list[str] = []
+    collect = Engine.collect
+
+    def spy(self: Engine, rule: Any, dataset: Any) -> Any:
+        ran.append(rule.code)
+        return collect(self, rule, dataset)
+
+    monkeypatch.setattr(Engine, "collect", spy)
     split = run(path, validation=[validation])
     # Both halves of both files were read in a helper, and the duplicate rules ran in one.
     assert len(helper_pids) == 2 and os.getpid() not in helper_pids
     assert len(offloaded_pids) == 1 and os.getpid() not in offloaded_pids
+    # Meanwhile the token rules, which split their own work over both cores, ran last here
+    # (DatasetRule.splits_over_cores); the report keeps the rule order all the same.
+    tokens = [i for i, code in enumerate(ran) if code.startswith("T")]
+    assert tokens and tokens == list(range(len(ran) - len(tokens), len(ran))), ran
+    assert not any(code.startswith("D") for code in ran)
     monkeypatch.setenv("DSLINT_WORKERS", "1")
     helper_pids.clear()
     offloaded_pids.clear()

@@ -234,8 +234,8 @@ def test_each_distinct_string_is_encoded_once(tmp_path: Path, monkeypatch) -> No
     seen: list[str] = []
     original = counting._lengths
 
-    def spy(encoding: Any, name: str) -> Any:
-        inner = original(encoding, name)
+    def spy(name: str) -> Any:
+        inner = original(name)
 
         def lengths(texts: Any) -> list[int]:  # an Arrow string array
             seen.extend(texts.to_pylist())
@@ -285,7 +285,16 @@ def test_a_helper_process_gives_the_same_counts(tmp_path: Path, monkeypatch) -> 
         start(self, module, name, *args, **kwargs)
 
     monkeypatch.setattr(helper.Call, "__init__", spy_start)
+    load = counting.get_encoding
+
+    def spy_load(name: str) -> Any:
+        called.append("load")
+        return load(name)
+
+    monkeypatch.setattr(counting, "get_encoding", spy_load)
     assert dataset_of(path, "gpt-4o-mini").records["tokens"].tolist() == serial
+    # The helper is on its way before this process loads its encoding: the loads overlap.
+    assert "load" in called and called.index("load") > 0
     assert answered and all(isinstance(value, list) and value for value in answered)
     if GROWABLE_MAPS and hasattr(os, "memfd_create"):
         # The text column's distinct texts go as rows of the memory file the helper maps.

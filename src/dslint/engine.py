@@ -510,6 +510,8 @@ class Engine:
         helper = offload.Offloaded(self, dataset, away) if away else None
         results: dict[str, tuple[list[Hit], list[str]]] = {}
         here = [rule for rule in self.dataset_rules if rule not in away]
+        if helper is not None:  # see DatasetRule.splits_over_cores; reported in rule order
+            here.sort(key=lambda rule: type(rule).splits_over_cores)
         try:
             for position, dataset_rule in enumerate(here):
                 self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")

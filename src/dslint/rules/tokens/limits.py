@@ -60,6 +60,7 @@ class OverLimit(DatasetRule):
     code = "T001"
     name = "over-token-limit"
     category = Category.TOKENS
+    splits_over_cores = True  # the counting (dslint.tokens.counting)
     severity = Severity.ERROR
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
@@ -120,6 +121,7 @@ class NearLimit(DatasetRule):
     code = "T002"
     name = "near-token-limit"
     category = Category.TOKENS
+    splits_over_cores = True
     severity = Severity.WARNING
     options_type = NearLimitOptions
 
@@ -151,6 +153,7 @@ class AssistantTruncated(DatasetRule):
     code = "T003"
     name = "assistant-truncated-away"
     category = Category.TOKENS
+    splits_over_cores = True
     severity = Severity.ERROR
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
@@ -211,6 +214,7 @@ class ToolDefinitionsShare(DatasetRule):
     code = "T004"
     name = "tool-definitions-share"
     category = Category.TOKENS
+    splits_over_cores = True
     severity = Severity.INFO
     options_type = ToolShareOptions
 
