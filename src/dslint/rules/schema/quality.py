@@ -91,11 +91,15 @@ class SurroundingWhitespace(RecordRule):
     def check(self, record: Record) -> Iterator[Hit]:
         from dslint.rules.schema.structure import content_strings
 
-        roles = {ref.pointer: ref.role for ref in iter_messages(record)}
+        roles: dict[str, str | None] | None = None  # made for the first padded text only
         for pointer, text in content_strings(record):
+            if not _padded(text):
+                continue  # empty content is Q001's
+            if roles is None:
+                roles = {ref.pointer: ref.role for ref in iter_messages(record)}
             role = roles.get(pointer.split("/content")[0])
-            if role in PROMPT_ROLES or not _padded(text):
-                continue  # prompts are Q003's; empty content is Q001's
+            if role in PROMPT_ROLES:
+                continue  # prompts are Q003's
             yield Hit(
                 f"{_where(text)} whitespace around the {role or 'text'} content; strip it",
                 pointer,
