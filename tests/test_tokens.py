@@ -341,6 +341,51 @@ def test_dpo_counts_the_longer_sequence(tmp_path: Path) -> None:
     assert dataset.records["assistant_tokens"].tolist() == [n("A much, much longer reply.")]
 
 
+def test_each_message_ends_where_its_sequence_says(tmp_path: Path) -> None:
+    """``message_end`` (where a row ends in the sequence the model reads: tool definitions,
+    the main messages in order, then an output section after them) against that definition
+    written out row by row, on DPO lines with tools, chat lines and a multi-part message."""
+    tools = [{"type": "function", "function": {"name": "quote", "description": "A quote."}}]
+    lines = [
+        {
+            "input": {"messages": [{"role": "system", "content": "Be brief."},
+                                   {"role": "user", "content": "Pick one"}], "tools": tools},
+            "preferred_output": [{"role": "assistant", "content": "A short one."}],
+            "non_preferred_output": [{"role": "assistant", "content": "A longer reply here."}],
+        },
+        chat("Hello there", "Hi! How can I help?", system="You help."),
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "Part one"},
+                                                   {"type": "text", "text": "part two"}]},
+                      {"role": "assistant", "content": "Both parts read."}]},
+        {
+            "input": {"messages": [{"role": "user", "content": "Again"}]},
+            "preferred_output": [{"role": "assistant", "content": "Yes."}],
+            "non_preferred_output": [{"role": "assistant", "content": "No."}],
+        },
+    ]  # fmt: skip
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(jsonl(*lines), encoding="utf-8")
+    dataset = dataset_of(path, "gpt-4.1-mini", combine_files=True)
+    counts = count_tokens(dataset)
+    messages = dataset.messages
+    tokens = counts.message_tokens.to_numpy(dtype="int64")
+    ends = counts.message_end.to_numpy(dtype="int64")
+    outputs = set(counting.OUTPUT_SECTIONS)
+    expected = []
+    pairs = zip(messages["record"], messages["section"], strict=True)
+    for position, (record, section) in enumerate(pairs):
+        same = (messages["record"] == record).to_numpy()
+        rows = [r for r in range(position + 1) if same[r] and messages["section"].iat[r] == section]
+        end = int(counts.records["tool_tokens"].loc[record]) + int(tokens[rows].sum())
+        if section in outputs:
+            main = [r for r in range(len(messages)) if same[r]
+                    and messages["section"].iat[r] not in outputs]  # fmt: skip
+            end += int(tokens[main].sum())
+        expected.append(end)
+    assert ends.tolist() == expected
+    assert counts.records["tool_tokens"].iloc[0] > 0 and "preferred" in set(messages["section"])
+
+
 def test_empty_and_unparseable_files_count_nothing(lint) -> None:  # type: ignore[no-untyped-def]
     assert lint("", select=["T"]) == []
     assert lint("{bad\n", select=["T"]) == []

@@ -37,6 +37,7 @@ import pandas as pd
 from dslint import helper as helpers
 from dslint import models
 from dslint.dataset import arrow_strings
+from dslint.memory import give_back
 from dslint.tokens import images, plain, tooldefs
 from dslint.tokens import lengths as text_lengths
 from dslint.tokens.encodings import get_encoding
@@ -116,6 +117,8 @@ class _Column:
             else:
                 dictionaries.append(encoded.dictionary)
             base += len(encoded.dictionary)
+            del encoded
+            give_back()
         self.codes = np.concatenate(codes or [np.zeros(0, dtype=np.int64)])
         if by_rows:
             self.uniques = Picked(array, np.concatenate(firsts or [np.zeros(0, np.int64)]))
@@ -363,14 +366,21 @@ def _count(
     )
     record_legacy = records["format"].astype(object).eq("legacy").to_numpy()
 
+    # Per-row arrays are a megabyte per 131,072 rows per byte of their type (44 MB for an
+    # int64 at a million examples): sections are compared by their category codes and the
+    # encodings per record, not as an object array per row.
     row_record = messages["record"].to_numpy()  # int32: a view, not a copy
     row_counted = record_counted[row_record] if n_rows else np.zeros(0, dtype=bool)
-    row_encoding = record_encoding[row_record] if n_rows else np.zeros(0, dtype=object)
-    section = messages["section"].astype(object).to_numpy()
-    is_output = np.isin(section, OUTPUT_SECTIONS)
-    is_legacy = np.isin(section, LEGACY_SECTIONS)
-    message_index = messages["message"].to_numpy(dtype=np.int64)
     section_code = messages["section"].cat.codes.to_numpy()
+    sections = list(messages["section"].cat.categories)
+
+    def in_sections(names: tuple[str, ...]) -> BoolArray:
+        codes = [code for code, name in enumerate(sections) if name in names]
+        return np.isin(section_code, codes)
+
+    is_output = in_sections(OUTPUT_SECTIONS)
+    is_legacy = in_sections(LEGACY_SECTIONS)
+    message_index = messages["message"].to_numpy()  # int16 (or int32): a view
     group_start = np.ones(n_rows, dtype=bool)  # first row of a (record, section) run
     group_start[1:] = (row_record[1:] != row_record[:-1]) | (section_code[1:] != section_code[:-1])
     first_row = group_start.copy()  # first row of a message
@@ -391,7 +401,7 @@ def _count(
     for encoding_name in sorted({e for e in record_encoding[record_counted]}):
         memoised = _Memoised(encoding_name)
         lengths = memoised.lengths
-        rows = row_counted & (row_encoding == encoding_name)
+        rows = row_counted & (record_encoding == encoding_name)[row_record]
         heads = rows & overhead_rows
         text += _text_tokens(dataset, rows, memoised, column)
         calls += column("tool_calls").tokens(heads, lengths)
@@ -404,7 +414,10 @@ def _count(
             memoised.tool_lengths(constants["tools"][encoding_name]),
         )
     overhead += np.where(overhead_rows, per_message, 0) + calls + image_tokens
+    record_images = np.rint(np.bincount(row_record, weights=image_tokens, minlength=n_records))
+    del image_tokens
     tokens = text + overhead
+    del overhead
 
     # Per-record sums: the main sequence, and the longest ending (DPO outputs, completions).
     def per_record(mask: BoolArray) -> Int64Array:
@@ -413,6 +426,7 @@ def _count(
 
     assistant_rows = (messages["role"] == "assistant").fillna(False).to_numpy(dtype=bool)
     learned = text + calls
+    del text, calls
 
     def assistant(mask: BoolArray) -> Int64Array:
         mask = mask & assistant_rows
@@ -423,7 +437,7 @@ def _count(
     longest = np.zeros(n_records, dtype=np.int64)
     longest_assistant = np.zeros(n_records, dtype=np.int64)
     for name in OUTPUT_SECTIONS:
-        in_section = section == name
+        in_section = in_sections((name,))
         section_tokens = per_record(in_section)
         longer = section_tokens > longest
         longest = np.where(longer, section_tokens, longest)
@@ -434,12 +448,15 @@ def _count(
 
     # Where each row ends in its sequence: tool definitions, then the messages in order;
     # an ending section follows the main one.
-    running = np.cumsum(tokens)
+    # In place where it can be: each of these is a full column.
+    message_end = np.cumsum(tokens)  # the running total, then the end within its group
     group_id = np.cumsum(group_start) - 1
-    before_group = (running - tokens)[group_start]
-    within = running - before_group[group_id] if n_rows else running
-    offset = tool_tokens[row_record] + np.where(is_output, main[row_record], 0)
-    message_end = within + offset
+    before_group = (message_end - tokens)[group_start]
+    if n_rows:
+        message_end -= before_group[group_id]
+    del group_id
+    message_end += tool_tokens[row_record]
+    message_end += np.where(is_output, main[row_record], 0)
 
     missing = ~record_counted
     frame = pd.DataFrame(
@@ -447,12 +464,7 @@ def _count(
             "tokens": _nullable(record_tokens, missing),
             "assistant_tokens": _nullable(record_assistant, missing),
             "tool_tokens": _nullable(tool_tokens, missing),
-            "image_tokens": _nullable(
-                np.rint(np.bincount(row_record, weights=image_tokens, minlength=n_records)).astype(
-                    np.int64
-                ),
-                missing,
-            ),
+            "image_tokens": _nullable(record_images.astype(np.int64), missing),
         },
         index=records.index,
     )
