@@ -322,7 +322,7 @@ def test_language_detection_by_blocks_equals_one_pass(
     vocabulary shortcut and the detector alike, with rows of code, URLs and other scripts."""
     from concurrent.futures import Future
 
-    from dslint.rules.voice import language
+    from dslint.rules.voice import _text, language
     from dslint.rules.voice.language import LanguageOptions, _detect, identifier
 
     rng = random.Random(5)
@@ -335,7 +335,7 @@ def test_language_detection_by_blocks_equals_one_pass(
     monkeypatch.setattr(language, "SAMPLE_MESSAGES", sample_size)
     results = []
     for block in (10**6, 7):
-        monkeypatch.setattr(language, "DETECT_BLOCK_ROWS", block)
+        monkeypatch.setattr(_text, "BLOCK_ROWS", block)
         results.append(_detect(Dataset(rows, rows), rows, LanguageOptions(), model))
     pd.testing.assert_frame_equal(results[0], results[1])
     assert set(results[0]["language"]) >= {"en", ""} and len(set(results[0]["language"])) > 3

@@ -32,7 +32,7 @@ from dslint.rules.voice._stats import (
     on_both_cores,
     python_values,
 )
-from dslint.rules.voice._text import row_text
+from dslint.rules.voice._text import blocks, row_text
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -50,7 +50,6 @@ class LanguageOptions:
 
 
 SAMPLE_MESSAGES = 2000
-DETECT_BLOCK_ROWS = 131_072
 _TOKEN = re.compile(r"[^\W\d_]{2,}")
 
 
@@ -148,13 +147,6 @@ def _vocabulary(
     share = _count(prose, pattern) / np.maximum(words_in[sample].astype(float), 1.0)
     in_dominant = [position for position, language, _ in sure if language == dominant]
     return _Vocabulary(dominant, pattern, max(0.2, float(np.quantile(share[in_dominant], 0.05))))
-
-
-def _blocks(count: int) -> Iterator[slice]:
-    """Rows in blocks of DETECT_BLOCK_ROWS: the 400-character prose of a whole column was the
-    largest copy of a check at a million examples (0.8 GB); a block's is a tenth of that."""
-    for start in range(0, count, DETECT_BLOCK_ROWS):
-        yield slice(start, min(start + DETECT_BLOCK_ROWS, count))
 
 
 def _count(prose: pd.Series, pattern: str) -> Any:
@@ -262,7 +254,9 @@ def _detect(
             languages[clear], confidence[clear] = vocabulary.language, 1.0
             candidates = candidates[share < vocabulary.threshold]
     memo: dict[str, tuple[str, float]] = {}  # distinct prose -> result, across blocks
-    for block in _blocks(len(candidates)):
+    # By blocks (_text.blocks): the 400-character prose of a whole column was the largest
+    # copy of a check at a million examples (0.8 GB); a block's is a tenth of that.
+    for block in blocks(len(candidates)):
         mine = candidates[block]
         values = python_values(_prose(text.iloc[mine]), np.arange(len(mine)))
         distinct = [v for v in dict.fromkeys(values) if v not in memo]
@@ -296,7 +290,7 @@ def _row_counts(
         whole = isinstance(selected, slice)  # every row: blocks are slices, not copies
         chosen = np.arange(len(text))[selected]
         result = {c: np.zeros(len(chosen), dtype=np.int64) for c in columns}
-        for block in _blocks(len(chosen)):
+        for block in blocks(len(chosen)):
             found = count(_prose(text.iloc[block if whole else chosen[block]]))
             for c in columns:
                 result[c][block] = found[c]
