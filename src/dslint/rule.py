@@ -107,10 +107,10 @@ class DatasetRule(Rule):
     #: An entry a rule reads without declaring it is made again if it was dropped (time,
     #: never a wrong result); one that no rule declares is kept.
     shares: ClassVar[tuple[str, ...]] = ()
-    #: True when the rule's work spreads over both cores of itself (token counting starts a
+    #: True when the rule spreads its own work over both cores (token counting starts a
     #: helper process for part of its texts). While another family runs in a helper
-    #: (dslint.offload), the engine runs such rules after the others: the helper's core is
-    #: then more often free again, where earlier three processes shared two cores.
+    #: (dslint.offload), the engine runs such rules after the others, when that helper's core
+    #: is more often free again: run earlier, three processes shared two cores.
     splits_over_cores: ClassVar[bool] = False
 
     def check(self, dataset: Dataset) -> Iterable[Hit]:
