@@ -105,8 +105,16 @@ class Picked:
         return offsets[self.rows].astype(np.int64), offsets[self.rows + 1].astype(np.int64)
 
     def _valid(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
-        valid = self.array.is_valid().to_numpy(zero_copy_only=False)
-        return np.asarray(valid[self.rows], dtype=bool)
+        """Whether each picked text is not null: its bit in the array's validity bitmap
+        (least significant bit first), read for the picked rows only, not the whole array
+        (to_pylist asks once per batch)."""
+        bitmap = self.array.buffers()[0]
+        if bitmap is None:
+            return np.ones(len(self.rows), dtype=bool)
+        bits = np.frombuffer(bitmap, dtype=np.uint8)
+        at = self.rows + self.array.offset
+        valid: np.ndarray[Any, np.dtype[np.bool_]] = ((bits[at >> 3] >> (at & 7)) & 1) > 0
+        return valid
 
 
 def batched_lengths(encode: Callable[[str], list[int]], texts: Any) -> list[int]:

@@ -238,11 +238,7 @@ def _counts_by_block(text: Any, selected: Any) -> pd.DataFrame:
     chosen = np.arange(len(text))[selected]
     if len(chosen) <= _text.BLOCK_ROWS:
         return _message_counts(text.iloc[chosen])
-    columns = {name: np.zeros(len(chosen), dtype=np.int64) for name in COUNT_COLUMNS}
-    for block in _text.blocks(len(chosen)):
-        counted = _message_counts(text.iloc[chosen[block]])
-        for name in COUNT_COLUMNS:
-            columns[name][block] = counted[name].to_numpy()
+    columns = _text.columns_by_block(text, selected, COUNT_COLUMNS, _message_counts)
     frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
     return frame
 

@@ -10,7 +10,7 @@ again on their own: the result is exactly what a per-piece scan would give.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,23 @@ def blocks(count: int) -> Iterator[slice]:
     """``count`` rows in slices of BLOCK_ROWS."""
     for start in range(0, count, BLOCK_ROWS):
         yield slice(start, min(start + BLOCK_ROWS, count))
+
+
+def columns_by_block(
+    text: Any, selected: Any, columns: Sequence[str], count: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """Per-row int64 ``columns`` of the ``selected`` rows of ``text`` (``slice(None)``, as
+    the row memos ask for every row, or positions): ``count(block)`` gives each column's
+    values for the text of a block of them, written into whole columns (no concatenated
+    copy of the blocks)."""
+    every = isinstance(selected, slice)  # every row: the blocks are slices, not positions
+    chosen = np.arange(len(text))[selected]
+    result = {name: np.zeros(len(chosen), dtype=np.int64) for name in columns}
+    for block in blocks(len(chosen)):
+        counted = count(text.iloc[block if every else chosen[block]])
+        for name in columns:
+            result[name][block] = counted[name]
+    return result
 
 
 def count_by_block(text: Any, selected: Any, count: Any) -> Any:

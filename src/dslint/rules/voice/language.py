@@ -32,7 +32,7 @@ from dslint.rules.voice._stats import (
     on_both_cores,
     python_values,
 )
-from dslint.rules.voice._text import blocks, row_text
+from dslint.rules.voice._text import blocks, columns_by_block, row_text
 
 # How much of a message the detector reads: enough for a confident answer, and it keeps
 # the cost per message flat on long replies.
@@ -287,14 +287,7 @@ def _row_counts(
     text = row_text(rows)
 
     def compute(selected: Any) -> dict[str, Any]:
-        whole = isinstance(selected, slice)  # every row: blocks are slices, not copies
-        chosen = np.arange(len(text))[selected]
-        result = {c: np.zeros(len(chosen), dtype=np.int64) for c in columns}
-        for block in blocks(len(chosen)):
-            found = count(_prose(text.iloc[block if whole else chosen[block]]))
-            for c in columns:
-                result[c][block] = found[c]
-        return result
+        return columns_by_block(text, selected, columns, lambda block: count(_prose(block)))
 
     positions = row_positions(dataset, rows)
     if positions is None:

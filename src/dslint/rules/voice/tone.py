@@ -149,12 +149,12 @@ def _robust_outliers(
         fallback = np.cumsum(deviation)[-1] / len(deviation) * 1.2533
         median[index] = middle
         spread[index] = mad / 0.6745 if mad > 0 else fallback
-        difference = column - middle
+        distance = np.abs(column - middle)  # |d| / s is |d / s| exactly for s > 0
         if spread[index] > 0:
-            far = np.abs(difference / spread[index]) >= threshold
+            far = distance / spread[index] >= threshold
         else:  # no spread: every z-score is 0
             far = np.full(len(column), threshold <= 0)
-        outlier[:, index] = far & (np.abs(difference) >= floors[index]) & eligible
+        outlier[:, index] = far & (distance >= floors[index]) & eligible
     return median, spread, outlier
 
 
