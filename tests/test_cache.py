@@ -599,6 +599,59 @@ def test_row_memo_values_follow_moved_lines_and_subsets_merge(tmp_path: Path) ->
     assert not row_memo(second, "messages", "test.n", "2").recall()[1].any()
 
 
+def test_remembered_columns_without_a_cache_are_computed_once_for_every_row(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from dslint.dataset import Dataset
+    from dslint.rows import RowStore, remembered, row_memo
+
+    records = pd.DataFrame({"content_hash": [11, 12, 13], "format": pd.Categorical(["chat"] * 3)})
+    messages = pd.DataFrame({"record": np.array([0, 0, 1, 2], dtype=np.int32)})
+    rows = np.array([0, 2, 3])  # positions in the messages frame
+    asked: list[Any] = []
+
+    def compute(selected: Any) -> dict[str, Any]:
+        asked.append(selected)
+        chosen = np.arange(len(rows))[selected]
+        return {"n": (rows[chosen] * 10).astype(np.int32), "m": rows[chosen] + 1}
+
+    no_cache = Dataset(records, messages)
+    # Every row is new: its "last run" is a read-only view, not a column allocated per memo.
+    previous = row_memo(no_cache, "messages", "test.n", "1").previous
+    assert previous.tolist() == [-1] * 4 and not previous.flags.writeable
+    values = remembered(no_cache, "messages", "test", "1", ("n", "m"), rows, compute)
+    assert asked == [slice(None)]  # once, for all rows
+    assert {k: (v.dtype, v.tolist()) for k, v in values.items()} == {
+        "n": (np.int64, [0, 20, 30]),
+        "m": (np.int64, [1, 3, 4]),
+    }
+    asked.clear()
+    empty = remembered(no_cache, "messages", "test", "1", ("n",), rows[:0], compute)
+    assert asked == [] and empty["n"].dtype == np.int64 and len(empty["n"]) == 0
+
+    # With a cache whose last run kept one column of two, nothing is recalled: the rows are
+    # computed again, all of them, and both columns kept for the next run.
+    cached = Dataset(records, messages)
+    cached.rows = RowStore(tmp_path / "rows-test.npz")
+    row_memo(cached, "messages", "test.n", "1").keep(np.array([7, 7, 7]), rows=rows)
+    cached.rows.save(cached)
+    again = Dataset(records, messages)
+    again.rows = RowStore(tmp_path / "rows-test.npz")
+    values = remembered(again, "messages", "test", "1", ("n", "m"), rows, compute)
+    assert asked == [slice(None)] and values["n"].tolist() == [0, 20, 30]
+    assert sorted(again.rows.kept) == ["messages:test.m@" + _version_name("1"),
+                                       "messages:test.n@" + _version_name("1")]  # fmt: skip
+
+
+def _version_name(version: str) -> str:
+    import hashlib
+
+    return hashlib.blake2b(version.encode(), digest_size=8).hexdigest()
+
+
 def test_row_memos_are_kept_per_dataset(workdir: Path) -> None:
     examples = family_dataset()
     (workdir / "a.jsonl").write_text(jsonl(*examples[:25]), encoding="utf-8")

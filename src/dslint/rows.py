@@ -69,6 +69,12 @@ class RowMemo:
         known = mapped & (values != missing)
         return values, known
 
+    @property
+    def keeps(self) -> bool:
+        """Whether :meth:`keep` remembers anything (a cache is on): a caller need not make
+        a full column for it otherwise."""
+        return self._store is not None
+
     def keep(self, values: Any, missing: int | float = -1, rows: Any = None) -> None:
         """This run's values of every row (or of the positions ``rows``, ``missing`` for the
         others), remembered for the next run."""
@@ -233,7 +239,9 @@ def row_memo(dataset: Dataset, frame: str, namespace: str, version: str = "") ->
     name = f"{namespace}@{hashlib.blake2b(version.encode(), digest_size=8).hexdigest()}"
     if store is None:
         rows = len(dataset.records if frame == "records" else dataset.messages)
-        return RowMemo(None, name, np.full(rows, -1, dtype=np.int64), None)
+        # Every row new, as a read-only view of one -1: a run without a cache does not
+        # allocate a column per memo (44 MB each over the messages of a million examples).
+        return RowMemo(None, name, np.broadcast_to(np.int64(-1), (rows,)), None)
     return store.memo(dataset, frame, name)
 
 
@@ -252,20 +260,27 @@ def remembered(
     returns each column for those rows, by name: a dict or a frame). Each
     column is its own memo (``namespace.column``), all at ``version``."""
     memos = {c: row_memo(dataset, frame, f"{namespace}.{c}", version) for c in columns}
-    values: dict[str, Any] = {}
-    known = np.ones(len(rows), dtype=bool)
-    for column, memo in memos.items():
-        values[column], recalled = memo.recall(rows=rows)
-        known &= recalled
-    missing = np.flatnonzero(~known)
-    if len(missing):
-        fresh = compute(slice(None) if len(missing) == len(rows) else missing)
-        for column in columns:
-            fresh_values = np.asarray(fresh[column], dtype=np.int64)
-            if len(missing) == len(rows):
-                values[column] = fresh_values
-            else:
-                values[column][missing] = fresh_values
+    if any(memo.old is None for memo in memos.values()) or not len(rows):
+        # Nothing to recall (no cache, or a column the last run did not keep): every row is
+        # computed, without first filling a column per memo with "unknown".
+        fresh = compute(slice(None)) if len(rows) else {}
+        values = {c: np.asarray(fresh[c], dtype=np.int64) if len(rows) else
+                  np.zeros(0, dtype=np.int64) for c in columns}  # fmt: skip
+    else:
+        values = {}
+        known = np.ones(len(rows), dtype=bool)
+        for column, memo in memos.items():
+            values[column], recalled = memo.recall(rows=rows)
+            known &= recalled
+        missing = np.flatnonzero(~known)
+        if len(missing):
+            fresh = compute(slice(None) if len(missing) == len(rows) else missing)
+            for column in columns:
+                fresh_values = np.asarray(fresh[column], dtype=np.int64)
+                if len(missing) == len(rows):
+                    values[column] = fresh_values
+                else:
+                    values[column][missing] = fresh_values
     for column, memo in memos.items():
         memo.keep(values[column], rows=rows)
     return values

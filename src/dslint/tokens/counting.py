@@ -96,11 +96,11 @@ class _Column:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        self.codes: Int64Array
+        self.codes: np.ndarray[Any, Any]  # narrow ints: int8 to int64
         self.uniques: Any
         if isinstance(values.dtype, pd.CategoricalDtype):
             # Already factorised: its categories are the distinct values.
-            self.codes = values.cat.codes.to_numpy(dtype=np.int64)
+            self.codes = values.cat.codes.to_numpy()  # int8 to int32: narrow per-row codes
             categories = pa.array(values.cat.categories.array, pa.large_string())
             self.uniques = pa.chunked_array([categories], type=pa.large_string())
             return
@@ -111,7 +111,11 @@ class _Column:
         for start in range(0, len(array), ENCODE_ROWS):
             encoded = pc.dictionary_encode(array.slice(start, ENCODE_ROWS))
             local = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-            codes.append(np.where(local >= 0, local.astype(np.int64) + base, -1))
+            # int32 codes while they fit: a full column of them at half an int64's size.
+            wide = np.int64 if base + len(encoded.dictionary) >= 2**31 else np.int32
+            codes.append(
+                np.where(local >= 0, local.astype(wide) + base, -1).astype(wide, copy=False)
+            )
             if by_rows:
                 firsts.append(_first_rows(local, len(encoded.dictionary)) + start)
             else:
@@ -119,7 +123,7 @@ class _Column:
             base += len(encoded.dictionary)
             del encoded
             give_back()
-        self.codes = np.concatenate(codes or [np.zeros(0, dtype=np.int64)])
+        self.codes = np.concatenate(codes or [np.zeros(0, dtype=np.int32)])
         if by_rows:
             self.uniques = Picked(array, np.concatenate(firsts or [np.zeros(0, np.int64)]))
         else:
@@ -331,6 +335,10 @@ def count(dataset: Dataset) -> Counts:
     counts = count_with(dataset, encoding_by_path)
     dataset.messages["tokens"] = counts.message_tokens
     dataset.messages["token_end"] = counts.message_end
+    # pandas stores a copy of an array set as a column: the counts keep the frame's copies,
+    # not a second pair of full columns (100 MB at a million examples).
+    counts.message_tokens = dataset.messages["tokens"].array
+    counts.message_end = dataset.messages["token_end"].array
     for column in RECORD_COLUMNS:
         dataset.records[column] = counts.records[column]
     memo["frames"] = counts
@@ -491,21 +499,33 @@ def _text_tokens(
     from dslint.rows import row_memo
 
     memo = row_memo(dataset, "messages", "tokens.text", memoised.version)
-    counts, known = memo.recall()
-    missing = rows & ~known
-    if not known.any():
+    # Each full column here is 44 MB over the message rows of a million examples: none is
+    # made for a memo that knows nothing (a first run) or keeps nothing (no cache).
+    counts: Int64Array
+    known = None
+    if memo.old is not None:
+        counts, known = memo.recall()
+    if known is None or not known.any():
         counts = column("text").tokens(rows, memoised.lengths)  # the whole column, factorised
-    elif missing.any():
-        texts = arrow_strings(dataset.messages["text"]).take(pa.array(np.flatnonzero(missing)))
-        encoded = pc.dictionary_encode(texts)
-        per_text = np.asarray(memoised.lengths(encoded.dictionary), dtype=np.int64)
-        counts[missing] = per_text[encoded.indices.to_numpy(zero_copy_only=False)]
-    memo.keep(np.where(rows, counts, -1))
-    return np.where(rows, counts, 0)
+    else:
+        missing = rows & ~known
+        if missing.any():
+            where = pa.array(np.flatnonzero(missing))
+            encoded = pc.dictionary_encode(arrow_strings(dataset.messages["text"]).take(where))
+            per_text = np.asarray(memoised.lengths(encoded.dictionary), dtype=np.int64)
+            counts[missing] = per_text[encoded.indices.to_numpy(zero_copy_only=False)]
+    if memo.keeps:
+        memo.keep(np.where(rows, counts, -1))
+    counts[~rows] = 0
+    return counts
 
 
 def _nullable(values: Int64Array, missing: BoolArray) -> pd.arrays.IntegerArray:
-    return pd.arrays.IntegerArray(values.astype(np.int64), missing.astype(bool))
+    # The arrays as they are where they have the types already (the counts are made here
+    # and not changed after): a copy of each would be a full column more.
+    return pd.arrays.IntegerArray(
+        values.astype(np.int64, copy=False), missing.astype(bool, copy=False)
+    )
 
 
 def _image_tokens(column: _Column, rows: BoolArray, prices: images.ImagePrices) -> Int64Array:
@@ -534,9 +554,10 @@ def _estimated_images(
     valid = rows & (column.codes >= 0)
     per_row = np.zeros(len(column.codes), dtype=np.int64)
     per_row[valid] = per_unique[column.codes[valid]]
-    paths = records["path"].astype(object).to_numpy()[row_record]
+    estimated = per_row > 0
+    paths = records["path"].astype(object).to_numpy()[row_record[estimated]]
     found: dict[str, int] = {}
-    for path, number in zip(paths[per_row > 0], per_row[per_row > 0], strict=True):
+    for path, number in zip(paths, per_row[estimated], strict=True):
         found[str(path)] = found.get(str(path), 0) + int(number)
     return found
 
