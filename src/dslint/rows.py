@@ -245,6 +245,13 @@ def row_memo(dataset: Dataset, frame: str, namespace: str, version: str = "") ->
     return store.memo(dataset, frame, name)
 
 
+def _integers(values: Any) -> Any:
+    """A computed column as integers: as it is when it has an integer type already (a
+    narrow type is the caller's choice of room), else as int64."""
+    array = np.asarray(values)
+    return array if array.dtype.kind in "iu" else array.astype(np.int64)
+
+
 def remembered(
     dataset: Dataset,
     frame: str,
@@ -258,14 +265,15 @@ def remembered(
     the last run's values where every column is known, ``compute(selected)`` for the others
     (``selected``: positions in ``rows``, or a slice of all of them when none is known; it
     returns each column for those rows, by name: a dict or a frame). Each
-    column is its own memo (``namespace.column``), all at ``version``."""
+    column is its own memo (``namespace.column``), all at ``version``. Columns computed
+    whole keep their integer type; where values were recalled they are int64."""
     memos = {c: row_memo(dataset, frame, f"{namespace}.{c}", version) for c in columns}
     if any(memo.old is None for memo in memos.values()) or not len(rows):
         # Nothing to recall (no cache, or a column the last run did not keep): every row is
         # computed, without first filling a column per memo with "unknown".
         fresh = compute(slice(None)) if len(rows) else {}
-        values = {c: np.asarray(fresh[c], dtype=np.int64) if len(rows) else
-                  np.zeros(0, dtype=np.int64) for c in columns}  # fmt: skip
+        values = {c: _integers(fresh[c]) if len(rows) else np.zeros(0, dtype=np.int64)
+                  for c in columns}  # fmt: skip
     else:
         values = {}
         known = np.ones(len(rows), dtype=bool)

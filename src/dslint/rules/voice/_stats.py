@@ -239,7 +239,9 @@ def _counts_by_block(text: Any, selected: Any) -> pd.DataFrame:
     chosen = np.arange(len(text))[selected]
     if len(chosen) <= _text.BLOCK_ROWS:
         return _message_counts(text.iloc[chosen])
-    columns = _text.columns_by_block(text, selected, COUNT_COLUMNS, _message_counts)
+    # int32: a count of one reply's characters, words or sentences fits, and the twelve
+    # columns take half the room (106 MB less at 2.2 million replies).
+    columns = _text.columns_by_block(text, selected, COUNT_COLUMNS, _message_counts, np.int32)
     frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
     return frame
 

@@ -112,15 +112,19 @@ def blocks(count: int) -> Iterator[slice]:
 
 
 def columns_by_block(
-    text: Any, selected: Any, columns: Sequence[str], count: Callable[[Any], Any]
+    text: Any,
+    selected: Any,
+    columns: Sequence[str],
+    count: Callable[[Any], Any],
+    dtype: Any = np.int64,
 ) -> dict[str, Any]:
-    """Per-row int64 ``columns`` of the ``selected`` rows of ``text`` (``slice(None)``, as
-    the row memos ask for every row, or positions): ``count(block)`` gives each column's
-    values for the text of a block of them, written into whole columns (no concatenated
-    copy of the blocks)."""
+    """Per-row integer ``columns`` (of ``dtype``) of the ``selected`` rows of ``text``
+    (``slice(None)``, as the row memos ask for every row, or positions): ``count(block)``
+    gives each column's values for the text of a block of them, written into whole columns
+    (no concatenated copy of the blocks)."""
     every = isinstance(selected, slice)  # every row: the blocks are slices, not positions
     chosen = np.arange(len(text))[selected]
-    result = {name: np.zeros(len(chosen), dtype=np.int64) for name in columns}
+    result = {name: np.zeros(len(chosen), dtype=dtype) for name in columns}
     for block in blocks(len(chosen)):
         counted = count(text.iloc[block if every else chosen[block]])
         for name in columns:
