@@ -421,10 +421,15 @@ def _count(
             record_counted & ~record_legacy & (record_encoding == encoding_name),
             memoised.tool_lengths(constants["tools"][encoding_name]),
         )
-    overhead += np.where(overhead_rows, per_message, 0) + calls + image_tokens
+    # In place from here on where it can be: each of these is a full column (44 MB over the
+    # message rows of a million examples), and a temporary one is one more at the peak.
+    overhead[overhead_rows] += per_message
+    overhead += calls
+    overhead += image_tokens
     record_images = np.rint(np.bincount(row_record, weights=image_tokens, minlength=n_records))
     del image_tokens
-    tokens = text + overhead
+    tokens = overhead  # text + overhead
+    tokens += text
     del overhead
 
     # Per-record sums: the main sequence, and the longest ending (DPO outputs, completions).
@@ -433,7 +438,8 @@ def _count(
         return np.rint(sums).astype(np.int64)
 
     assistant_rows = (messages["role"] == "assistant").fillna(False).to_numpy(dtype=bool)
-    learned = text + calls
+    learned = text  # text + calls
+    learned += calls
     del text, calls
 
     def assistant(mask: BoolArray) -> Int64Array:
@@ -456,15 +462,15 @@ def _count(
 
     # Where each row ends in its sequence: tool definitions, then the messages in order;
     # an ending section follows the main one.
-    # In place where it can be: each of these is a full column.
     message_end = np.cumsum(tokens)  # the running total, then the end within its group
-    group_id = np.cumsum(group_start) - 1
-    before_group = (message_end - tokens)[group_start]
+    group_id = np.cumsum(group_start)
+    group_id -= 1
+    before_group = message_end[group_start] - tokens[group_start]
     if n_rows:
         message_end -= before_group[group_id]
     del group_id
     message_end += tool_tokens[row_record]
-    message_end += np.where(is_output, main[row_record], 0)
+    message_end[is_output] += main[row_record[is_output]]
 
     missing = ~record_counted
     frame = pd.DataFrame(
@@ -481,7 +487,7 @@ def _count(
         encoding_by_path=encoding_by_path,
         message_tokens=_nullable(tokens, ~row_counted),
         message_end=_nullable(message_end, ~row_counted),
-        message_learned=np.where(row_counted, learned, 0),
+        message_learned=_zero_where(learned, ~row_counted),
         records=frame,
         estimated_images=estimated,
         image_prices=image_prices,
@@ -518,6 +524,12 @@ def _text_tokens(
         memo.keep(np.where(rows, counts, -1))
     counts[~rows] = 0
     return counts
+
+
+def _zero_where(values: Int64Array, rows: BoolArray) -> Int64Array:
+    """``values`` with 0 in ``rows``, in place."""
+    values[rows] = 0
+    return values
 
 
 def _nullable(values: Int64Array, missing: BoolArray) -> pd.arrays.IntegerArray:
