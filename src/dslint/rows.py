@@ -265,15 +265,16 @@ def remembered(
     the last run's values where every column is known, ``compute(selected)`` for the others
     (``selected``: positions in ``rows``, or a slice of all of them when none is known; it
     returns each column for those rows, by name: a dict or a frame). Each
-    column is its own memo (``namespace.column``), all at ``version``. Columns computed
-    whole keep their integer type; where values were recalled they are int64."""
+    column is its own memo (``namespace.column``), all at ``version``. A column computed for
+    every row keeps its integer type; where values were recalled it is int64."""
     memos = {c: row_memo(dataset, frame, f"{namespace}.{c}", version) for c in columns}
-    if any(memo.old is None for memo in memos.values()) or not len(rows):
+    if not len(rows):
+        values = {c: np.zeros(0, dtype=np.int64) for c in columns}
+    elif any(memo.old is None for memo in memos.values()):
         # Nothing to recall (no cache, or a column the last run did not keep): every row is
         # computed, without first filling a column per memo with "unknown".
-        fresh = compute(slice(None)) if len(rows) else {}
-        values = {c: _integers(fresh[c]) if len(rows) else np.zeros(0, dtype=np.int64)
-                  for c in columns}  # fmt: skip
+        fresh = compute(slice(None))
+        values = {c: _integers(fresh[c]) for c in columns}
     else:
         values = {}
         known = np.ones(len(rows), dtype=bool)
@@ -284,11 +285,10 @@ def remembered(
         if len(missing):
             fresh = compute(slice(None) if len(missing) == len(rows) else missing)
             for column in columns:
-                fresh_values = np.asarray(fresh[column], dtype=np.int64)
                 if len(missing) == len(rows):
-                    values[column] = fresh_values
+                    values[column] = _integers(fresh[column])
                 else:
-                    values[column][missing] = fresh_values
+                    values[column][missing] = np.asarray(fresh[column], dtype=np.int64)
     for column, memo in memos.items():
         memo.keep(values[column], rows=rows)
     return values

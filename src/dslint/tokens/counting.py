@@ -112,10 +112,9 @@ class _Column:
             encoded = pc.dictionary_encode(array.slice(start, ENCODE_ROWS))
             local = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
             # int32 codes while they fit: a full column of them at half an int64's size.
-            wide = np.int64 if base + len(encoded.dictionary) >= 2**31 else np.int32
-            codes.append(
-                np.where(local >= 0, local.astype(wide) + base, -1).astype(wide, copy=False)
-            )
+            chunk = local.astype(np.int32 if base + len(encoded.dictionary) < 2**31 else np.int64)
+            chunk[chunk >= 0] += base  # -1 (null) stays
+            codes.append(chunk)
             if by_rows:
                 firsts.append(_first_rows(local, len(encoded.dictionary)) + start)
             else:
@@ -472,6 +471,8 @@ def _count(
     message_end += tool_tokens[row_record]
     message_end[is_output] += main[row_record[is_output]]
 
+    learned[~row_counted] = 0
+
     missing = ~record_counted
     frame = pd.DataFrame(
         {
@@ -487,7 +488,7 @@ def _count(
         encoding_by_path=encoding_by_path,
         message_tokens=_nullable(tokens, ~row_counted),
         message_end=_nullable(message_end, ~row_counted),
-        message_learned=_zero_where(learned, ~row_counted),
+        message_learned=learned,
         records=frame,
         estimated_images=estimated,
         image_prices=image_prices,
@@ -524,12 +525,6 @@ def _text_tokens(
         memo.keep(np.where(rows, counts, -1))
     counts[~rows] = 0
     return counts
-
-
-def _zero_where(values: Int64Array, rows: BoolArray) -> Int64Array:
-    """``values`` with 0 in ``rows``, in place."""
-    values[rows] = 0
-    return values
 
 
 def _nullable(values: Int64Array, missing: BoolArray) -> pd.arrays.IntegerArray:

@@ -225,7 +225,7 @@ def message_counts(dataset: Dataset, rows: pd.DataFrame, key: str) -> pd.DataFra
             def compute(selected: Any) -> pd.DataFrame:
                 return _counts_by_block(text, selected)
 
-            # The columns as they are, not copied into one block (211 MB at 1M replies).
+            # The columns as they are, not copied into one block (106 MB at 1M replies).
             cached = pd.DataFrame(remembered(dataset, "messages", "voice.counts", "1",
                                              COUNT_COLUMNS, positions, compute), copy=False)  # fmt: skip
         dataset.cache[cache_key] = cached
