@@ -463,6 +463,39 @@ def test_minhash_summaries_are_computed_only_for_changed_examples(
     )
 
 
+def test_dataset_findings_on_unchanged_lines_are_placed_from_the_memo(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint import locate
+
+    examples = family_dataset()
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    placed = watch(monkeypatch, locate, "columns", lambda raw, pointer, span: [raw])
+    first = run("train.jsonl", "--select", "P,D")
+    findings = json.loads(first[1])["findings"]
+    assert {f["code"][0] for f in findings} == {"P", "D"}
+    spanned = [f for f in findings if f.get("end_column")]
+    assert spanned, "the privacy findings are placed by a span inside a string"
+    assert placed
+    # An added line, and a line indented by three spaces: the same content (the same
+    # fingerprint), but its columns move, so it is placed again rather than remembered.
+    indented = json.dumps(examples[6], ensure_ascii=False)
+    changed = [chat("Reach me at sam.rivers@fastmail.com", "Will do."), *examples]
+    changed[7] = "   " + indented
+    (workdir / "train.jsonl").write_text(jsonl(*changed), encoding="utf-8")
+    placed.clear()
+    edited = run("train.jsonl", "--select", "P,D")
+    assert sorted(set(placed)) == sorted(
+        [json.dumps(changed[0], ensure_ascii=False), "   " + indented]
+    )
+    assert edited == run("train.jsonl", "--select", "P,D", "--no-cache")
+    card = [f for f in json.loads(edited[1])["findings"] if f["line"] == 8]
+    assert card and all(f["column"] > 3 for f in card)
+    assert {(f["code"], f["column"] - 3) for f in card} == {
+        (f["code"], f["column"]) for f in findings if f["line"] == 7
+    }
+
+
 def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
     (workdir / "train.jsonl").write_text(jsonl(*family_dataset()), encoding="utf-8")
     expected = run("train.jsonl", "--select", "S,T,P,D,V012", "--no-cache")
