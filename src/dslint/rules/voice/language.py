@@ -241,9 +241,12 @@ def _detect(
     candidates = np.flatnonzero(letters >= options.min_letters)
     classify = _classifier(model)
     if len(candidates) > SAMPLE_MESSAGES:
-        sample = candidates[np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)]
+        # Distinct positions: there are more candidates than samples, so the step is >= 1.
+        picked = np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)
+        sample = candidates[picked]
         vocabulary = _vocabulary(text, words, sample, languages, confidence, classify)
-        candidates = np.setdiff1d(candidates, sample)
+        # The others, by position (setdiff1d sorted both arrays again: 0.1 s at 100k).
+        candidates = np.delete(candidates, picked)
         if vocabulary is not None:  # the clear cases, settled by the sample's vocabulary
             pattern = vocabulary.pattern
             in_vocabulary = _row_counts(
