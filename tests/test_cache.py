@@ -353,6 +353,53 @@ def test_token_counts_are_encoded_once_per_text_and_the_tokenizer_not_loaded_whe
     assert result == run("train.jsonl", "--select", "T", "--no-cache") and loaded
 
 
+def test_token_counts_the_memo_lacks_are_counted_in_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts missing from the memo go to the counter together, not a memo batch at a time:
+    one large call is what spreads the counting over both cores (a first run with the cache
+    counted on one core before, twice as long as without a cache)."""
+    import pyarrow as pa
+
+    from dslint.cache import TextMemo, _Store, memos
+    from dslint.tokens import counting
+    from dslint.tokens import lengths as text_lengths
+
+    calls: list[list[str]] = []
+    real_lengths = counting._lengths
+
+    def lengths(name: str) -> Any:
+        count = real_lengths(name)
+        return lambda texts: (calls.append(texts.to_pylist()), count(texts))[1]
+
+    monkeypatch.setattr(counting, "_lengths", lengths)
+    monkeypatch.setattr(counting.plain, "MAX_CHARS", 0)  # tiktoken itself, not the plain path
+    monkeypatch.setattr(text_lengths, "BATCH", 3)  # the memo's batches: smaller than the asks
+    made: list[TextMemo] = []
+
+    def factory(namespace: str, version: str) -> TextMemo:
+        made.append(TextMemo(_Store(tmp_path / "memo-tokens.json"), b"k" * 32, namespace))
+        return made[-1]
+
+    def counted(texts: list[str]) -> list[int]:
+        made.clear()
+        with memos(factory):
+            result = counting._Memoised("o200k_base").lengths(pa.array(texts, pa.large_string()))
+        for memo in made:
+            memo._store.save({"namespace": memo.namespace})  # type: ignore[union-attr]
+        return result
+
+    expected = counting._Memoised("o200k_base").lengths  # no memo: every text counted
+    first = [f"Question {n}: where is the {n}th stone bridge?" for n in range(10)]
+    assert counted(first) == expected(pa.array(first, pa.large_string()))
+    assert calls[-1] == first and len(calls) == 2  # one call here (the other: expected's)
+    calls.clear()
+    again = [*first[:4], "A new question about the mill.", *first[4:], "And one more."]
+    assert counted(again) == expected(pa.array(again, pa.large_string()))
+    # The store was read (12 texts against its 10 entries), the two new texts counted at once.
+    assert calls[0] == ["A new question about the mill.", "And one more."] and len(calls) == 2
+
+
 def test_languages_are_classified_once_per_prose(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -175,7 +175,11 @@ class _Store:
         if self._old is not None:
             return True
         count = self.entries_on_file()
-        return count is None or keys * ratio >= count
+        if count is None:
+            # No file: nothing to find (a first run). A file of an older layout, without a
+            # count in its head, is read.
+            return self.path.exists()
+        return count > 0 and keys * ratio >= count
 
     @property
     def old(self) -> dict[str, Any]:
@@ -268,6 +272,13 @@ class TextMemo:
     def remembers(self) -> bool:
         """False for a memo that stores nothing (--no-cache, or outside a check)."""
         return self._store is not None
+
+    def worth_reading(self, texts: int, skip_ratio: int = SKIP_RATIO) -> bool:
+        """Whether looking ``texts`` distinct texts up can pay (see :meth:`map`): not for a
+        memo that stores nothing or holds no entry (a first run), nor for texts fewer than
+        1/``skip_ratio`` of its entries. A family that counts in batches of its own asks
+        this first, then :meth:`lookup` and :meth:`store`."""
+        return self._store is not None and self._store.worth_reading(texts, skip_ratio)
 
     def key(self, text: str) -> str:
         digest = self._keyed.copy()
