@@ -53,6 +53,8 @@ FORMAT = 1
 KEEP_UNUSED = 200_000
 # Record stores for other run keys (another config, another dslint version) kept at most.
 KEEP_STORES = 8
+# Row stores (dslint.rows) kept: one per dataset checked in this folder, the newest.
+KEEP_ROW_STORES = 8
 
 V = TypeVar("V")
 R = TypeVar("R")
@@ -464,9 +466,8 @@ class Cache:
     def _prune(self) -> None:
         """Drop record stores of old run keys (another config or version), oldest first."""
         self.keep_newest("records-*.json", KEEP_STORES)
-        from dslint import rows
-
-        self.keep_newest("rows-*.npz", rows.KEEP)
+        # Not through dslint.rows: a whole check reused from the cache imports no numpy.
+        self.keep_newest("rows-*.npz", KEEP_ROW_STORES)
 
     def keep_newest(self, pattern: str, count: int) -> None:
         """Delete the files matching ``pattern`` but the ``count`` most recently written (and
