@@ -425,7 +425,7 @@ class Engine:
         hits = self._record_hits(record) if self.record_hits else self._run_record_rules(record)
         for rule, hit in hits:
             finding = self._locate_record(rule, hit, record.path, record.line,
-                                          record.content_hash, record.raw)  # fmt: skip
+                                          record.content_hash, _place(hit, record.raw))  # fmt: skip
             if finding:
                 yield finding
 
@@ -563,6 +563,24 @@ class Engine:
         offsets = records["offset"].to_numpy()[positions].tolist()
         lines = records["line"].to_numpy()[positions].tolist()
         hashes = records["content_hash"].to_numpy()[positions].tolist()
+        places = self._columns(dataset, pending, paths, offsets)
+        for (rule, hit), path, line, content_hash, place in zip(
+            pending, paths, lines, hashes, places, strict=True
+        ):
+            finding = self._locate_record(rule, hit, path, line, content_hash, place)
+            if finding:
+                findings.append(finding)
+        return findings
+
+    def _columns(
+        self, dataset: Dataset, pending: list[tuple[DatasetRule, Hit]], paths: list[str],
+        offsets: list[int],
+    ) -> list[tuple[int | None, int | None]]:  # fmt: skip
+        """The (column, end column) of each pending hit. A hit placed by its pointer or span
+        is placed in its line, read again by its offset, through a text memo keyed by the
+        line, the pointer and the span: a re-run after a small edit reports mostly the same
+        findings on unchanged lines, and walking each line's JSON again for them took
+        0.3-0.4 s of a re-run of the 100k benchmark file (about 14,000 findings)."""
         wanted: dict[str, set[int]] = defaultdict(set)
         for (_, hit), path, offset in zip(pending, paths, offsets, strict=True):
             if hit.column is None and (hit.pointer or hit.span):
@@ -572,35 +590,14 @@ class Engine:
             for path, offsets_in in wanted.items()
             for offset, text in read_lines_at(dataset.file(path), offsets_in).items()
         }
-        places = self._columns(pending, paths, offsets, raw_lines)
-        for (rule, hit), path, line, content_hash, place in zip(
-            pending, paths, lines, hashes, places, strict=True
-        ):
-            finding = self._locate_record(rule, hit, path, line, content_hash, "", place)
-            if finding:
-                findings.append(finding)
-        return findings
-
-    def _columns(
-        self,
-        pending: list[tuple[DatasetRule, Hit]],
-        paths: list[str],
-        offsets: list[int],
-        raw_lines: dict[tuple[str, int], str],
-    ) -> list[tuple[int | None, int | None] | None]:
-        """The (column, end column) of each pending hit that is located in its raw line, None
-        for the others (``_locate_record`` places them). Through a text memo keyed by the line,
-        the pointer and the span: a re-run after a small edit reports mostly the same findings
-        on unchanged lines, and walking each line's JSON again for them took 0.3-0.4 s of a
-        re-run of the 100k benchmark file (about 14,000 findings)."""
-        places: list[tuple[int | None, int | None] | None] = [None] * len(pending)
+        places = [_place(hit, "") for _, hit in pending]  # no line to place them in
         asked: dict[str, list[int]] = {}  # key -> the pending hits it places
         line_keys: dict[tuple[str, int], str] = {}
         for position, ((_, hit), path, offset) in enumerate(
             zip(pending, paths, offsets, strict=True)
         ):
-            raw = raw_lines.get((path, offset), "")
-            if hit.column is not None or not raw:
+            raw = raw_lines.get((path, offset), "") if hit.column is None else ""
+            if not raw:
                 continue
             line_key = line_keys.get((path, offset))
             if line_key is None:
@@ -610,8 +607,9 @@ class Engine:
                     raw.encode("utf-8", "surrogatepass"), digest_size=16
                 ).hexdigest()
             span = "" if hit.span is None else f"{hit.span[0]}:{hit.span[1]}"
-            # The pointer ends with a NUL, which no pointer holds: a key reads one way only.
-            asked.setdefault(f"{line_key}{span}:{hit.pointer}\0", []).append(position)
+            # A fixed-length hash, the span (empty or digits), then the pointer after a colon
+            # (a pointer is empty or starts with "/"): a key reads one way only.
+            asked.setdefault(f"{line_key}{span}:{hit.pointer}", []).append(position)
         if not asked:
             return places
 
@@ -619,9 +617,8 @@ class Engine:
             located = []
             for key in keys:
                 position = asked[key][0]
-                hit = pending[position][1]
                 raw = raw_lines[paths[position], offsets[position]]
-                column, end = locate.columns(raw, hit.pointer, hit.span)
+                column, end = _place(pending[position][1], raw)
                 located.append([-1 if column is None else column, -1 if end is None else end])
             return located
 
@@ -660,23 +657,13 @@ class Engine:
         path: str,
         line: int,
         content_hash: int,
-        raw: str,
-        place: tuple[int | None, int | None] | None = None,
+        place: tuple[int | None, int | None],
     ) -> Finding | None:
-        """The finding of a record's hit, placed by its column, by ``place`` (found already)
-        or by its pointer and span in ``raw``; None when this file ignores the rule."""
+        """The finding of a record's hit at ``place`` (its column and end column, see
+        :func:`_place`); None when this file ignores the rule."""
         if self._ignored_in(rule, path):
             return None
-        column: int | None
-        end: int | None
-        if hit.column is not None:
-            column, end = hit.column, None
-        elif place is not None:
-            column, end = place
-        elif raw:
-            column, end = locate.columns(raw, hit.pointer, hit.span)
-        else:
-            column, end = 1, None
+        column, end = place
         return Finding(
             code=rule.code,
             name=rule.name,
@@ -748,6 +735,16 @@ def _path_matches(path: str, pattern: str, config: Config) -> bool:
     except ValueError:
         return False
     return fnmatch.fnmatch(relative, pattern)
+
+
+def _place(hit: Hit, raw: str) -> tuple[int | None, int | None]:
+    """Where a hit stands in its raw line: (column, end column), both 1-based. Its own column
+    when it has one, else found from its pointer and span; column 1 without the line."""
+    if hit.column is not None:
+        return hit.column, None
+    if raw:
+        return locate.columns(raw, hit.pointer, hit.span)
+    return 1, None
 
 
 def _locate_version() -> str:

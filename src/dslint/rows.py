@@ -32,16 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dslint.cache import KEEP_ROW_STORES
-
 if TYPE_CHECKING:
     from dslint.dataset import Dataset
 
 #: The frames a row memo can follow.
 FRAMES = ("records", "messages")
-#: Row stores kept in a cache folder (one per dataset checked there, the newest): set in
-#: dslint.cache, which prunes them without importing this module (and numpy with it).
-KEEP = KEEP_ROW_STORES
 
 
 class RowMemo:
