@@ -405,6 +405,14 @@ class Cache:
             digest.update(part)
         return digest.hexdigest()
 
+    def keyed_state(self, *material: bytes) -> Any:
+        """The keyed hash having read these bytes: ``copy()`` it and go on (``digest``'s
+        first steps, made once for many keys that start alike)."""
+        digest = self._keyed.copy()
+        for part in material:
+            digest.update(part)
+        return digest
+
     def hash(self, *parts: str | bytes) -> str:
         """A keyed hash of these parts (they are separated, so ("ab", "c") != ("a", "bc"))."""
         digest = self._keyed.copy()
@@ -482,7 +490,10 @@ class Cache:
 
 
 class RecordHits:
-    """Record rule results by record content. An entry is ``[hits, notes]``."""
+    """Record rule results by record content. An entry is ``[hits, notes]``, or
+    ``[[], [], content_hash]`` for a line with no hits and no notes that is *plain*: its
+    frame rows can be read by Arrow on a re-run, without parsing it in Python (dslint.lean).
+    """
 
     def __init__(self, cache: Cache, store: _Store) -> None:
         self._cache = cache
@@ -503,15 +514,42 @@ class RecordHits:
         entry = self._store.get(key)
         if (
             isinstance(entry, list)
-            and len(entry) == 2
+            and len(entry) in (2, 3)
             and isinstance(entry[0], list)
             and isinstance(entry[1], list)
         ):
             return entry[0], entry[1]
         return None
 
-    def put(self, key: str, hits: list[list[Any]], notes: list[str]) -> None:
-        self._store.put(key, [hits, notes])
+    def put(
+        self, key: str, hits: list[list[Any]], notes: list[str], plain: int | None = None
+    ) -> None:
+        """Keep a record's hits and notes; ``plain``: its content hash, when it has neither
+        and its line is plain (dslint.lean.is_plain)."""
+        self._store.put(key, [hits, notes] if plain is None or hits or notes else [[], [], plain])
+
+    def has_entries(self) -> bool:
+        """Whether the store holds anything from an earlier run (without reading it)."""
+        return bool(self._store.entries_on_file())
+
+    def plain_lines(self, prefix: bytes) -> Callable[[bytes], int | None]:
+        """For lines whose context makes ``prefix`` (see :meth:`prefix`): a function of a
+        line's bytes (valid UTF-8, without its line end) that returns its content hash when
+        the store notes the line plain and clean, else None. The key is :meth:`key`'s,
+        made from the bytes without decoding them."""
+        state = self._cache.keyed_state(prefix)
+        get = self._store.get
+
+        def lookup(body: bytes) -> int | None:
+            digest = state.copy()
+            digest.update(body)
+            entry = get(digest.hexdigest())
+            if type(entry) is list and len(entry) == 3 and not entry[0] and not entry[1]:
+                found = entry[2]
+                return found if type(found) is int else None
+            return None
+
+        return lookup
 
     # A helper process (dslint.shards) opens the same store, and its parent keeps what the
     # helper used: the parent alone writes the file.

@@ -122,52 +122,17 @@ MESSAGE_COLUMNS = {
 CHUNK_RECORDS = 16_384
 
 
-class DatasetBuilder:
-    """Collects column values record by record and turns them into Arrow columns every
-    CHUNK_RECORDS records; the frames are made once, from those chunks, when first used."""
+class _Rows:
+    """Records' rows as tuples, in the columns' order (RECORD_COLUMNS, MESSAGE_COLUMNS):
+    appending a row's values to a list per column took three times as long."""
 
-    def __init__(self, text_file: int | None = None) -> None:
-        """``text_file``: a memory file to gather the text in (see TextColumn)."""
-        # One tuple per row, in the columns' order, made columns at each flush: appending a
-        # row's values to a list per column took three times as long.
-        self._records: list[tuple[Any, ...]] = []
-        self._messages: list[tuple[Any, ...]] = []
-        self.record_chunks: list[dict[str, Any]] = []  # column -> pyarrow array
-        self.message_chunks: list[dict[str, Any]] = []  # every column but "text"
-        # The messages' "text", gathered as the chunks are made.
-        self.text = TextColumn(file=text_file)
-        self.files: list[FileInfo] = []
-
-    def flush(self) -> None:
-        """Turn the records collected so far into Arrow chunks (done every CHUNK_RECORDS)."""
-        if self._records:
-            self.record_chunks.append(_arrow_chunk(self._records, RECORD_COLUMNS))
-            self._records = []
-        if self._messages:
-            chunk = _arrow_chunk(self._messages, MESSAGE_COLUMNS)
-            self.text.append(chunk.pop("text"))
-            self.message_chunks.append(chunk)
-            self._messages = []
-
-    def extend(
-        self, record_chunks: list[dict[str, Any]], message_chunks: list[dict[str, Any]], text: Any
-    ) -> None:
-        """Append chunks built elsewhere (another process's part of a file, dslint.shards),
-        after the records added here so far; ``text`` is their text column (one array, or a
-        :class:`SharedText` in a memory file, which is emptied as it is copied)."""
-        self.flush()
-        self.record_chunks.extend(record_chunks)
-        self.message_chunks.extend(message_chunks)
-        if isinstance(text, SharedText):
-            self.text.take_file(text)
-        else:
-            self.text.append(text)
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, ...]] = []
+        self.messages: list[tuple[Any, ...]] = []
 
     def add(self, record: Record) -> None:
-        if len(self._records) >= CHUNK_RECORDS:
-            self.flush()
         is_object = record.is_object
-        self._records.append((
+        self.records.append((
             record.path, record.file.split, record.line, record.offset, record.format,
             record.content_hash, is_object, _tools_json(record.value) if is_object else None,
         ))  # fmt: skip
@@ -242,8 +207,54 @@ class DatasetBuilder:
         images: str | None = None,
         image_key: str | None = None,
     ) -> None:
-        self._messages.append((index, section, position, part, role, name, text, pointer,
-                               weight, tool_calls, images, image_key))  # fmt: skip
+        self.messages.append((index, section, position, part, role, name, text, pointer,
+                              weight, tool_calls, images, image_key))  # fmt: skip
+
+
+class DatasetBuilder:
+    """Collects column values record by record and turns them into Arrow columns every
+    CHUNK_RECORDS records; the frames are made once, from those chunks, when first used."""
+
+    def __init__(self, text_file: int | None = None) -> None:
+        """``text_file``: a memory file to gather the text in (see TextColumn)."""
+        self._rows = _Rows()
+        self.record_chunks: list[dict[str, Any]] = []  # column -> pyarrow array
+        self.message_chunks: list[dict[str, Any]] = []  # every column but "text"
+        # The messages' "text", gathered as the chunks are made.
+        self.text = TextColumn(file=text_file)
+        self.files: list[FileInfo] = []
+
+    def flush(self) -> None:
+        """Turn the records collected so far into Arrow chunks (done every CHUNK_RECORDS)."""
+        rows = self._rows
+        if rows.records:
+            self.record_chunks.append(_arrow_chunk(rows.records, RECORD_COLUMNS))
+            rows.records = []
+        if rows.messages:
+            chunk = _arrow_chunk(rows.messages, MESSAGE_COLUMNS)
+            self.text.append(chunk.pop("text"))
+            self.message_chunks.append(chunk)
+            rows.messages = []
+
+    def extend(
+        self, record_chunks: list[dict[str, Any]], message_chunks: list[dict[str, Any]], text: Any
+    ) -> None:
+        """Append chunks built elsewhere (another process's part of a file, dslint.shards;
+        a block read by dslint.lean), after the records added here so far; ``text`` is their
+        text column (one array, or a :class:`SharedText` in a memory file, which is emptied
+        as it is copied)."""
+        self.flush()
+        self.record_chunks.extend(record_chunks)
+        self.message_chunks.extend(message_chunks)
+        if isinstance(text, SharedText):
+            self.text.take_file(text)
+        else:
+            self.text.append(text)
+
+    def add(self, record: Record) -> None:
+        if len(self._rows.records) >= CHUNK_RECORDS:
+            self.flush()
+        self._rows.add(record)
 
     def build(self) -> Dataset:
         """The dataset; its frames are made on first use (pandas is imported then)."""
@@ -500,17 +511,72 @@ _ARROW_TYPES = {"category": "string", "text": "large_string", "int64": "int64",
                 "int32": "int32", "int16": "int32", "bool": "bool_", "Int8": "int8"}  # fmt: skip
 
 
-def _arrow_chunk(rows: list[tuple[Any, ...]], kinds: dict[str, str]) -> dict[str, Any]:
+def _arrow_chunk(
+    rows: list[tuple[Any, ...]], kinds: dict[str, str], encode: bool = True
+) -> dict[str, Any]:
     """One chunk's Arrow arrays from rows whose values are in the order of ``kinds``; a
-    category column is dictionary-encoded at once, so the chunks of a large file do not
-    hold a string per row until the frame is built."""
+    category column is dictionary-encoded at once (unless not ``encode``), so the chunks of
+    a large file do not hold a string per row until the frame is built."""
     import pyarrow as pa
 
     chunk = {}
-    for (name, kind), values in zip(kinds.items(), zip(*rows, strict=True), strict=True):
+    columns = zip(*rows, strict=True) if rows else ([] for _ in kinds)
+    for (name, kind), values in zip(kinds.items(), columns, strict=True):
         array = pa.array(values, type=_arrow_type(kind))
-        chunk[name] = array.dictionary_encode() if kind == "category" else array
+        chunk[name] = array.dictionary_encode() if kind == "category" and encode else array
     return chunk
+
+
+def merged_chunks(
+    plain: tuple[dict[str, Any], dict[str, Any], Any, Any] | None, records: list[Record]
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """One chunk of each frame, and its text, from two sources of the same lines in record
+    order: ``plain``, the columns of plain lines that Arrow read (dslint.lean: records
+    chunk, messages chunk, text, and each record's index), and ``records`` read the normal
+    way. The two are put together and sorted by record index (stably: each source keeps
+    its rows' order)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = _Rows()
+    for record in records:
+        rows.add(record)
+    own = (_arrow_chunk(rows.records, RECORD_COLUMNS),
+           _arrow_chunk(rows.messages, MESSAGE_COLUMNS))  # fmt: skip
+    own_text = own[1].pop("text")
+    own_index = np.fromiter((r.index for r in records), dtype=np.int64, count=len(records))
+    if plain is None:
+        parts = [(own[0], own[1], own_text, own_index)]
+    else:
+        parts = [plain, (own[0], own[1], own_text, own_index)]
+    record_order = np.argsort(np.concatenate([p[3] for p in parts]), kind="stable")
+    message_records = np.concatenate([p[1]["record"].to_numpy() for p in parts])
+    message_order = np.argsort(message_records, kind="stable")
+
+    def combine(pieces: list[Any], kind: str, order: Any) -> Any:
+        if kind != "category":
+            return pa.concat_arrays([p.cast(_arrow_type(kind)) for p in pieces]).take(order)
+        # The pieces' dictionaries one after the other, each piece's codes moved past the
+        # ones before: no string is touched (a value in both dictionaries is two entries,
+        # merged when the frame is made: _categorical).
+        codes, entries, before = [], [], 0
+        for piece in pieces:
+            encoded = piece if pa.types.is_dictionary(piece.type) else piece.dictionary_encode()
+            shift = pc.add(encoded.indices.cast(pa.int32()), before)
+            codes.append(shift)
+            entries.append(encoded.dictionary.cast(pa.string()))
+            before += len(encoded.dictionary)
+        return pa.DictionaryArray.from_arrays(
+            pa.concat_arrays(codes).take(order), pa.concat_arrays(entries)
+        )
+
+    record_chunk = {name: combine([p[0][name] for p in parts], kind, record_order)
+                    for name, kind in RECORD_COLUMNS.items()}  # fmt: skip
+    message_chunk = {name: combine([p[1][name] for p in parts], kind, message_order)
+                     for name, kind in MESSAGE_COLUMNS.items() if name != "text"}  # fmt: skip
+    text = combine([p[2] for p in parts], "text", message_order)
+    return record_chunk, message_chunk, text
 
 
 def _arrow_type(kind: str) -> Any:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dslint import formats, locate, models
+from dslint import formats, lean, locate, models
 from dslint.config import Config, ConfigError
 from dslint.dataset import Dataset, DatasetBuilder
 from dslint.finding import Finding, Hit, Severity
@@ -308,6 +308,10 @@ class Engine:
         from dslint import shards
         from dslint.helper import available
 
+        # A re-run reads the lines an earlier run found plain and clean without parsing them.
+        done = lean.read(self, path, split, index, builder, findings)
+        if done is not None:
+            return done
         spans = shards.halves(path) if self.record_filter is None and available() else None
         decision = self._sample(path, split, spans[0]) if spans else None
         span = spans[0] if spans and decision else WHOLE
@@ -468,17 +472,9 @@ class Engine:
         from dslint.cache import decode_hits, encode_hits
 
         assert self.record_hits is not None
-        info = record.file
-        # Everything a record rule sees besides the raw line; a repr keeps the parts apart.
-        parts = (record.path, record.format, info.format,
-                 info.target.name if info.target else "", record.line == 1)  # fmt: skip
-        known = None if record.problems else self._prefixes.get(parts)
-        if known is not None:  # most records: their context's prefix is made once
-            prefix = known
-        else:
-            prefix = self.record_hits.prefix(repr((*parts, record.problems)))
-            if not record.problems:
-                self._prefixes[parts] = prefix
+        first = record.line == 1
+        prefix = self.context_prefix(record.path, record.format, record.file, first,
+                                     record.problems)  # fmt: skip
         key = self.record_hits.key(prefix, record.raw)
         cached = self.record_hits.get(key)
         if cached is not None:
@@ -488,8 +484,28 @@ class Engine:
                 return decoded
         before = len(self.context.notes)
         hits = list(self._run_record_rules(record))
-        self.record_hits.put(key, encode_hits(hits), self.context.notes[before:])
+        notes = self.context.notes[before:]
+        # A clean plain chat line is noted as such: a re-run reads it without parsing it.
+        plain = not (hits or notes or first or record.problems) and record.format == "chat"
+        plain = plain and lean.is_plain(record.value)
+        self.record_hits.put(key, encode_hits(hits), notes, record.content_hash if plain else None)
         return hits
+
+    def context_prefix(
+        self, path: str, fmt: str, info: FileInfo, first: bool, problems: Any = ()
+    ) -> bytes:
+        """The start of the cache key of a record (dslint.cache.RecordHits): everything a
+        record rule sees besides the raw line. Made once per context for clean records."""
+        assert self.record_hits is not None
+        parts = (path, fmt, info.format, info.target.name if info.target else "", first)
+        known = None if problems else self._prefixes.get(parts)
+        if known is not None:  # most records: their context's prefix is made once
+            return known
+        # A repr keeps the parts apart; a clean record's problems are an empty list.
+        prefix = self.record_hits.prefix(repr((*parts, list(problems))))
+        if not problems:
+            self._prefixes[parts] = prefix
+        return prefix
 
     def collect(self, rule: DatasetRule, dataset: Dataset) -> tuple[list[Hit], list[str]]:
         """A dataset rule's hits and the notes it made, kept apart until reported in rule
