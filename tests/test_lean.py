@@ -31,7 +31,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def plain_lines(count: int) -> list[str]:
     """Plain lines (dslint.lean.is_plain) with text Arrow and Python must read alike."""
     texts = ["café ☕ 東京", "emoji 😀 and \U0001f9ea", 'quote " back \\ slash', "tab\tnew\nline",
-             "nul \u0000 byte", "", "  spaces  ", "ünïcödé " * 3]  # fmt: skip
+             "nul \u0000 byte", "inner  spaces", "ünïcödé " * 3 + "end"]  # fmt: skip
     lines = []
     for i in range(count):
         text = texts[i % len(texts)]
@@ -39,11 +39,13 @@ def plain_lines(count: int) -> list[str]:
         if i % 3 == 0:
             example["messages"].insert(0, {"role": "system", "content": f"Be brief {i % 7}."})
         if i % 5 == 0:
-            example["messages"][-1]["weight"] = i % 2
+            example["messages"][-1]["weight"] = 1
             example["messages"][0]["name"] = f"user_{i % 4}"
-        if i % 7 == 0:  # keys that make no rows, at both levels
+        if i % 29 == 0:  # keys that make no rows, at both levels (and a finding: unknown key)
             example["metadata"] = {"id": i, "tags": ["a", {"b": None}], "score": 1.5}
             example["messages"][0]["refusal"] = None
+        if i % 31 == 0:
+            example["messages"][-1]["content"] = ""  # an empty reply: a finding
         # Both ways JSON is written: escaped (Python's default) and raw UTF-8.
         lines.append(json.dumps(example, ensure_ascii=i % 2 == 0))
     return lines
@@ -109,10 +111,12 @@ def report(*args: str) -> str:
 
 
 class Counter:
-    """Counts the lines the fast lane hands to the normal path."""
+    """Notes the lines the fast lane hands to the normal path (``lines``) and the clean lines
+    it parses without the record rules (``clean``); Arrow reads the others."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.lines: list[int] = []
+        self.clean: list[int] = []
         real = loader.parse_line
 
         def counted(raw: bytes, info: Any, number: int, offset: int, index: int) -> Any:
@@ -120,6 +124,13 @@ class Counter:
             return real(raw, info, number, offset, index)
 
         monkeypatch.setattr(lean, "parse_line", counted)
+        real_clean = lean._Reader._clean
+
+        def clean(reader: Any, line: bytes, content_hash: int) -> Any:
+            self.clean.append(reader.number)
+            return real_clean(reader, line, content_hash)
+
+        monkeypatch.setattr(lean._Reader, "_clean", clean)
 
 
 def assert_same_frames(warm: tuple[pd.DataFrame, ...], cold: tuple[pd.DataFrame, ...]) -> None:
@@ -139,13 +150,18 @@ def test_a_rerun_reads_plain_clean_lines_without_parsing_them(
     frames(cache=True)  # fills the cache; the lane has nothing to go by yet
     counter = Counter(monkeypatch)
     warm = frames(cache=True)
-    # Parsed: line 1, every line that is not plain, and none of the lines without findings
-    # (the last of other_lines is plain: its finding is a dataset rule's).
+    # Parsed the normal way: line 1, lines that are not clean, none of the clean ones. Clean
+    # lines that are not plain (tools, tool calls, parts) are parsed, but given to no record
+    # rule. The last of other_lines is plain: its finding is a dataset rule's.
     others = {position + 1 for position in range(5, 320, 31)[: len(other_lines()) - 1]}
     reported = {f["line"] for f in json.loads(first)["findings"]}
-    assert others | {1} <= set(counter.lines) <= others | reported | {1}
-    assert len(counter.lines) == len(set(counter.lines))  # each once
-    assert len(set(range(1, 321)) - reported) > 100  # enough clean lines to go by
+    normal, clean = set(counter.lines), set(counter.clean)
+    assert others | {1} <= normal | clean
+    assert normal - others - {1} <= reported
+    assert clean <= others  # (a dataset rule may report them: T004 on tools)
+    assert len(clean) >= 3
+    assert len(counter.lines) + len(counter.clean) == len(normal | clean)  # each once
+    assert len(set(range(1, 321)) - reported - others) > 100  # enough plain lines
     assert_same_frames(warm, uncached)
     assert report() == first
 
@@ -171,7 +187,9 @@ def test_a_rerun_after_edits_gives_the_frames_and_report_of_a_run_without_cache(
     reported = {f["line"] for f in json.loads(warm_report)["findings"]}
     clean = {number for number, line in enumerate(lines, 1) if is_plain(line)} - reported
     assert {1, 51, 201} <= set(counter.lines)
-    assert clean & set(counter.lines) == {51}
+    assert clean & set(counter.lines) == {1, 51}  # line 1 is the old line 11, plain
+    assert not clean & set(counter.clean)
+    assert counter.clean  # the known tools and tool-call lines
     assert len(clean) > 100
     warm = frames(cache=True)
     assert_same_frames(warm, frames(cache=False))
@@ -257,3 +275,39 @@ def test_new_or_small_files_and_other_formats_take_the_normal_path(
 )
 def test_is_plain(value: Any, plain: bool) -> None:
     assert lean.is_plain(value) is plain
+
+
+def test_a_large_file_is_read_through_the_lane_on_both_cores(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second half goes to a helper process (dslint.shards), which takes the lane too."""
+    import os
+
+    from dslint import shards
+
+    monkeypatch.setattr(shards, "MIN_BYTES", 10_000)
+    write(workdir / "train.jsonl", mixed(600), crlf=frozenset({300, 301}), end=False)
+    expected = frames(cache=False)
+    expected_report = report("--no-cache")
+    frames(cache=True)
+    jobs: list[shards.SpanJob] = []
+    pids: list[int] = []
+    helper, merge = shards.Helper.__init__, shards.merge_counts
+
+    def spy_helper(self: shards.Helper, job: shards.SpanJob) -> None:
+        jobs.append(job)
+        helper(self, job)
+
+    def spy_merge(info: Any, result: shards.SpanResult) -> None:
+        pids.append(result.pid)
+        merge(info, result)
+
+    monkeypatch.setattr(shards.Helper, "__init__", spy_helper)
+    monkeypatch.setattr(shards, "merge_counts", spy_merge)
+    counter = Counter(monkeypatch)
+    warm = frames(cache=True)
+    assert [job.lane for job in jobs] == [True]
+    assert pids and pids[0] != os.getpid()  # the second half was read by the helper
+    assert counter.lines and max(counter.lines) < jobs[0].span.first_line  # this half here
+    assert_same_frames(warm, expected)
+    assert report() == expected_report

@@ -491,8 +491,9 @@ class Cache:
 
 class RecordHits:
     """Record rule results by record content. An entry is ``[hits, notes]``, or
-    ``[[], [], content_hash]`` for a line with no hits and no notes that is *plain*: its
-    frame rows can be read by Arrow on a re-run, without parsing it in Python (dslint.lean).
+    ``[[], [], content_hash, plain]`` for a *clean* chat line (no load problem, no hits, no
+    notes), which a re-run reads without the record rules, and, when it is plain (1), without
+    parsing it in Python (dslint.lean).
     """
 
     def __init__(self, cache: Cache, store: _Store) -> None:
@@ -514,7 +515,7 @@ class RecordHits:
         entry = self._store.get(key)
         if (
             isinstance(entry, list)
-            and len(entry) in (2, 3)
+            and len(entry) in (2, 4)
             and isinstance(entry[0], list)
             and isinstance(entry[1], list)
         ):
@@ -522,31 +523,46 @@ class RecordHits:
         return None
 
     def put(
-        self, key: str, hits: list[list[Any]], notes: list[str], plain: int | None = None
+        self,
+        key: str,
+        hits: list[list[Any]],
+        notes: list[str],
+        clean: tuple[int, bool] | None = None,
     ) -> None:
-        """Keep a record's hits and notes; ``plain``: its content hash, when it has neither
-        and its line is plain (dslint.lean.is_plain)."""
-        self._store.put(key, [hits, notes] if plain is None or hits or notes else [[], [], plain])
+        """Keep a record's hits and notes; ``clean``: its content hash and whether it is
+        plain (dslint.lean.is_plain), when it is a clean chat line."""
+        if clean is None or hits or notes:
+            self._store.put(key, [hits, notes])
+        else:
+            self._store.put(key, [[], [], clean[0], int(clean[1])])
 
     def has_entries(self) -> bool:
         """Whether the store holds anything from an earlier run (without reading it)."""
         return bool(self._store.entries_on_file())
 
-    def plain_lines(self, prefix: bytes) -> Callable[[bytes], int | None]:
+    def clean_lines(self, prefix: bytes) -> Callable[[bytes], tuple[int, bool] | None]:
         """For lines whose context makes ``prefix`` (see :meth:`prefix`): a function of a
-        line's bytes (valid UTF-8, without its line end) that returns its content hash when
-        the store notes the line plain and clean, else None. The key is :meth:`key`'s,
-        made from the bytes without decoding them."""
+        line's bytes (valid UTF-8, without its line end) that returns its content hash and
+        whether it is plain when the store notes the line clean, else None. The key is
+        :meth:`key`'s, made from the bytes without decoding them."""
         state = self._cache.keyed_state(prefix)
-        get = self._store.get
+        store = self._store
+        old, used = store.old, store.used
 
-        def lookup(body: bytes) -> int | None:
+        def lookup(body: bytes) -> tuple[int, bool] | None:
             digest = state.copy()
             digest.update(body)
-            entry = get(digest.hexdigest())
-            if type(entry) is list and len(entry) == 3 and not entry[0] and not entry[1]:
-                found = entry[2]
-                return found if type(found) is int else None
+            key = digest.hexdigest()
+            entry = used.get(key)
+            if entry is None:
+                entry = old.get(key)
+                if entry is None:
+                    return None
+                used[key] = entry  # kept when the store is written (as get does)
+            if type(entry) is list and len(entry) == 4 and not entry[0] and not entry[1]:
+                found, plain = entry[2], entry[3]
+                if type(found) is int and plain in (0, 1):
+                    return found, plain == 1
             return None
 
         return lookup

@@ -304,31 +304,33 @@ class Engine:
         self, path: Path, split: str, index: int, builder: DatasetBuilder, findings: list[Finding]
     ) -> tuple[FileInfo, int]:
         """Read one file through the record rules into ``builder``; return its info and the
-        next record index. A large file's second half goes to a helper process (shards)."""
+        next record index. A large file's second half goes to a helper process (shards); a
+        re-run reads the lines it knows clean through the fast lane (dslint.lean)."""
         from dslint import shards
         from dslint.helper import available
 
-        # A re-run reads the lines an earlier run found plain and clean without parsing them.
-        done = lean.read(self, path, split, index, builder, findings)
-        if done is not None:
-            return done
-        spans = shards.halves(path) if self.record_filter is None and available() else None
+        split_here = self.record_filter is None and available()
+        lane = lean.open_lane(self, path, split)
+        if lane is not None:
+            info = lane
+            spans = shards.halves(path, shards.LANE_SHARE) if split_here else None
+            other = self._helper(info, path, split, index, spans[1], True) if spans else None
+            try:
+                span = spans[0] if spans else WHOLE
+                index = lean.read_span(self, info, span, index, builder, findings)
+            except BaseException:
+                if other is not None:
+                    other.close()  # an interrupted run leaves no helper behind
+                raise
+            return self._join(other, info, index, builder, findings)
+        spans = shards.halves(path) if split_here else None
         decision = self._sample(path, split, spans[0]) if spans else None
         span = spans[0] if spans and decision else WHOLE
         info, records = read_file(path, index, split, span)
         other = None
         if spans and decision:
             self._decide(info, decision)
-            second = spans[1]
-            other = shards.Helper(
-                shards.SpanJob(
-                    config=self.config, today=self.context.today, path=path, split=split,
-                    span=second, first_index=index + second.first_line - 1, format=info.format,
-                    target=info.target,
-                    cache=self.record_hits.location() if self.record_hits else None,
-                    frames=self.builds_frames,
-                )
-            )  # fmt: skip
+            other = self._helper(info, path, split, index, spans[1], False)
         progress = self.context.progress
         try:
             for record in self.settled(info, records, decided=other is not None):
@@ -342,12 +344,42 @@ class Engine:
             if other is not None:
                 other.close()  # an interrupted run leaves no helper behind
             raise
+        return self._join(other, info, index, builder, findings)
+
+    def _helper(
+        self, info: FileInfo, path: Path, split: str, index: int, second: Any, lane: bool
+    ) -> Any:
+        """A helper process reading the file's second span (dslint.shards)."""
+        from dslint import shards
+
+        return shards.Helper(
+            shards.SpanJob(
+                config=self.config, today=self.context.today, path=path, split=split,
+                span=second, first_index=index + second.first_line - 1, format=info.format,
+                target=info.target,
+                cache=self.record_hits.location() if self.record_hits else None,
+                frames=self.builds_frames, lane=lane,
+            )
+        )  # fmt: skip
+
+    def _join(
+        self,
+        other: Any,
+        info: FileInfo,
+        index: int,
+        builder: DatasetBuilder,
+        findings: list[Finding],
+    ) -> tuple[FileInfo, int]:
+        """After reading the first span here: add what the helper read of the second (if
+        there is one); return the file's info and the next record index."""
+        from dslint import shards
+
         if other is None:
             return info, index
         if info.read_error is not None:
             other.close()  # reading stopped in the first half: no more is read (as on one core)
             return info, index
-        progress(f"reading {info.path}: waiting for the second half")
+        self.context.progress(f"reading {info.path}: waiting for the second half")
         try:
             result = other.result(self)
             findings.extend(result.findings)
@@ -485,10 +517,11 @@ class Engine:
         before = len(self.context.notes)
         hits = list(self._run_record_rules(record))
         notes = self.context.notes[before:]
-        # A clean plain chat line is noted as such: a re-run reads it without parsing it.
-        plain = not (hits or notes or first or record.problems) and record.format == "chat"
-        plain = plain and lean.is_plain(record.value)
-        self.record_hits.put(key, encode_hits(hits), notes, record.content_hash if plain else None)
+        # A clean chat line is noted as such: a re-run reads it without the record rules, and
+        # without parsing it in Python when it is plain (dslint.lean).
+        clean = not (hits or notes or first or record.problems) and record.format == "chat"
+        known = (record.content_hash, lean.is_plain(record.value)) if clean else None
+        self.record_hits.put(key, encode_hits(hits), notes, known)
         return hits
 
     def context_prefix(

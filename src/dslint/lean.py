@@ -29,6 +29,7 @@ normal path, whole or for that block.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +42,8 @@ from dslint.loader import (
     LFS_POINTER_PREFIX,
     WHOLE,
     FileInfo,
+    Record,
+    Span,
     _change,
     binary_kind,
     display_path,
@@ -51,7 +54,6 @@ if TYPE_CHECKING:
     from dslint.dataset import DatasetBuilder
     from dslint.engine import Engine
     from dslint.finding import Finding
-    from dslint.loader import Record
 
 #: Files smaller than this are read the normal way: the fast lane saves about 25 µs a line,
 #: nothing a pre-commit run on a small file would notice.
@@ -61,9 +63,13 @@ MIN_BYTES = 4_000_000
 BLOCK_BYTES = 16 * 2**20
 #: Arrow's own block size within one of ours: two or more per block keep both cores busy.
 ARROW_BLOCK = 2 * 2**20
-#: Below this share of plain, clean lines in the first block the file is read the normal
-#: way: it is new or much changed, and the normal path splits a large file over two cores.
-MIN_PLAIN_SHARE = 0.5
+#: Below this share of known clean lines among its first SHARE_SAMPLE bytes, a file is read
+#: the normal way: it is new or much changed.
+MIN_SHARE = 0.5
+SHARE_SAMPLE = 1 << 20
+#: What the record store knows of a clean line (dslint.cache.RecordHits.clean_lines): its
+#: content hash, and whether it is plain.
+Known = tuple[int, bool]
 #: A weight the frames keep (an Int8 column; schema rules report values other than 0 and 1).
 _WEIGHTS = range(-128, 128)
 
@@ -92,76 +98,93 @@ def is_plain(value: Any) -> bool:
     return True
 
 
-def read(
-    engine: Engine,
-    path: Any,
-    split: str,
-    index: int,
-    builder: DatasetBuilder,
-    findings: list[Finding],
-) -> tuple[FileInfo, int] | None:
-    """Read one file as ``Engine._read`` does, its plain clean lines through the fast lane;
-    None (having changed nothing) when the file is not worth it or not suited."""
+def open_lane(engine: Engine, path: Any, split: str) -> FileInfo | None:
+    """The file's info, its format and target decided, when its lines are to be read through
+    the fast lane (:func:`read_span`); None when the file is not worth it or not suited (the
+    normal path then reads it, and reports whatever is wrong with it)."""
     hits = engine.record_hits
     if hits is None or not hits.has_entries():
         return None
     try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed below)
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(max(BINARY_SAMPLE, SHARE_SAMPLE))
     except OSError:
-        return None  # the normal path reports it
+        return None
+    if (
+        size < MIN_BYTES
+        or head.startswith(GZIP_MAGIC)
+        or head.startswith(LFS_POINTER_PREFIX)
+        or binary_kind(head[:BINARY_SAMPLE]) is not None
+    ):
+        return None
+    sample = engine._sample(path, split, WHOLE)
+    if sample is None:
+        return None
+    info = FileInfo(path=display_path(path), real_path=path, split=split, size=size)
+    engine._decide(info, sample)
+    if info.format != "chat":
+        return None
+    # A new or much changed file is read the normal way (on two cores for a large file).
+    lookup = hits.clean_lines(engine.context_prefix(info.path, "chat", info, first=False))
+    lines = head[: head.rfind(b"\n") + 1].split(b"\n")[1:-1]  # whole lines after the first
+    known = sum(lookup(line[:-1] if line.endswith(b"\r") else line) is not None for line in lines)
+    return info if lines and known >= MIN_SHARE * len(lines) else None
+
+
+def read_span(
+    engine: Engine,
+    info: FileInfo,
+    span: Span,
+    index: int,
+    builder: DatasetBuilder,
+    findings: list[Finding],
+) -> int:
+    """Read the lines of ``span`` (the whole file, or a part: dslint.shards) into ``builder``
+    and ``findings`` as Engine._read would, known clean lines through the fast lane; count
+    them in ``info``. Returns the next record's index."""
+    assert engine.record_hits is not None
+    prefix = engine.context_prefix(info.path, "chat", info, first=False)
+    lookup = engine.record_hits.clean_lines(prefix)
+    reader = _Reader(engine, info, index, builder, findings, lookup, span)
+    try:
+        handle = open(info.real_path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        info.read_error = f"reading stopped: {exc.strerror or exc}"
+        return index
     with handle:
         try:
             opened = os.fstat(handle.fileno())
-            head = handle.read(BINARY_SAMPLE)
-        except OSError:
-            return None
-        if (
-            opened.st_size < MIN_BYTES
-            or head.startswith(GZIP_MAGIC)
-            or head.startswith(LFS_POINTER_PREFIX)
-            or binary_kind(head) is not None
-        ):
-            return None
-        sample = engine._sample(path, split, WHOLE)
-        info = FileInfo(path=display_path(path), real_path=path, split=split, size=opened.st_size)
-        if sample is None:
-            return None
-        engine._decide(info, sample)
-        if info.format != "chat":
-            return None
-        lookup = hits.plain_lines(engine.context_prefix(info.path, "chat", info, first=False))
-        handle.seek(0)
-        reader = _Reader(engine, info, index, builder, findings, lookup)
-        blocks = _blocks(handle)
-        try:
-            first = next(blocks)
-        except (StopIteration, OSError):
-            return None
-        lines, found, plain = reader.classify(first)
-        if plain < MIN_PLAIN_SHARE * max(len(lines), 1):
-            return None
-        # Arrow reads one block's plain lines (in C++, the GIL released) while this thread
-        # keys the next block's lines: the two overlap.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dslint-lean") as pool:
-            try:
-                pending = reader.submit(pool, first, lines, found)
+            handle.seek(span.start)
+            blocks = _blocks(handle, None if span.stop is None else span.stop - span.start)
+            # Arrow reads one block's plain lines (in C++, the GIL released) while this
+            # thread keys the next block's lines: the two overlap.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dslint-lean") as pool:
+                pending = None
                 for block in blocks:
                     following = reader.submit(pool, block, *reader.classify(block)[:2])
-                    reader.take(*pending)
+                    if pending is not None:
+                        reader.take(*pending)
                     pending = following
-                reader.take(*pending)
-            except OSError as exc:
-                info.read_error = f"reading stopped after line {info.lines}: {exc.strerror or exc}"
-                return info, reader.index
-        info.changed = _change(opened, handle, reader.offset, False)
-    return info, reader.index
+                if pending is not None:
+                    reader.take(*pending)
+        except OSError as exc:
+            info.read_error = f"reading stopped after line {info.lines}: {exc.strerror or exc}"
+            return reader.index
+        if span.stop is None:  # read to the end: did the file change meanwhile?
+            info.changed = _change(opened, handle, reader.offset, False)
+    return reader.index
 
 
-def _blocks(handle: Any) -> Iterator[bytes]:
-    """The file in blocks of whole lines (the last may lack its line end)."""
+def _blocks(handle: Any, limit: int | None) -> Iterator[bytes]:
+    """The file from where ``handle`` stands, ``limit`` bytes or to its end, in blocks of
+    whole lines (the last may lack its line end)."""
     rest = b""
     while True:
-        data = handle.read(BLOCK_BYTES)
+        want = BLOCK_BYTES if limit is None else min(BLOCK_BYTES, limit)
+        data = handle.read(want) if want > 0 else b""
+        if limit is not None:
+            limit -= len(data)
         if not data:
             if rest:
                 yield rest
@@ -185,7 +208,8 @@ class _Reader:
         index: int,
         builder: DatasetBuilder,
         findings: list[Finding],
-        lookup: Callable[[bytes], int | None],
+        lookup: Callable[[bytes], Known | None],
+        span: Span,
     ) -> None:
         self.engine = engine
         self.info = info
@@ -193,55 +217,53 @@ class _Reader:
         self.builder = builder
         self.findings = findings
         self.lookup = lookup
-        self.number = 0  # the last line read
-        self.offset = 0  # the next line's byte offset
-        self.classified = 0  # lines classified (ahead of those read by one block)
+        self.number = span.first_line - 1  # the last line read
+        self.offset = span.start  # the next line's byte offset
+        # The file's first line is keyed in another context (first=True): never in the lane.
+        self.first_pending = span.first_line == 1
 
-    def classify(self, block: bytes) -> tuple[list[bytes], list[int | None], int]:
-        """The block's lines (without their line ends), per line its content hash when it
-        is plain and clean (else None), and how many are."""
+    def classify(self, block: bytes) -> tuple[list[bytes], list[Known | None], int]:
+        """The block's lines (without their line ends), per line what the cache knows of it
+        when it is clean (else None), and how many are."""
         lines = block.split(b"\n")
         if block.endswith(b"\n"):
             lines.pop()
         lookup = self.lookup
-        found: list[int | None] = []
-        plain = 0
-        first = self.classified == 0
-        self.classified += len(lines)
+        found: list[Known | None] = []
+        known = 0
         for line in lines:
-            if first:  # the first line's context differs (first=True): never in the lane
+            if self.first_pending:
                 found.append(None)
-                first = False
+                self.first_pending = False
                 continue
-            known = lookup(line[:-1] if line.endswith(b"\r") else line)
-            found.append(known)
-            plain += known is not None
-        return lines, found, plain
+            entry = lookup(line[:-1] if line.endswith(b"\r") else line)
+            found.append(entry)
+            known += entry is not None
+        return lines, found, known
 
     def submit(
-        self, pool: ThreadPoolExecutor, block: bytes, lines: list[bytes], found: list[int | None]
-    ) -> tuple[list[bytes], list[int | None], bool, Future[_Parsed | None]]:
+        self, pool: ThreadPoolExecutor, block: bytes, lines: list[bytes], found: list[Known | None]
+    ) -> tuple[list[bytes], list[Known | None], bool, Future[_Parsed | None]]:
         """Start Arrow on the block's plain lines; :meth:`take` the result in order."""
-        plain = [line for line, known in zip(lines, found, strict=True) if known is not None]
+        plain = [line for line, known in zip(lines, found, strict=True) if known and known[1]]
         return lines, found, block.endswith(b"\n"), pool.submit(self._parse, plain)
 
     def take(
         self,
         lines: list[bytes],
-        found: list[int | None],
+        found: list[Known | None],
         ends_with_newline: bool,
         parsing: Future[_Parsed | None],
     ) -> None:
-        """Add a block's records: plain lines' rows from Arrow, the others the normal way,
-        as one chunk in record order (thousands of small chunks, one per run of plain lines
-        between two others, made building the frames slower than reading)."""
+        """Add a block's records in order: plain lines' rows from Arrow, other clean lines
+        parsed without the record rules, the rest the normal way; as one chunk (thousands of
+        small chunks, one per run of plain lines between two others, made building the
+        frames slower than reading)."""
         import numpy as np
 
         from dslint.dataset import merged_chunks
 
         parsed = parsing.result()
-        if parsed is None and self.engine.builds_frames and any(k is not None for k in found):
-            found = [None] * len(found)  # Arrow could not read them: all the normal way
         info, engine = self.info, self.engine
         progress = engine.context.progress
         others: list[Record] = []
@@ -255,13 +277,15 @@ class _Reader:
             if self.number % 10_000 == 0:
                 progress(f"reading {info.path}: {self.number:,} lines")
             ends = position < last or ends_with_newline
-            if known is not None:
+            if known is None:
+                others.append(self._record(line + b"\n" if ends else line))
+            elif known[1] and parsed is not None:
                 indices.append(self.index)
                 numbers.append(self.number)
                 offsets.append(self.offset)
-                hashes.append(known)
-            else:
-                others.append(self._record(line + b"\n" if ends else line))
+                hashes.append(known[0])
+            else:  # clean but not plain, or Arrow could not read the block
+                others.append(self._clean(line, known[0]))
             self.offset += len(line) + ends
             self.index += 1
         count = len(numbers)
@@ -272,10 +296,26 @@ class _Reader:
         info.ends_with_newline = ends_with_newline
         if engine.builds_frames and (count or others):
             columns = None
-            if parsed is not None:
+            if count:
+                assert parsed is not None
                 made = parsed.chunks(numbers, offsets, hashes, indices, info.path, info.split)
                 columns = (*made, np.asarray(indices, dtype=np.int64))
             self.builder.extend(*_one_chunk(merged_chunks(columns, others)))
+
+    def _clean(self, line: bytes, content_hash: int) -> Record:
+        """A line the cache knows clean (no load problem, no hits, no notes, format chat)
+        but not plain: parsed for its rows by ``json.loads`` without the loader's hooks,
+        which only look for problems it does not have, and given to no record rule."""
+        info = self.info
+        value = json.loads(line)
+        record = Record(index=self.index, file=info, line=self.number, offset=self.offset,
+                        raw="", value=value, format="chat", content_hash=content_hash)  # fmt: skip
+        info.examples += 1
+        info.objects += 1
+        info.formats["chat"] += 1
+        if b'"image_url"' in line and formats.has_images(value):
+            info.image_examples += 1
+        return record
 
     def _record(self, raw: bytes) -> Record:
         """One line the normal way (as dslint.loader and Engine._read handle it), its
