@@ -57,6 +57,8 @@ def other_lines() -> list[str]:
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     user = {"role": "user", "content": "Do it"}
     parts = {"role": "user", "content": [{"type": "text", "text": "x"}]}
+    picture = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    image = {"role": "user", "content": [{"type": "text", "text": "What is this?"}, picture]}
     return [
         json.dumps({**chat("Use the tool", "Sure."), "tools": [tool]}),
         json.dumps({"messages": [user, {"role": "assistant", "tool_calls": [call]}]}),
@@ -69,6 +71,7 @@ def other_lines() -> list[str]:
         '{"role": "assistant", "content": "Twice."}]}',
         '{"messages": [{"role": "user", "content": "lone \\ud800 here"}, '
         '{"role": "assistant", "content": "Half a pair."}]}',
+        json.dumps({"messages": [image, {"role": "assistant", "content": "A picture."}]}),
         json.dumps(chat("Why?", "Because I am an AI language model, I cannot.")),
     ]
 
@@ -311,3 +314,22 @@ def test_a_large_file_is_read_through_the_lane_on_both_cores(
     assert counter.lines and max(counter.lines) < jobs[0].span.first_line  # this half here
     assert_same_frames(warm, expected)
     assert report() == expected_report
+
+
+def test_a_check_without_dataset_rules_only_counts_known_plain_lines(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No frame is built (schema rules only): a known clean line is counted, not parsed, but
+    for one with an image (the file's image count)."""
+    data = workdir / "train.jsonl"
+    lines = mixed()
+    write(data, lines)
+    report("--select", "S")
+    lines[100] = json.dumps(chat("Edited?", "Yes."))  # not the same check: not reused whole
+    write(data, lines)
+    counter = Counter(monkeypatch)
+    warm = report("--select", "S")
+    assert warm == report("--select", "S", "--no-cache")
+    images = {n for n, line in enumerate(lines, 1) if '"image_url"' in line}
+    assert images and set(counter.clean) == images
+    assert 101 in counter.lines

@@ -265,6 +265,7 @@ class _Reader:
 
         parsed = parsing.result()
         info, engine = self.info, self.engine
+        frames = engine.builds_frames
         progress = engine.context.progress
         others: list[Record] = []
         indices: list[int] = []  # the plain lines' record indices, line numbers, offsets
@@ -279,7 +280,8 @@ class _Reader:
             ends = position < last or ends_with_newline
             if known is None:
                 others.append(self._record(line + b"\n" if ends else line))
-            elif known[1] and parsed is not None:
+            elif (known[1] and parsed is not None) or (not frames and b'"image_url"' not in line):
+                # Rows from Arrow; or no rows at all (no frame is built): only counted.
                 indices.append(self.index)
                 numbers.append(self.number)
                 offsets.append(self.offset)
@@ -294,7 +296,7 @@ class _Reader:
         info.formats["chat"] += count
         info.lines = self.number
         info.ends_with_newline = ends_with_newline
-        if engine.builds_frames and (count or others):
+        if frames and (count or others):
             columns = None
             if count:
                 assert parsed is not None
