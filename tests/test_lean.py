@@ -333,3 +333,36 @@ def test_a_check_without_dataset_rules_only_counts_known_plain_lines(
     images = {n for n, line in enumerate(lines, 1) if '"image_url"' in line}
     assert images and set(counter.clean) == images
     assert 101 in counter.lines
+
+
+def test_shards_of_one_dataset_and_a_validation_file_through_the_lane(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two training files checked as one dataset, and a validation file: each file's rows
+    keep their record numbers, paths and split."""
+    lines = mixed(600)
+    write(workdir / "a.jsonl", lines[:300])
+    write(workdir / "b.jsonl", lines[300:])
+    write(workdir / "valid.jsonl", plain_lines(280)[::-1])
+
+    def both(*args: str) -> tuple[str, tuple[pd.DataFrame, pd.DataFrame]]:
+        result = CliRunner().invoke(
+            cli, ["check", "a.jsonl", "b.jsonl", "--combine-files", "--validation",
+                  "valid.jsonl", "--today", TODAY.isoformat(), "--format", "json", *args],
+            catch_exceptions=False,
+        )  # fmt: skip
+        report = check(["a.jsonl", "b.jsonl"], validation=["valid.jsonl"], combine_files=True,
+                       today=TODAY, cache="--no-cache" not in args)  # fmt: skip
+        dataset = report.datasets[0]
+        return result.output, (dataset.records, dataset.messages)
+
+    expected, expected_frames = both("--no-cache")
+    both()
+    lines[350] = json.dumps(chat("Edited?", "Yes."))
+    write(workdir / "b.jsonl", lines[300:])
+    expected, expected_frames = both("--no-cache")
+    counter = Counter(monkeypatch)
+    warm, warm_frames = both()
+    assert warm == expected
+    assert_same_frames(warm_frames, expected_frames)
+    assert len(counter.lines) < 150  # of 880: the lane read the rest of all three files

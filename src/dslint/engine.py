@@ -309,21 +309,11 @@ class Engine:
         from dslint import shards
         from dslint.helper import available
 
-        split_here = self.record_filter is None and available()
-        lane = lean.open_lane(self, path, split)
-        if lane is not None:
-            info = lane
-            spans = shards.halves(path, shards.LANE_SHARE) if split_here else None
-            other = self._helper(info, path, split, index, spans[1], True) if spans else None
-            try:
-                span = spans[0] if spans else WHOLE
-                index = lean.read_span(self, info, span, index, builder, findings)
-            except BaseException:
-                if other is not None:
-                    other.close()  # an interrupted run leaves no helper behind
-                raise
-            return self._join(other, info, index, builder, findings)
-        spans = shards.halves(path) if split_here else None
+        two_cores = self.record_filter is None and available()
+        known = lean.open_lane(self, path, split)
+        if known is not None:
+            return self._read_lane(known, path, split, index, builder, findings, two_cores)
+        spans = shards.halves(path) if two_cores else None
         decision = self._sample(path, split, spans[0]) if spans else None
         span = spans[0] if spans and decision else WHOLE
         info, records = read_file(path, index, split, span)
@@ -340,6 +330,30 @@ class Engine:
                 if self.builds_frames:
                     builder.add(record)
                 index = record.index + 1
+        except BaseException:
+            if other is not None:
+                other.close()  # an interrupted run leaves no helper behind
+            raise
+        return self._join(other, info, index, builder, findings)
+
+    def _read_lane(
+        self,
+        info: FileInfo,
+        path: Path,
+        split: str,
+        index: int,
+        builder: DatasetBuilder,
+        findings: list[Finding],
+        two_cores: bool,
+    ) -> tuple[FileInfo, int]:
+        """``_read`` through the fast lane (dslint.lean): ``info`` has its format decided."""
+        from dslint import shards
+
+        spans = shards.halves(path, shards.LANE_SHARE) if two_cores else None
+        other = self._helper(info, path, split, index, spans[1], True) if spans else None
+        try:
+            span = spans[0] if spans else WHOLE
+            index = lean.read_span(self, info, span, index, builder, findings)
         except BaseException:
             if other is not None:
                 other.close()  # an interrupted run leaves no helper behind
