@@ -106,9 +106,9 @@ def open_lane(engine: Engine, path: Any, split: str) -> FileInfo | None:
     the fast lane (:func:`read_span`); None when the file is not worth it or not suited (the
     normal path then reads it, and reports whatever is wrong with it)."""
     hits = engine.record_hits
-    if hits is None or not hits.has_entries():
-        return None
     try:
+        if hits is None or os.stat(path).st_size < MIN_BYTES or not hits.has_entries():
+            return None
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             head = handle.read(max(BINARY_SAMPLE, SHARE_SAMPLE))
