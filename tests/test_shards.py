@@ -145,14 +145,15 @@ def test_a_split_check_reports_what_one_core_reports(
 
     monkeypatch.setattr(Engine, "collect", spy)
     split = run(path, validation=[validation])
-    # Both halves of both files were read in a helper, and the duplicate rules ran in one.
+    # Both halves of both files were read in a helper, and the duplicate and privacy rules
+    # ran in one.
     assert len(helper_pids) == 2 and os.getpid() not in helper_pids
     assert len(offloaded_pids) == 1 and os.getpid() not in offloaded_pids
     # Meanwhile the token rules, which split their own work over both cores, ran last here
     # (DatasetRule.splits_over_cores); the report keeps the rule order all the same.
     tokens = [i for i, code in enumerate(ran) if code.startswith("T")]
     assert tokens and tokens == list(range(len(ran) - len(tokens), len(ran))), ran
-    assert not any(code.startswith("D") for code in ran)
+    assert not any(code.startswith(("D", "P")) for code in ran)
     monkeypatch.setenv("DSLINT_WORKERS", "1")
     helper_pids.clear()
     offloaded_pids.clear()

@@ -1,14 +1,16 @@
-"""A family of dataset rules run in a helper process while the others run here.
+"""Families of dataset rules run in a helper process while the others run here.
 
 After the record stage, the dataset rules of a large dataset are most of a check's time,
-and they run one after another. The duplicate family (D001-D006) is self-contained: it is
-offline, asks nothing of the user, reads only the frames, and keeps its derived data under
-its own ``dataset.cache`` keys. So for a dataset of at least ``shards.MIN_BYTES`` it runs in
-a helper process (:func:`run_rules`, through :mod:`dslint.helper`) while this process runs
-the token, voice and privacy rules. The frames travel as pickled Arrow buffers (about 0.3 s
-for 100k examples); the helper sends back each rule's hits and notes, its derived data, and
-the cache entries it used, and the engine reports them in rule order: the report is the same
-as on one core (tests compare the two).
+and they run one after another. The duplicate family (D001-D006) and the privacy family
+(P001-P110) are self-contained: offline, they ask nothing of the user, read only the frames,
+and keep their derived data under their own ``dataset.cache`` keys. So for a dataset of at
+least ``shards.MIN_BYTES`` they run in a helper process (:func:`run_rules`, through
+:mod:`dslint.helper`) while this process runs the token and voice rules (the privacy family
+went there too once a re-run's reading got faster: the helper finished before this process,
+and 0.2 s of a re-run of the 100k benchmark file moved off its path). The frames travel as
+pickled Arrow buffers (about 0.3 s for 100k examples); the helper sends back each rule's hits
+and notes, its derived data, and the cache entries it used, and the engine reports them in
+rule order: the report is the same as on one core (tests compare the two).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from dslint.rule import DatasetRule
 
 #: Categories whose dataset rules may run in the helper (see the module's docstring).
-OFFLOADED = frozenset({Category.DUPLICATES})
+OFFLOADED = frozenset({Category.DUPLICATES, Category.PRIVACY})
 
 
 class Frame:
