@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import TODAY, chat
+from conftest import CORPUS, TODAY, chat, needs_corpus
 from dslint import lean, loader
 from dslint.api import check
 from dslint.cli import cli
@@ -366,3 +366,31 @@ def test_shards_of_one_dataset_and_a_validation_file_through_the_lane(
     assert warm == expected
     assert_same_frames(warm_frames, expected_frames)
     assert len(counter.lines) < 150  # of 880: the lane read the rest of all three files
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CameronVetter-FineTuning-A-Pirate__training_set.jsonl",  # plain
+        "GBurgardt-charly-garcia-IA__fine_tuning_data.jsonl",  # plain, Spanish
+        "microsoft-foundry__chartqa_vision_validation.jsonl",  # images: clean, not plain
+        "microsoft-foundry__stock_toolcall_validation.jsonl",  # tools and tool calls
+    ],
+)
+def test_real_files_through_the_lane(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Real files, their lines repeated to 600 or more (the lane needs 256 examples to decide
+    a file's format): the same frames and findings as without the cache."""
+    lines = (CORPUS / name).read_bytes().splitlines(keepends=True)
+    (workdir / "train.jsonl").write_bytes(b"".join(lines * (600 // len(lines) + 1)))
+    expected = check(["train.jsonl"], today=TODAY)
+    check(["train.jsonl"], cache=True, today=TODAY)
+    counter = Counter(monkeypatch)
+    warm = check(["train.jsonl"], cache=True, today=TODAY)
+    assert len(counter.lines) < 200  # of 550 to 733: the lane read the others
+    places = [(f.code, f.line, f.column, f.message) for f in expected.findings]
+    assert [(f.code, f.line, f.column, f.message) for f in warm.findings] == places
+    mine, theirs = warm.datasets[0], expected.datasets[0]
+    assert_same_frames((mine.records, mine.messages), (theirs.records, theirs.messages))
