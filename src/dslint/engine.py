@@ -15,6 +15,7 @@ import hashlib
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -322,7 +323,7 @@ class Engine:
             self._decide(info, decision)
             other = self._helper(info, path, split, index, spans[1], False)
         progress = self.context.progress
-        try:
+        with _closed_on_error(other):
             for record in self.settled(info, records, decided=other is not None):
                 if record.line % 10_000 == 0:
                     progress(f"reading {info.path}: {record.line:,} lines")
@@ -330,10 +331,6 @@ class Engine:
                 if self.builds_frames:
                     builder.add(record)
                 index = record.index + 1
-        except BaseException:
-            if other is not None:
-                other.close()  # an interrupted run leaves no helper behind
-            raise
         return self._join(other, info, index, builder, findings)
 
     def _read_lane(
@@ -351,13 +348,9 @@ class Engine:
 
         spans = shards.halves(path, shards.LANE_SHARE) if two_cores else None
         other = self._helper(info, path, split, index, spans[1], True) if spans else None
-        try:
+        with _closed_on_error(other):
             span = spans[0] if spans else WHOLE
             index = lean.read_span(self, info, span, index, builder, findings)
-        except BaseException:
-            if other is not None:
-                other.close()  # an interrupted run leaves no helper behind
-            raise
         return self._join(other, info, index, builder, findings)
 
     def _helper(
@@ -757,6 +750,18 @@ class Engine:
             message=hit.message,
             fingerprint=fingerprint(rule.code, path, None, hit.pointer, hit.key),
         )
+
+
+@contextmanager
+def _closed_on_error(helper: Any) -> Iterator[None]:
+    """Stop ``helper`` (a dslint.shards.Helper, or None) if the block raises: an interrupted
+    run leaves no helper behind."""
+    try:
+        yield
+    except BaseException:
+        if helper is not None:
+            helper.close()
+        raise
 
 
 def _release_shared(
