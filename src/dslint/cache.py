@@ -400,15 +400,13 @@ class Cache:
 
     def digest(self, *material: bytes) -> str:
         """The keyed hash of these bytes, one after the other (not separated: see ``hash``)."""
-        digest = self._keyed.copy()  # cheaper than keying a new hash for each record
-        for part in material:
-            digest.update(part)
-        return digest.hexdigest()
+        hexdigest: str = self.keyed_state(*material).hexdigest()
+        return hexdigest
 
     def keyed_state(self, *material: bytes) -> Any:
-        """The keyed hash having read these bytes: ``copy()`` it and go on (``digest``'s
-        first steps, made once for many keys that start alike)."""
-        digest = self._keyed.copy()
+        """The keyed hash having read these bytes: ``copy()`` it to go on (made once for many
+        keys that start alike, as the record keys of a file do)."""
+        digest = self._keyed.copy()  # cheaper than keying a new hash each time
         for part in material:
             digest.update(part)
         return digest
@@ -546,19 +544,12 @@ class RecordHits:
         whether it is plain when the store notes the line clean, else None. The key is
         :meth:`key`'s, made from the bytes without decoding them."""
         state = self._cache.keyed_state(prefix)
-        store = self._store
-        old, used = store.old, store.used
+        get = self._store.get
 
         def lookup(body: bytes) -> tuple[int, bool] | None:
             digest = state.copy()
             digest.update(body)
-            key = digest.hexdigest()
-            entry = used.get(key)
-            if entry is None:
-                entry = old.get(key)
-                if entry is None:
-                    return None
-                used[key] = entry  # kept when the store is written (as get does)
+            entry = get(digest.hexdigest())
             if type(entry) is list and len(entry) == 4 and not entry[0] and not entry[1]:
                 found, plain = entry[2], entry[3]
                 if type(found) is int and plain in (0, 1):

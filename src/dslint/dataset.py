@@ -511,30 +511,28 @@ _ARROW_TYPES = {"category": "string", "text": "large_string", "int64": "int64",
                 "int32": "int32", "int16": "int32", "bool": "bool_", "Int8": "int8"}  # fmt: skip
 
 
-def _arrow_chunk(
-    rows: list[tuple[Any, ...]], kinds: dict[str, str], encode: bool = True
-) -> dict[str, Any]:
+def _arrow_chunk(rows: list[tuple[Any, ...]], kinds: dict[str, str]) -> dict[str, Any]:
     """One chunk's Arrow arrays from rows whose values are in the order of ``kinds``; a
-    category column is dictionary-encoded at once (unless not ``encode``), so the chunks of
-    a large file do not hold a string per row until the frame is built."""
+    category column is dictionary-encoded at once, so the chunks of a large file do not
+    hold a string per row until the frame is built."""
     import pyarrow as pa
 
     chunk = {}
-    columns = zip(*rows, strict=True) if rows else ([] for _ in kinds)
+    columns = zip(*rows, strict=True) if rows else ([] for _ in kinds)  # no rows: empty
     for (name, kind), values in zip(kinds.items(), columns, strict=True):
         array = pa.array(values, type=_arrow_type(kind))
-        chunk[name] = array.dictionary_encode() if kind == "category" and encode else array
+        chunk[name] = array.dictionary_encode() if kind == "category" else array
     return chunk
 
 
 def merged_chunks(
     plain: tuple[dict[str, Any], dict[str, Any], Any, Any] | None, records: list[Record]
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """One chunk of each frame, and its text, from two sources of the same lines in record
-    order: ``plain``, the columns of plain lines that Arrow read (dslint.lean: records
-    chunk, messages chunk, text, and each record's index), and ``records`` read the normal
-    way. The two are put together and sorted by record index (stably: each source keeps
-    its rows' order)."""
+    """One chunk of each frame, and its text, from two sources of one block's lines:
+    ``plain``, the columns of plain lines that Arrow read (dslint.lean: records chunk,
+    messages chunk, text, and each record's index; category columns dictionary-encoded, as
+    here), and ``records`` read in Python. The two are put together and sorted by record
+    index (stably: each source keeps its rows' order)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -562,11 +560,9 @@ def merged_chunks(
         # merged when the frame is made: _categorical).
         codes, entries, before = [], [], 0
         for piece in pieces:
-            encoded = piece if pa.types.is_dictionary(piece.type) else piece.dictionary_encode()
-            shift = pc.add(encoded.indices.cast(pa.int32()), before)
-            codes.append(shift)
-            entries.append(encoded.dictionary.cast(pa.string()))
-            before += len(encoded.dictionary)
+            codes.append(pc.add(piece.indices.cast(pa.int32()), before))
+            entries.append(piece.dictionary.cast(pa.string()))
+            before += len(piece.dictionary)
         return pa.DictionaryArray.from_arrays(
             pa.concat_arrays(codes).take(order), pa.concat_arrays(entries)
         )

@@ -51,6 +51,7 @@ from dslint.loader import (
     binary_kind,
     display_path,
     parse_line,
+    tally,
 )
 
 if TYPE_CHECKING:
@@ -107,16 +108,15 @@ def open_lane(engine: Engine, path: Any, split: str) -> FileInfo | None:
     normal path then reads it, and reports whatever is wrong with it)."""
     hits = engine.record_hits
     try:
-        if hits is None or os.stat(path).st_size < MIN_BYTES or not hits.has_entries():
+        size = os.stat(path).st_size
+        if hits is None or size < MIN_BYTES or not hits.has_entries():
             return None
         with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
             head = handle.read(max(BINARY_SAMPLE, SHARE_SAMPLE))
     except OSError:
         return None
     if (
-        size < MIN_BYTES
-        or head.startswith(GZIP_MAGIC)
+        head.startswith(GZIP_MAGIC)
         or head.startswith(LFS_POINTER_PREFIX)
         or binary_kind(head[:BINARY_SAMPLE]) is not None
     ):
@@ -165,7 +165,7 @@ def read_span(
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dslint-lean") as pool:
                 pending = None
                 for block in blocks:
-                    following = reader.submit(pool, block, *reader.classify(block)[:2])
+                    following = reader.submit(pool, block, *reader.classify(block))
                     if pending is not None:
                         reader.take(*pending)
                     pending = following
@@ -226,24 +226,21 @@ class _Reader:
         # The file's first line is keyed in another context (first=True): never in the lane.
         self.first_pending = span.first_line == 1
 
-    def classify(self, block: bytes) -> tuple[list[bytes], list[Known | None], int]:
-        """The block's lines (without their line ends), per line what the cache knows of it
-        when it is clean (else None), and how many are."""
+    def classify(self, block: bytes) -> tuple[list[bytes], list[Known | None]]:
+        """The block's lines (without their line ends), and per line what the cache knows of
+        it when it is clean (else None)."""
         lines = block.split(b"\n")
         if block.endswith(b"\n"):
             lines.pop()
         lookup = self.lookup
         found: list[Known | None] = []
-        known = 0
         for line in lines:
             if self.first_pending:
                 found.append(None)
                 self.first_pending = False
                 continue
-            entry = lookup(line[:-1] if line.endswith(b"\r") else line)
-            found.append(entry)
-            known += entry is not None
-        return lines, found, known
+            found.append(lookup(line[:-1] if line.endswith(b"\r") else line))
+        return lines, found
 
     def submit(
         self, pool: ThreadPoolExecutor, block: bytes, lines: list[bytes], found: list[Known | None]
@@ -263,7 +260,6 @@ class _Reader:
         parsed without the record rules, the rest the normal way; as one chunk (thousands of
         small chunks, one per run of plain lines between two others, made building the
         frames slower than reading)."""
-        import numpy as np
 
         from dslint.dataset import merged_chunks
 
@@ -272,6 +268,7 @@ class _Reader:
         frames = engine.builds_frames
         progress = engine.context.progress
         others: list[Record] = []
+        clean = 0  # clean lines read here: counted at the end
         indices: list[int] = []  # the plain lines' record indices, line numbers, offsets
         numbers: list[int] = []
         offsets: list[int] = []
@@ -290,24 +287,25 @@ class _Reader:
                 numbers.append(self.number)
                 offsets.append(self.offset)
                 hashes.append(known[0])
+                clean += 1
             else:  # clean but not plain, or Arrow could not read the block
                 record = self._clean(line, known[0])
+                clean += record is not None
                 others.append(record or self._record(line + b"\n" if ends else line))
             self.offset += len(line) + ends
             self.index += 1
-        count = len(numbers)
-        info.examples += count
-        info.objects += count
-        info.formats["chat"] += count
+        info.examples += clean  # a clean line is a chat example: not blank, an object
+        info.objects += clean
+        info.formats["chat"] += clean
         info.lines = self.number
         info.ends_with_newline = ends_with_newline
-        if frames and (count or others):
+        if frames and (numbers or others):
             columns = None
-            if count:
+            if numbers:
                 assert parsed is not None
-                made = parsed.chunks(numbers, offsets, hashes, indices, info.path, info.split)
-                columns = (*made, np.asarray(indices, dtype=np.int64))
-            self.builder.extend(*_one_chunk(merged_chunks(columns, others)))
+                columns = parsed.chunks(numbers, offsets, hashes, indices, info.path, info.split)
+            records, messages, text = merged_chunks(columns, others)
+            self.builder.extend([records], [messages], text)
 
     def _clean(self, line: bytes, content_hash: int) -> Record | None:
         """A line the cache knows clean (no load problem, no hits, no notes, format chat)
@@ -323,9 +321,6 @@ class _Reader:
             return None
         record = Record(index=self.index, file=info, line=self.number, offset=self.offset,
                         raw="", value=value, format="chat", content_hash=content_hash)  # fmt: skip
-        info.examples += 1
-        info.objects += 1
-        info.formats["chat"] += 1
         if b'"image_url"' in line and formats.has_images(value):
             info.image_examples += 1
         return record
@@ -335,10 +330,8 @@ class _Reader:
         findings collected; returned for its rows."""
         engine, info = self.engine, self.info
         record = parse_line(raw, info, self.number, self.offset, self.index)
-        if not (record.problems and record.is_blank):
-            info.examples += 1
+        tally(info, record)
         if record.is_object:
-            info.objects += 1
             record.format = formats.detect_record(record.value)
         engine._settle(record, info)
         self.findings.extend(engine.check_record(record))
@@ -371,13 +364,6 @@ class _Reader:
         return _Parsed(table.column("messages").combine_chunks())
 
 
-def _one_chunk(
-    chunks: tuple[dict[str, Any], dict[str, Any], Any],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
-    records, messages, text = chunks
-    return [records], [messages], text
-
-
 class _Parsed:
     """One block's plain lines as Arrow gave them, made the builder's columns."""
 
@@ -393,15 +379,6 @@ class _Parsed:
         starts = np.repeat(self.bounds[:-1] - self.bounds[0], counts)
         self.position = (np.arange(len(starts)) - starts).astype(np.int32)
         self.counts = counts
-        self._pointers: Any = None
-
-    def pointers(self) -> Any:
-        import pyarrow as pa
-
-        if self._pointers is None:
-            top = int(self.position.max()) + 1 if len(self.position) else 0
-            self._pointers = pa.array([f"/messages/{i}/content" for i in range(top)], pa.string())
-        return self._pointers
 
     def chunks(
         self,
@@ -411,9 +388,9 @@ class _Parsed:
         indices: list[int],
         path: str,
         split: str,
-    ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    ) -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
         """The records chunk, messages chunk and text of the block's plain lines, in the
-        builder's columns (dslint.dataset)."""
+        builder's columns (dslint.dataset), and their record indices (numpy)."""
         import numpy as np
         import pyarrow as pa
 
@@ -440,6 +417,8 @@ class _Parsed:
         }
         record_of_row = np.repeat(np.asarray(indices, dtype=np.int32), self.counts)
         position = pa.array(self.position)
+        top = int(self.position.max()) + 1 if rows else 0
+        pointers = pa.array([f"/messages/{i}/content" for i in range(top)], pa.string())
         messages = {
             "record": pa.array(record_of_row),
             "section": same("messages", rows),
@@ -447,10 +426,10 @@ class _Parsed:
             "part": pa.array(np.full(rows, -1, dtype=np.int32)),
             "role": self.role.dictionary_encode(),
             "name": self.name.dictionary_encode(),
-            "pointer": pa.DictionaryArray.from_arrays(position, self.pointers()),
+            "pointer": pa.DictionaryArray.from_arrays(position, pointers),
             "weight": self.weight.cast(pa.int8()),
             "tool_calls": missing(rows),
             "images": missing(rows),
             "image_key": missing(rows),
         }
-        return records, messages, self.content
+        return records, messages, self.content, np.asarray(indices, dtype=np.int64)

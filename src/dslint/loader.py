@@ -271,10 +271,7 @@ def _records(
                 offset += len(raw)
                 info.lines = number
                 info.ends_with_newline = raw.endswith(b"\n")
-                if not (record.problems and record.is_blank):
-                    info.examples += 1
-                if record.is_object:
-                    info.objects += 1
+                tally(info, record)
                 index += 1
                 yield record
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -284,6 +281,14 @@ def _records(
             info.read_error = f"reading stopped after line {number}: {exc.strerror or exc}"
             return
         info.changed = _change(opened, handle, offset, info.gzip)
+
+
+def tally(info: FileInfo, record: Record) -> None:
+    """Count a line read into its file's examples (every line but a blank one) and objects."""
+    if not (record.problems and record.is_blank):
+        info.examples += 1
+    if record.is_object:
+        info.objects += 1
 
 
 def _change(opened: os.stat_result, handle: Any, read: int, compressed: bool) -> str | None:

@@ -126,6 +126,7 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
         from dslint.engine import Engine
 
         engine = Engine(job.config, today=job.today)
+        engine.builds_frames = job.frames
         if job.cache is not None:
             from dslint.cache import Cache
 
@@ -140,11 +141,7 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
 
         info = FileInfo(path=display_path(job.path), real_path=job.path, split=job.split)
         info.format, info.target = job.format, job.target
-        frames, engine.builds_frames = engine.builds_frames, job.frames
-        try:
-            lean.read_span(engine, info, job.span, job.first_index, builder, findings)
-        finally:
-            engine.builds_frames = frames
+        lean.read_span(engine, info, job.span, job.first_index, builder, findings)
     else:
         info, records = read_file(job.path, job.first_index, job.split, job.span)
         info.format, info.target = job.format, job.target
