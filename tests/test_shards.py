@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -144,11 +145,24 @@ def test_a_split_check_reports_what_one_core_reports(
         return collect(self, rule, dataset)
 
     monkeypatch.setattr(Engine, "collect", spy)
+    started_ahead: list[int] = []
+    spares = helper.spares
+
+    @contextlib.contextmanager
+    def watched(count: int, preload: Any) -> Any:
+        with spares(count, preload):
+            started_ahead.extend(child.process.pid for child in helper._SPARES)
+            yield
+
+    monkeypatch.setattr(helper, "spares", watched)
     split = run(path, validation=[validation])
     # Both halves of both files were read in a helper, and the duplicate and privacy rules
     # ran in one.
     assert len(helper_pids) == 2 and os.getpid() not in helper_pids
     assert len(offloaded_pids) == 1 and os.getpid() not in offloaded_pids
+    # Two of those three had been started ahead, with the rules' modules imported meanwhile
+    # (the first two called: the files' second halves).
+    assert len(started_ahead) == 2 and set(started_ahead) == set(helper_pids)
     # Meanwhile the token rules, which split their own work over both cores, ran last here
     # (DatasetRule.splits_over_cores); the report keeps the rule order all the same.
     tokens = [i for i, code in enumerate(ran) if code.startswith("T")]
@@ -216,6 +230,46 @@ def test_a_call_runs_in_another_process_and_reports_failures() -> None:
     failing = helper.Call("json", "loads", "{not json")
     assert failing.result() is None
     assert failing.failure is not None and "JSONDecodeError" in failing.failure
+
+
+def imported_in_child(module: str, spare: bool) -> Any:
+    """Whether ``module`` was imported in the child before its call ran."""
+    return helper.Call("builtins", "eval", f"{module!r} in __import__('sys').modules",
+                       spare=spare).result()  # fmt: skip
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_a_spare_child_imports_ahead_and_is_stopped_when_not_taken() -> None:
+    assert imported_in_child("colorsys", spare=True) is False  # no spare: a fresh child
+    with helper.spares(2, ["colorsys", "no_such_module_for_dslint"]):
+        waiting = {child.process.pid for child in helper._SPARES}
+        assert len(waiting) == 2 and set(children()) >= waiting
+        # The call ran in one of them, after its imports (a missing module is skipped).
+        assert imported_in_child("colorsys", spare=True) is True
+        assert len(helper._SPARES) == 1
+        assert imported_in_child("colorsys", spare=False) is False  # not asked: not taken
+    # The one never taken was stopped with the block; none is left.
+    assert helper._SPARES == [] and children() == []
+
+
+@pytest.mark.skipif(not MEMORY_FILES, reason="memory files (memfd) are Linux-only")
+def test_a_spare_maps_a_memory_file_made_after_it_started() -> None:
+    import pyarrow as pa
+
+    from dslint.dataset import TextColumn
+
+    texts = ["first", "é" * 3, "", "last"]
+    with helper.spares(1, []):
+        column = TextColumn(growable=True)  # its memory file exists only from now on
+        column.append(pa.array(texts, pa.large_string()))
+        shared = SharedText.of(column.finish())
+        assert shared is not None
+        call = helper.Call("builtins", "eval", "text.array().to_pylist()", {"text": shared},
+                           pass_fds=(shared.descriptor,), spare=True)  # fmt: skip
+        assert call.result() == texts
+        # Without the descriptor the child cannot map the text: the caller does it here.
+        alone = helper.Call("builtins", "eval", "text.array()", {"text": shared})
+        assert alone.result() is None and alone.failure is not None
 
 
 def test_a_span_of_a_compressed_file_is_refused(tmp_path: Path) -> None:

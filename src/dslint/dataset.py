@@ -293,8 +293,8 @@ def memory_file(name: str) -> int | None:
 @dataclass(frozen=True)
 class SharedText:
     """A finished text column as it travels to a helper process: its offsets are pickled,
-    its bytes are not; the helper maps the same memory file (``descriptor``, inherited
-    through ``dslint.helper.Call(pass_fds=...)``), so the pages are shared, not copied
+    its bytes are not; the helper maps the same memory file (``descriptor``, sent with
+    ``dslint.helper.Call(pass_fds=...)``), so the pages are shared, not copied
     (1.1 GB at a million examples)."""
 
     descriptor: int
@@ -319,7 +319,10 @@ class SharedText:
         """The column, over a read-only map of the memory file (in the helper)."""
         import pyarrow as pa
 
-        data = mmap.mmap(self.descriptor, self.size, prot=mmap.PROT_READ) if self.size else b""
+        from dslint.helper import local
+
+        descriptor = local(self.descriptor)  # the helper's number for the parent's file
+        data = mmap.mmap(descriptor, self.size, prot=mmap.PROT_READ) if self.size else b""
         return pa.LargeStringArray.from_buffers(
             self.rows, pa.py_buffer(self.offsets), pa.py_buffer(data)
         )

@@ -11,29 +11,49 @@ otherwise run again inside the helper.
 Pickles only ever pass between this process and the child it started. Whatever goes wrong
 with the child (it cannot start, it dies, it raises), :meth:`Call.result` returns None and
 the caller does the work itself: the same result on one core.
+
+A child can also be started before its call is known (:func:`spares`): it imports the
+modules it will need (pandas, the rules) while this process is still importing its own,
+and a ``Call(..., spare=True)`` made later takes it. Such a child cannot inherit file
+descriptors made after it started (the memory files of the text columns), so descriptors
+always travel over a Unix socket (``SCM_RIGHTS``); the child knows them by the numbers they
+have here (:func:`local`).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
-# The child's program. Its stdout carries the result alone: anything code in the child
-# prints goes to stderr instead, so it cannot corrupt the pickle. Once the result is out, the
-# child ends without the interpreter's teardown (freeing every object it made, one by one),
-# which the caller would otherwise wait for (Call.result waits for the child to end).
+# The child's program: ``python -c _CHILD CHANNEL MODULE...``. It imports the MODULEs (a
+# spare's preparation), then waits for its call. Its stdout carries the result alone:
+# anything code in the child prints goes to stderr instead, so it cannot corrupt the pickle.
+# Once the result is out, the child ends without the interpreter's teardown (freeing every
+# object it made, one by one), which the caller would otherwise wait for (Call.result waits
+# for the child to end).
 _CHILD = (
     "import gc, os, pickle, sys\n"
     "from importlib import import_module\n"
     "from dslint.memory import CHECK_THRESHOLDS\n"
     "gc.set_threshold(*CHECK_THRESHOLDS)\n"
     "out, sys.stdout = sys.stdout.buffer, sys.stderr\n"
-    "module, name, args = pickle.load(sys.stdin.buffer)\n"
+    "for preload in sys.argv[2:]:\n"
+    "    try:\n"
+    "        import_module(preload)\n"
+    "    except Exception:\n"
+    "        pass  # the call itself reports what fails\n"
+    "module, name, args, descriptors = pickle.load(sys.stdin.buffer)\n"
     "try:\n"
+    "    if descriptors:\n"
+    "        from dslint.helper import receive\n"
+    "        receive(int(sys.argv[1]), descriptors)\n"
     "    result = (True, getattr(import_module(module), name)(*args))\n"
     "except BaseException as exc:\n"
     "    result = (False, f'{type(exc).__name__}: {exc}')\n"
@@ -42,54 +62,120 @@ _CHILD = (
     "os._exit(0)\n"
 )
 
+#: In a child: the descriptors it received, by their numbers in the parent (see local()).
+_RECEIVED: dict[int, int] = {}
+
+
+def receive(channel: int, descriptors: Sequence[int]) -> None:
+    """In a child: take the parent's ``descriptors`` from the socket ``channel``."""
+    with socket.socket(fileno=channel) as connection:
+        _, received, _, _ = socket.recv_fds(connection, 1, len(descriptors))
+    if len(received) != len(descriptors):
+        raise OSError("the parent's file descriptors did not arrive")
+    _RECEIVED.update(zip(descriptors, received, strict=True))
+
+
+def local(descriptor: int) -> int:
+    """This process's number for a descriptor the parent named ``descriptor`` (the same
+    number outside a helper, or for a descriptor not sent)."""
+    return _RECEIVED.get(descriptor, descriptor)
+
+
+def parent(descriptor: int) -> int:
+    """The parent's number for one of this process's received descriptors (see local())."""
+    for theirs, ours in _RECEIVED.items():
+        if ours == descriptor:
+            return theirs
+    return descriptor
+
 
 def available() -> bool:
     """May this run use a second process? Not with one core, nor with ``DSLINT_WORKERS=1``."""
     return os.environ.get("DSLINT_WORKERS", "").strip() != "1" and (os.cpu_count() or 1) >= 2
 
 
-class Call:
-    """``module.name(*args)`` running in a child process from the moment this is made."""
+class _Child:
+    """A started child process and this process's end of its descriptor socket."""
 
-    def __init__(self, module: str, name: str, *args: Any, pass_fds: tuple[int, ...] = ()) -> None:
-        """``pass_fds``: file descriptors the child inherits under the same numbers (memory
-        it maps instead of receiving a copy: see dslint.dataset.SharedText)."""
-        self.failure: str | None = None
-        self._writer: threading.Thread | None = None
+    def __init__(self, preload: Sequence[str] = ()) -> None:
+        """Raises OSError, ValueError or TypeError (no ``sys.executable``) when it cannot start."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-c", _CHILD],
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(theirs.fileno()), *preload],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                pass_fds=pass_fds,
+                pass_fds=(theirs.fileno(),),
             )
-        except (OSError, ValueError, TypeError) as exc:  # TypeError: no sys.executable
-            self._process = None
-            self.failure = f"cannot start a helper process: {exc}"
-            return
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.channel = ours
+
+    def stop(self) -> None:
+        """Kill the child (its result is not wanted) and close this process's ends."""
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self.channel.close()
+
+
+class Call:
+    """``module.name(*args)`` running in a child process from the moment this is made."""
+
+    def __init__(
+        self,
+        module: str,
+        name: str,
+        *args: Any,
+        pass_fds: tuple[int, ...] = (),
+        spare: bool = False,
+    ) -> None:
+        """``pass_fds``: file descriptors the child receives (memory it maps instead of
+        receiving a copy: see dslint.dataset.SharedText; it knows them by these numbers).
+        ``spare``: take a child started earlier by :func:`spares`, if one is waiting."""
+        self.failure: str | None = None
+        self._writer: threading.Thread | None = None
+        self._child: _Child | None = _take_spare() if spare else None
+        if self._child is None:
+            try:
+                self._child = _Child()
+            except (OSError, ValueError, TypeError) as exc:  # TypeError: no sys.executable
+                self.failure = f"cannot start a helper process: {exc}"
+                return
+        if pass_fds:
+            with suppress(OSError):  # the child died; result() sees it
+                socket.send_fds(self._child.channel, [b"\0"], list(pass_fds))
         # Pickled straight into the pipe from a thread: a large payload (a dataset's frames)
         # fills the pipe long before the child, still starting up, reads it; this process
         # has its own share of the work to do meanwhile; and no second copy of the payload
         # is made in memory. The arguments must not change while they are sent (callers
         # pass immutable data or shallow copies).
-        self._writer = threading.Thread(target=self._send, args=((module, name, args),))
+        payload = (module, name, args, tuple(pass_fds))
+        self._writer = threading.Thread(target=self._send, args=(payload,))
         self._writer.daemon = True
         self._writer.start()
 
     def _send(self, payload: Any) -> None:
-        assert self._process is not None and self._process.stdin is not None
+        assert self._child is not None and self._child.process.stdin is not None
+        stream = self._child.process.stdin
         try:
-            pickle.dump(payload, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self._process.stdin.close()
+            pickle.dump(payload, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            stream.close()
         except (OSError, ValueError):
             pass  # the child died (or was cancelled); result() sees it
 
     def result(self) -> Any | None:
         """The call's result, or None (with :attr:`failure` set) if the child failed."""
-        process = self._process
-        if process is None:
+        child = self._child
+        if child is None:
             return None
+        process = child.process
         assert process.stdout is not None
         try:
             ok, value = pickle.load(process.stdout)  # read as it comes: no copy of the bytes
@@ -101,7 +187,8 @@ class Call:
             return None
         finally:
             process.stdout.close()
-            self._process = None
+            child.channel.close()
+            self._child = None
         if not ok:
             self.failure = f"the helper process failed: {value}"
             return None
@@ -109,10 +196,48 @@ class Call:
 
     def cancel(self) -> None:
         """Stop the child (its result is not wanted)."""
-        process = self._process
-        if process is not None:
-            process.kill()
-            process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
-            self._process = None
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+
+
+@contextmanager
+def spares(count: int, preload: Sequence[str]) -> Iterator[None]:
+    """Start ``count`` children now, importing ``preload`` while this process goes on; a
+    ``Call(..., spare=True)`` made inside the block takes one instead of starting a process
+    (and so skips the interpreter's start and those imports, about 0.5 s). The children not
+    taken are stopped when the block ends. Nothing is started where :func:`available` says
+    no."""
+    mine: list[_Child] = []
+    if available():
+        for _ in range(count):
+            try:
+                mine.append(_Child(preload))
+            except (OSError, ValueError, TypeError):
+                break  # Call starts its own child, or fails and the caller does the work
+    with _SPARES_LOCK:
+        _SPARES.extend(mine)
+    try:
+        yield
+    finally:
+        with _SPARES_LOCK:
+            left = [child for child in mine if child in _SPARES]
+            for child in left:
+                _SPARES.remove(child)
+        for child in left:
+            child.stop()
+
+
+def _take_spare() -> _Child | None:
+    with _SPARES_LOCK:
+        while _SPARES:
+            child = _SPARES.pop(0)
+            if child.process.poll() is None:
+                return child
+            child.stop()  # it died waiting
+    return None
+
+
+# Children started by spares() and not taken yet (checks may run in several threads).
+_SPARES: list[_Child] = []
+_SPARES_LOCK = threading.Lock()

@@ -158,7 +158,7 @@ class Offloaded:
             rows=dataset.rows,
         )
         descriptors = self.job.records.descriptors + self.job.messages.descriptors
-        self._call = Call(__name__, "run_rules", self.job, pass_fds=descriptors)
+        self._call = Call(__name__, "run_rules", self.job, pass_fds=descriptors, spare=True)
 
     def close(self) -> None:
         """Stop the helper (the run was interrupted)."""

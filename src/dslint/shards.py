@@ -132,7 +132,10 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
 
             root, secret, store = job.cache
             engine.record_hits = Cache(root, secret).record_store(store)
-    builder = DatasetBuilder(text_file=job.text_file)
+    from dslint.helper import local, parent
+
+    text_file = local(job.text_file) if job.text_file is not None else None
+    builder = DatasetBuilder(text_file=text_file)
     findings: list[Finding] = []
     notes_before = len(engine.context.notes)
     if job.lane and engine.record_hits is not None:
@@ -154,7 +157,9 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
     if job.text_file is not None:
         from dslint.dataset import SharedText
 
-        text = SharedText.of(text) or text  # its offsets travel; its bytes stay in the file
+        shared = SharedText.of(text)  # its offsets travel; its bytes stay in the file
+        if shared is not None:  # named as the parent knows the file
+            text = replace(shared, descriptor=parent(shared.descriptor))
     return SpanResult(
         findings=findings,
         record_chunks=builder.record_chunks,
@@ -199,6 +204,7 @@ class Helper:
             "check_span",
             replace(job, text_file=self._text_file),
             pass_fds=(self._text_file,) if self._text_file is not None else (),
+            spare=True,
         )
 
     def result(self, engine: Engine) -> SpanResult:
