@@ -95,3 +95,84 @@ def test_checks_in_several_threads_give_the_callers_thresholds_back() -> None:
         thread.join()
         assert gc.get_threshold() == CHECK_THRESHOLDS  # this check still runs
     assert gc.get_threshold() == before
+
+
+def test_a_check_reads_without_the_collector_then_freezes_what_reading_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import dslint
+    from dslint.engine import Engine
+
+    seen: dict[str, Any] = {}
+    read, rules = Engine._read, Engine._run_dataset_rules
+
+    def spy_read(engine: Engine, *args: Any, **kwargs: Any) -> Any:
+        seen["reading"] = gc.isenabled()
+        return read(engine, *args, **kwargs)
+
+    def spy_rules(engine: Engine, *args: Any, **kwargs: Any) -> Any:
+        seen["rules"] = (gc.isenabled(), gc.get_freeze_count())
+        return rules(engine, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "_read", spy_read)
+    monkeypatch.setattr(Engine, "_run_dataset_rules", spy_rules)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*clean_chat(3)), encoding="utf-8")
+    dslint.check([path])
+    assert seen["reading"] is False
+    enabled, frozen = seen["rules"]
+    assert enabled and frozen > 0  # the collector is back on, and does not walk what was read
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # all of it given back
+
+
+def test_reading_keeps_a_callers_own_frozen_objects_and_disabled_collector() -> None:
+    import gc
+
+    from dslint.memory import collect_less, reading
+
+    gc.freeze()  # as a server does before it forks
+    try:
+        frozen = gc.get_freeze_count()
+        with collect_less():
+            with reading():
+                made = [[] for _ in range(1000)]  # containers the collector tracks
+            assert gc.get_freeze_count() == frozen  # nothing of the check's frozen with them
+        assert gc.get_freeze_count() == frozen and made
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        with collect_less(), reading():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the caller's choice stands
+    finally:
+        gc.enable()
+
+
+def test_checks_reading_in_several_threads_turn_the_collector_on_once_all_have_read() -> None:
+    import gc
+    import threading
+
+    from dslint.memory import collect_less, reading
+
+    inside = threading.Event()
+    release = threading.Event()
+
+    def first() -> None:
+        with collect_less(), reading():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    inside.wait(5)
+    with collect_less():
+        with reading():  # starts while the first reads, ends after it
+            release.set()
+            thread.join()
+            assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # frozen until the last check ends
+    assert gc.isenabled() and gc.get_freeze_count() == 0

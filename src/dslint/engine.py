@@ -264,20 +264,22 @@ class Engine:
     def _run_unit(self, paths: list[Path], validation: list[Path]) -> tuple[list[Finding], Dataset]:
         """Stream one dataset's files through the record and file rules, then dataset rules."""
         from dslint.cache import memos
+        from dslint.memory import reading
 
         builder = DatasetBuilder()
         findings: list[Finding] = []
         next_index = 0
         inputs = [(p, "train") for p in paths] + [(p, "validation") for p in validation]
         with memos(self.context.memo):  # the text memos of shared code (dslint.cache)
-            for path, split in inputs:
-                info, next_index = self._read(path, split, next_index, builder, findings)
-                builder.files.append(info)
-                for file_rule in self.file_rules:
-                    for hit in file_rule.check(info):
-                        finding = self._locate_file(file_rule, hit, info)
-                        if finding:
-                            findings.append(finding)
+            with reading():  # no cyclic collection while reading (dslint.memory)
+                for path, split in inputs:
+                    info, next_index = self._read(path, split, next_index, builder, findings)
+                    builder.files.append(info)
+                    for file_rule in self.file_rules:
+                        for hit in file_rule.check(info):
+                            finding = self._locate_file(file_rule, hit, info)
+                            if finding:
+                                findings.append(finding)
             dataset = builder.build()
             dataset.rows = self._row_store(inputs)
             findings.extend(self._run_dataset_rules(dataset))

@@ -64,11 +64,12 @@ def collect_less() -> Iterator[None]:
     thresholds the collector walks the older ones again and again: about 1.2 s of the 3.6 s
     that filling the cache added to a 100,000-example check on one core (benchmarks/README.md).
     Reference counting still frees at once everything that is not in a cycle, so memory is
-    not held longer; only cycles wait a little more. The caller's thresholds come back after.
+    not held longer; only cycles wait a little more. The caller's thresholds come back after,
+    and what the check froze (:func:`reading`) is unfrozen.
     """
     with _COLLECT_LOCK:  # checks in several threads: the first sets, the last restores
         if not _COLLECTING:
-            _COLLECTING.append(gc.get_threshold())
+            _COLLECTING.append((gc.get_threshold(), gc.get_freeze_count() == 0))
             gc.set_threshold(*CHECK_THRESHOLDS)
         _COLLECTING.append(None)
     try:
@@ -77,9 +78,44 @@ def collect_less() -> Iterator[None]:
         with _COLLECT_LOCK:
             _COLLECTING.pop()
             if len(_COLLECTING) == 1:
-                gc.set_threshold(*_COLLECTING.pop())
+                thresholds, may_freeze = _COLLECTING.pop()
+                gc.set_threshold(*thresholds)
+                if may_freeze:
+                    gc.unfreeze()  # what reading froze goes back to the oldest generation
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """No cyclic collection while a check reads its files; then what reading made is frozen.
+
+    Reading makes most of a check's long-lived containers (the records' values, the cache's
+    entries) and next to no cycles: at 100,000 examples the collector found about 1,000
+    objects of import-time debris in it, whatever the size of the file, while walking the
+    others cost about 0.1 s of a re-run's reading and 0.1 s more for one full collection
+    later (benchmarks/README.md, "2026-12-07 (session 17)"). So the collector waits until
+    reading ends, and ``gc.freeze`` then keeps those objects out of its later passes; the
+    check's end (:func:`collect_less`) unfreezes them. The collector still runs as before in
+    the dataset stage, where pandas makes its cycles. A caller who froze objects of their own
+    keeps them frozen: then nothing is frozen or unfrozen here.
+    """
+    with _COLLECT_LOCK:  # checks in several threads: the first disables, the last enables
+        _READING.append(gc.isenabled() if not _READING else None)
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _COLLECT_LOCK:
+            was_enabled = _READING.pop()
+            if _COLLECTING and _COLLECTING[0][1]:
+                gc.freeze()
+            if not _READING and was_enabled:
+                gc.enable()
 
 
 _COLLECT_LOCK = threading.Lock()
-# The caller's thresholds, then one entry per check running now (none when no check runs).
+# (the caller's thresholds, whether nothing was frozen), then one entry per check running
+# now (none when no check runs).
 _COLLECTING: list[Any] = []
+# Whether the collector was on when the first of the checks reading now began, then one
+# entry per other check reading now.
+_READING: list[bool | None] = []

@@ -121,6 +121,7 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
     """Read and check one span: in the helper (a new engine) or here (``engine`` given)."""
     from dslint.dataset import DatasetBuilder
     from dslint.loader import read_file
+    from dslint.memory import reading
 
     if engine is None:
         from dslint.engine import Engine
@@ -138,21 +139,22 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
     builder = DatasetBuilder(text_file=text_file)
     findings: list[Finding] = []
     notes_before = len(engine.context.notes)
-    if job.lane and engine.record_hits is not None:
-        from dslint import lean
-        from dslint.loader import FileInfo, display_path
+    with reading():  # as the engine reads (dslint.memory)
+        if job.lane and engine.record_hits is not None:
+            from dslint import lean
+            from dslint.loader import FileInfo, display_path
 
-        info = FileInfo(path=display_path(job.path), real_path=job.path, split=job.split)
-        info.format, info.target = job.format, job.target
-        lean.read_span(engine, info, job.span, job.first_index, builder, findings)
-    else:
-        info, records = read_file(job.path, job.first_index, job.split, job.span)
-        info.format, info.target = job.format, job.target
-        for record in engine.settled(info, records):
-            findings.extend(engine.check_record(record))
-            if job.frames:
-                builder.add(record)
-    builder.flush()
+            info = FileInfo(path=display_path(job.path), real_path=job.path, split=job.split)
+            info.format, info.target = job.format, job.target
+            lean.read_span(engine, info, job.span, job.first_index, builder, findings)
+        else:
+            info, records = read_file(job.path, job.first_index, job.split, job.span)
+            info.format, info.target = job.format, job.target
+            for record in engine.settled(info, records):
+                findings.extend(engine.check_record(record))
+                if job.frames:
+                    builder.add(record)
+        builder.flush()
     text = builder.text.finish()
     if job.text_file is not None:
         from dslint.dataset import SharedText
