@@ -308,3 +308,41 @@ def test_a_reused_check_imports_neither_rules_nor_pandas(workdir: Path) -> None:
     assert first.stdout == second.stdout
     assert "loaded: ['dslint.rules.duplicates', 'numpy', 'pandas', 'tiktoken']" in first.stderr
     assert "loaded: []" in second.stderr, second.stderr
+
+
+def test_a_file_hashed_by_pieces_on_two_threads_or_one_has_one_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setattr(reuse, "PIECE", 1000)
+    path = tmp_path / "d.jsonl"
+    data = bytearray(os.urandom(10_500))  # ten whole pieces and a part
+    path.write_bytes(data)
+    threads: set[int] = set()
+    blake2b = reuse.hashlib.blake2b
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.add(threading.get_ident())
+        return blake2b(*args, **kwargs)
+
+    monkeypatch.setattr(reuse.hashlib, "blake2b", spy)
+    both = reuse._file_digest(path)
+    assert len(threads) >= 2  # the pieces were hashed off this thread too
+    monkeypatch.setenv("DSLINT_WORKERS", "1")
+    threads.clear()
+    one = reuse._file_digest(path)
+    assert threads == {threading.get_ident()}
+    assert both == one and both is not None
+    seen = {both}
+    for position in (0, 999, 1000, 10_499):  # each end of a piece, and the last byte
+        changed = bytearray(data)
+        changed[position] ^= 1
+        path.write_bytes(changed)
+        seen.add(reuse._file_digest(path))
+    path.write_bytes(data + b"\x00")  # one byte more: the size is in the digest too
+    seen.add(reuse._file_digest(path))
+    path.write_bytes(data[:10_000])  # whole pieces only
+    seen.add(reuse._file_digest(path))
+    assert len(seen) == 7
+    assert reuse._file_digest(tmp_path / "missing.jsonl") is None
