@@ -157,7 +157,7 @@ def test_a_split_check_reports_what_one_core_reports(
     monkeypatch.setattr(helper, "spares", watched)
     split = run(path, validation=[validation])
     # Both halves of both files were read in a helper, and the duplicate and privacy rules
-    # ran in one.
+    # and V011 (offload.OFFLOADED_RULES) ran in one.
     assert len(helper_pids) == 2 and os.getpid() not in helper_pids
     assert len(offloaded_pids) == 1 and os.getpid() not in offloaded_pids
     # Two of those three had been started ahead, with the rules' modules imported meanwhile
@@ -167,7 +167,8 @@ def test_a_split_check_reports_what_one_core_reports(
     # (DatasetRule.splits_over_cores); the report keeps the rule order all the same.
     tokens = [i for i, code in enumerate(ran) if code.startswith("T")]
     assert tokens and tokens == list(range(len(ran) - len(tokens), len(ran))), ran
-    assert not any(code.startswith(("D", "P")) for code in ran)
+    assert not any(code.startswith(("D", "P")) or code == "V011" for code in ran)
+    assert {"V001", "V012"} <= set(ran)  # the rest of the voice family ran here
     monkeypatch.setenv("DSLINT_WORKERS", "1")
     helper_pids.clear()
     offloaded_pids.clear()
@@ -178,7 +179,7 @@ def test_a_split_check_reports_what_one_core_reports(
     pd.testing.assert_frame_equal(split[2], serial[2])
     codes = {finding["code"] for finding in json.loads(serial[0])["findings"]}
     # The comparison means something: record, file and dataset rules all reported.
-    assert {"S001", "D001", "D002", "P101"} <= codes, codes
+    assert {"S001", "D001", "D002", "P101", "V011"} <= codes, codes
 
 
 def test_the_cache_keeps_what_the_helper_checked(

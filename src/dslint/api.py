@@ -79,11 +79,12 @@ def _helpers_ahead(config: Config, files: Sequence[Path], split: bool) -> Any:
     from dslint.registry import catalog, chosen_modules
 
     chosen = select_rules(config, catalog())
-    # As offload.choose will decide, told by categories alone (no rule is imported yet):
-    # offloaded families and others besides the record-level schema rules. A guess that
+    # As offload.choose will decide, told by codes and categories alone (no rule is imported
+    # yet): offloaded rules and others besides the record-level schema rules. A guess that
     # turns out wrong costs a child stopped unused.
-    categories = {entry.category for entry in chosen} - {Category.SCHEMA}
-    offloaded = bool(categories & offload.OFFLOADED) and bool(categories - offload.OFFLOADED)
+    away = [offload.offloaded(entry.code, entry.category) for entry in chosen
+            if entry.category != Category.SCHEMA]  # fmt: skip
+    offloaded = any(away) and not all(away)
     count = (split and max(sizes) >= shards.MIN_BYTES) + offloaded
     if not count:
         return nullcontext()
