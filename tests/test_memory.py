@@ -97,7 +97,7 @@ def test_checks_in_several_threads_give_the_callers_thresholds_back() -> None:
     assert gc.get_threshold() == before
 
 
-def test_a_check_reads_without_the_collector_then_freezes_what_reading_made(
+def test_a_check_imports_and_reads_without_the_collector_then_freezes_what_it_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import gc
@@ -106,7 +106,11 @@ def test_a_check_reads_without_the_collector_then_freezes_what_reading_made(
     from dslint.engine import Engine
 
     seen: dict[str, Any] = {}
-    read, rules = Engine._read, Engine._run_dataset_rules
+    made, read, rules = Engine.__init__, Engine._read, Engine._run_dataset_rules
+
+    def spy_init(engine: Engine, *args: Any, **kwargs: Any) -> None:
+        seen["importing"] = gc.isenabled()
+        made(engine, *args, **kwargs)
 
     def spy_read(engine: Engine, *args: Any, **kwargs: Any) -> Any:
         seen["reading"] = gc.isenabled()
@@ -116,28 +120,29 @@ def test_a_check_reads_without_the_collector_then_freezes_what_reading_made(
         seen["rules"] = (gc.isenabled(), gc.get_freeze_count())
         return rules(engine, *args, **kwargs)
 
+    monkeypatch.setattr(Engine, "__init__", spy_init)
     monkeypatch.setattr(Engine, "_read", spy_read)
     monkeypatch.setattr(Engine, "_run_dataset_rules", spy_rules)
     assert gc.isenabled() and gc.get_freeze_count() == 0
     path = tmp_path / "d.jsonl"
     path.write_text(jsonl(*clean_chat(3)), encoding="utf-8")
     dslint.check([path])
-    assert seen["reading"] is False
+    assert seen["importing"] is False and seen["reading"] is False
     enabled, frozen = seen["rules"]
     assert enabled and frozen > 0  # the collector is back on, and does not walk what was read
     assert gc.isenabled() and gc.get_freeze_count() == 0  # all of it given back
 
 
-def test_reading_keeps_a_callers_own_frozen_objects_and_disabled_collector() -> None:
+def test_long_lived_keeps_a_callers_own_frozen_objects_and_disabled_collector() -> None:
     import gc
 
-    from dslint.memory import collect_less, reading
+    from dslint.memory import collect_less, long_lived
 
     gc.freeze()  # as a server does before it forks
     try:
         frozen = gc.get_freeze_count()
         with collect_less():
-            with reading():
+            with long_lived():
                 made = [[] for _ in range(1000)]  # containers the collector tracks
             assert gc.get_freeze_count() == frozen  # nothing of the check's frozen with them
         assert gc.get_freeze_count() == frozen and made
@@ -145,24 +150,24 @@ def test_reading_keeps_a_callers_own_frozen_objects_and_disabled_collector() -> 
         gc.unfreeze()
     gc.disable()
     try:
-        with collect_less(), reading():
+        with collect_less(), long_lived():
             assert not gc.isenabled()
         assert not gc.isenabled()  # the caller's choice stands
     finally:
         gc.enable()
 
 
-def test_checks_reading_in_several_threads_turn_the_collector_on_once_all_have_read() -> None:
+def test_checks_in_several_threads_turn_the_collector_on_once_none_is_reading() -> None:
     import gc
     import threading
 
-    from dslint.memory import collect_less, reading
+    from dslint.memory import collect_less, long_lived
 
     inside = threading.Event()
     release = threading.Event()
 
     def first() -> None:
-        with collect_less(), reading():
+        with collect_less(), long_lived():
             inside.set()
             release.wait(5)
 
@@ -170,7 +175,7 @@ def test_checks_reading_in_several_threads_turn_the_collector_on_once_all_have_r
     thread.start()
     inside.wait(5)
     with collect_less():
-        with reading():  # starts while the first reads, ends after it
+        with long_lived():  # starts while the first reads, ends after it
             release.set()
             thread.join()
             assert not gc.isenabled()

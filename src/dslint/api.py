@@ -18,7 +18,7 @@ from typing import Any
 from dslint import config as config_module
 from dslint.config import Config, ConfigError
 from dslint.loader import InputError, resolve_paths
-from dslint.memory import collect_less
+from dslint.memory import collect_less, long_lived
 from dslint.models import ModelConfigError, UnknownModelError
 from dslint.registry import PluginError
 from dslint.report import Report
@@ -211,7 +211,8 @@ def check(
             )
             continue
         with _helpers_ahead(effective, [*group, *extra], since is None):
-            engine = Engine(effective, today=day, announce=announce, cache=store)
+            with long_lived():  # the rules' imports (dslint.memory)
+                engine = Engine(effective, today=day, announce=announce, cache=store)
             engine.builds_frames = datasets or bool(engine.dataset_rules)
             if progress is not None:
                 engine.context.progress = progress

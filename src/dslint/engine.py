@@ -264,14 +264,14 @@ class Engine:
     def _run_unit(self, paths: list[Path], validation: list[Path]) -> tuple[list[Finding], Dataset]:
         """Stream one dataset's files through the record and file rules, then dataset rules."""
         from dslint.cache import memos
-        from dslint.memory import reading
+        from dslint.memory import long_lived
 
         builder = DatasetBuilder()
         findings: list[Finding] = []
         next_index = 0
         inputs = [(p, "train") for p in paths] + [(p, "validation") for p in validation]
         with memos(self.context.memo):  # the text memos of shared code (dslint.cache)
-            with reading():  # no cyclic collection while reading (dslint.memory)
+            with long_lived():  # no cyclic collection while reading (dslint.memory)
                 for path, split in inputs:
                     info, next_index = self._read(path, split, next_index, builder, findings)
                     builder.files.append(info)

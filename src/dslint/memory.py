@@ -65,7 +65,7 @@ def collect_less() -> Iterator[None]:
     that filling the cache added to a 100,000-example check on one core (benchmarks/README.md).
     Reference counting still frees at once everything that is not in a cycle, so memory is
     not held longer; only cycles wait a little more. The caller's thresholds come back after,
-    and what the check froze (:func:`reading`) is unfrozen.
+    and what the check froze (:func:`long_lived`) is unfrozen.
     """
     with _COLLECT_LOCK:  # checks in several threads: the first sets, the last restores
         if not _COLLECTING:
@@ -81,34 +81,35 @@ def collect_less() -> Iterator[None]:
                 thresholds, may_freeze = _COLLECTING.pop()
                 gc.set_threshold(*thresholds)
                 if may_freeze:
-                    gc.unfreeze()  # what reading froze goes back to the oldest generation
+                    gc.unfreeze()  # what long_lived() froze goes back to the oldest generation
 
 
 @contextmanager
-def reading() -> Iterator[None]:
-    """No cyclic collection while a check reads its files; then what reading made is frozen.
+def long_lived() -> Iterator[None]:
+    """No cyclic collection while a check makes what lives to its end; then it is frozen.
 
-    Reading makes most of a check's long-lived containers (the records' values, the cache's
-    entries) and next to no cycles: at 100,000 examples the collector found about 1,000
-    objects of import-time debris in it, whatever the size of the file, while walking the
+    A check imports its rules (pandas among them) and reads its files: together most of its
+    long-lived containers (modules, classes, the records' values, the cache's entries) and
+    next to no cycles. At 100,000 examples the collector found about 1,000 objects of
+    import-time debris in a whole read, whatever the size of the file, while walking the
     others cost about 0.1 s of a re-run's reading and 0.1 s more for one full collection
     later (benchmarks/README.md, "2026-12-07 (session 17)"). So the collector waits until
-    reading ends, and ``gc.freeze`` then keeps those objects out of its later passes; the
-    check's end (:func:`collect_less`) unfreezes them. The collector still runs as before in
-    the dataset stage, where pandas makes its cycles. A caller who froze objects of their own
+    the block ends, and ``gc.freeze`` then keeps those objects out of its later passes; the
+    check's end (:func:`collect_less`) unfreezes them. The collector runs as before in the
+    dataset stage, where pandas makes its cycles. A caller who froze objects of their own
     keeps them frozen: then nothing is frozen or unfrozen here.
     """
     with _COLLECT_LOCK:  # checks in several threads: the first disables, the last enables
-        _READING.append(gc.isenabled() if not _READING else None)
+        _LONG_LIVED.append(gc.isenabled() if not _LONG_LIVED else None)
         gc.disable()
     try:
         yield
     finally:
         with _COLLECT_LOCK:
-            was_enabled = _READING.pop()
+            was_enabled = _LONG_LIVED.pop()
             if _COLLECTING and _COLLECTING[0][1]:
                 gc.freeze()
-            if not _READING and was_enabled:
+            if not _LONG_LIVED and was_enabled:
                 gc.enable()
 
 
@@ -116,6 +117,6 @@ _COLLECT_LOCK = threading.Lock()
 # (the caller's thresholds, whether nothing was frozen), then one entry per check running
 # now (none when no check runs).
 _COLLECTING: list[Any] = []
-# Whether the collector was on when the first of the checks reading now began, then one
-# entry per other check reading now.
-_READING: list[bool | None] = []
+# Whether the collector was on when the first of the blocks now in long_lived() began, then
+# one entry per other such block.
+_LONG_LIVED: list[bool | None] = []

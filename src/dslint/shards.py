@@ -121,7 +121,7 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
     """Read and check one span: in the helper (a new engine) or here (``engine`` given)."""
     from dslint.dataset import DatasetBuilder
     from dslint.loader import read_file
-    from dslint.memory import reading
+    from dslint.memory import long_lived
 
     if engine is None:
         from dslint.engine import Engine
@@ -139,7 +139,7 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
     builder = DatasetBuilder(text_file=text_file)
     findings: list[Finding] = []
     notes_before = len(engine.context.notes)
-    with reading():  # as the engine reads (dslint.memory)
+    with long_lived():  # as the engine reads (dslint.memory)
         if job.lane and engine.record_hits is not None:
             from dslint import lean
             from dslint.loader import FileInfo, display_path
