@@ -242,11 +242,14 @@ def imported_in_child(module: str, spare: bool) -> Any:
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
 def test_a_spare_child_imports_ahead_and_is_stopped_when_not_taken() -> None:
     assert imported_in_child("colorsys", spare=True) is False  # no spare: a fresh child
-    with helper.spares(2, ["colorsys", "no_such_module_for_dslint"]):
+    with helper.spares(3, ["colorsys", "no_such_module_for_dslint"]):
         waiting = {child.process.pid for child in helper._SPARES}
-        assert len(waiting) == 2 and set(children()) >= waiting
+        assert len(waiting) == 3 and set(children()) >= waiting
         # The call ran in one of them, after its imports (a missing module is skipped).
         assert imported_in_child("colorsys", spare=True) is True
+        assert len(helper._SPARES) == 2
+        # What the imports made is frozen: the collector's passes in the child skip it.
+        assert helper.Call("gc", "get_freeze_count", spare=True).result() > 0
         assert len(helper._SPARES) == 1
         assert imported_in_child("colorsys", spare=False) is False  # not asked: not taken
     # The one never taken was stopped with the block; none is left.

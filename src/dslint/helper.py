@@ -33,8 +33,10 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 # The child's program: ``python -c _CHILD CHANNEL MODULE...``. It imports the MODULEs (a
-# spare's preparation), then waits for its call. Its stdout carries the result alone:
-# anything code in the child prints goes to stderr instead, so it cannot corrupt the pickle.
+# spare's preparation) and freezes what they made, so that the collector's later passes
+# skip them (as dslint.memory.long_lived does in a check), then waits for its call. Its
+# stdout carries the result alone: anything code in the child prints goes to stderr
+# instead, so it cannot corrupt the pickle.
 # Once the result is out, the child ends without the interpreter's teardown (freeing every
 # object it made, one by one), which the caller would otherwise wait for (Call.result waits
 # for the child to end).
@@ -49,6 +51,7 @@ _CHILD = (
     "        import_module(preload)\n"
     "    except Exception:\n"
     "        pass  # the call itself reports what fails\n"
+    "gc.freeze()\n"
     "module, name, args, descriptors = pickle.load(sys.stdin.buffer)\n"
     "try:\n"
     "    if descriptors:\n"
