@@ -145,13 +145,13 @@ def test_a_split_check_reports_what_one_core_reports(
         return collect(self, rule, dataset)
 
     monkeypatch.setattr(Engine, "collect", spy)
-    started_ahead: list[int] = []
+    started_ahead: dict[str, int] = {}
     spares = helper.spares
 
     @contextlib.contextmanager
-    def watched(count: int, preload: Any) -> Any:
-        with spares(count, preload):
-            started_ahead.extend(child.process.pid for child in helper._SPARES)
+    def watched(wanted: Any) -> Any:
+        with spares(wanted):
+            started_ahead.update((child.purpose, child.process.pid) for child in helper._SPARES)
             yield
 
     monkeypatch.setattr(helper, "spares", watched)
@@ -160,9 +160,11 @@ def test_a_split_check_reports_what_one_core_reports(
     # and V011 (offload.OFFLOADED_RULES) ran in one.
     assert len(helper_pids) == 2 and os.getpid() not in helper_pids
     assert len(offloaded_pids) == 1 and os.getpid() not in offloaded_pids
-    # Two of those three had been started ahead, with the rules' modules imported meanwhile
-    # (the first two called: the files' second halves).
-    assert len(started_ahead) == 2 and set(started_ahead) == set(helper_pids)
+    # Two of those three had been started ahead, with the modules they need imported
+    # meanwhile: one for the first file's second half, one for the offloaded rules.
+    assert started_ahead.keys() == {shards.SPARE, offload.SPARE}
+    assert started_ahead[shards.SPARE] == helper_pids[0]
+    assert started_ahead[offload.SPARE] == offloaded_pids[0]
     # Meanwhile the token rules, which split their own work over both cores, ran last here
     # (DatasetRule.splits_over_cores); the report keeps the rule order all the same.
     tokens = [i for i, code in enumerate(ran) if code.startswith("T")]
@@ -233,7 +235,7 @@ def test_a_call_runs_in_another_process_and_reports_failures() -> None:
     assert failing.failure is not None and "JSONDecodeError" in failing.failure
 
 
-def imported_in_child(module: str, spare: bool) -> Any:
+def imported_in_child(module: str, spare: str | None) -> Any:
     """Whether ``module`` was imported in the child before its call ran."""
     return helper.Call("builtins", "eval", f"{module!r} in __import__('sys').modules",
                        spare=spare).result()  # fmt: skip
@@ -241,17 +243,19 @@ def imported_in_child(module: str, spare: bool) -> Any:
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
 def test_a_spare_child_imports_ahead_and_is_stopped_when_not_taken() -> None:
-    assert imported_in_child("colorsys", spare=True) is False  # no spare: a fresh child
-    with helper.spares(3, ["colorsys", "no_such_module_for_dslint"]):
+    assert imported_in_child("colorsys", spare="a") is False  # no spare: a fresh child
+    preload = ["colorsys", "no_such_module_for_dslint"]
+    with helper.spares([("a", preload), ("a", preload), ("b", ["wave"])]):
         waiting = {child.process.pid for child in helper._SPARES}
         assert len(waiting) == 3 and set(children()) >= waiting
         # The call ran in one of them, after its imports (a missing module is skipped).
-        assert imported_in_child("colorsys", spare=True) is True
+        assert imported_in_child("colorsys", spare="a") is True
         assert len(helper._SPARES) == 2
         # What the imports made is frozen: the collector's passes in the child skip it.
-        assert helper.Call("gc", "get_freeze_count", spare=True).result() > 0
-        assert len(helper._SPARES) == 1
-        assert imported_in_child("colorsys", spare=False) is False  # not asked: not taken
+        assert helper.Call("gc", "get_freeze_count", spare="a").result() > 0
+        assert [child.purpose for child in helper._SPARES] == ["b"]
+        assert imported_in_child("colorsys", spare=None) is False  # not asked: not taken
+        assert imported_in_child("colorsys", spare="c") is False  # none for that purpose
     # The one never taken was stopped with the block; none is left.
     assert helper._SPARES == [] and children() == []
 
@@ -263,13 +267,13 @@ def test_a_spare_maps_a_memory_file_made_after_it_started() -> None:
     from dslint.dataset import TextColumn
 
     texts = ["first", "é" * 3, "", "last"]
-    with helper.spares(1, []):
+    with helper.spares([("text", [])]):
         column = TextColumn(growable=True)  # its memory file exists only from now on
         column.append(pa.array(texts, pa.large_string()))
         shared = SharedText.of(column.finish())
         assert shared is not None
         call = helper.Call("builtins", "eval", "text.array().to_pylist()", {"text": shared},
-                           pass_fds=(shared.descriptor,), spare=True)  # fmt: skip
+                           pass_fds=(shared.descriptor,), spare="text")  # fmt: skip
         assert call.result() == texts
         # Without the descriptor the child cannot map the text: the caller does it here.
         alone = helper.Call("builtins", "eval", "text.array()", {"text": shared})
@@ -474,3 +478,27 @@ def test_without_dataset_rules_no_frames_are_built_unless_asked(
     # A dataset rule chosen: the frames are built whatever the caller asks.
     with_rules = check([path], today=TODAY, select=["S", "D001"], datasets=False)
     assert len(with_rules.datasets[0].records) == len(full.datasets[0].records)
+
+
+def test_a_spans_helper_imports_the_record_rules_alone() -> None:
+    """What a span's helper builds (check_span): record rules, no dataset family, no pandas."""
+    probe = (
+        "import sys\n"
+        "from dslint.config import Config\n"
+        "from dslint.engine import Engine\n"
+        "from dslint.shards import RECORD_RULES\n"
+        "engine = Engine(Config(), kinds=RECORD_RULES)\n"
+        "print(len(engine.record_rules), len(engine.file_rules), len(engine.dataset_rules),\n"
+        "      'pandas' in sys.modules, 'dslint.rules.duplicates' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    records, files, datasets, pandas, duplicates = done.stdout.split()
+    assert int(records) > 10 and int(files) == int(datasets) == 0, done.stderr
+    assert pandas == duplicates == "False"
+    # The whole engine, for comparison: the test would pass for nothing if it did not.
+    full = subprocess.run(
+        [sys.executable, "-c", probe.replace("kinds=RECORD_RULES", "")],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert full.stdout.split()[2:] != ["0", "False", "False"], full.stderr

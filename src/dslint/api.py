@@ -63,8 +63,9 @@ def _helpers_ahead(config: Config, files: Sequence[Path], split: bool) -> Any:
     """Helper processes started now for a large dataset, before this process imports the
     rules and reads (dslint.helper.spares): one for a large file's second span (``split``:
     unless ``--changed-since`` filters records) and one for the offloaded dataset rules.
-    Each imports the chosen rule families meanwhile, on the other core, instead of after
-    being called (about 0.5 s on the 100k benchmark file's path, each)."""
+    Each imports what it will need meanwhile, on the other core, instead of after being
+    called (about 0.5 s on the 100k benchmark file's path, each): the first the record
+    rules' families, the second every chosen family."""
     from dslint import shards
 
     sizes = [0]
@@ -76,20 +77,24 @@ def _helpers_ahead(config: Config, files: Sequence[Path], split: bool) -> Any:
     from dslint import helper, offload
     from dslint.engine import select_rules
     from dslint.finding import Category
-    from dslint.registry import catalog, chosen_modules
+    from dslint.registry import catalog, chosen_modules, kind
 
     chosen = select_rules(config, catalog())
+    wanted: list[tuple[str, list[str]]] = []
+    if split and max(sizes) >= shards.MIN_BYTES:
+        # A span's helper runs the record rules alone: their families, and no pandas.
+        records = [entry for entry in chosen if kind(entry) in shards.RECORD_RULES]
+        wanted.append((shards.SPARE, [*shards.SPARE_PRELOAD, *chosen_modules(records)]))
     # As offload.choose will decide, told by codes and categories alone (no rule is imported
     # yet): offloaded rules and others besides the record-level schema rules. A guess that
     # turns out wrong costs a child stopped unused.
     away = [offload.offloaded(entry.code, entry.category) for entry in chosen
             if entry.category != Category.SCHEMA]  # fmt: skip
-    offloaded = any(away) and not all(away)
-    count = (split and max(sizes) >= shards.MIN_BYTES) + offloaded
-    if not count:
+    if any(away) and not all(away):
+        wanted.append((offload.SPARE, [*offload.SPARE_PRELOAD, *chosen_modules(chosen)]))
+    if not wanted:
         return nullcontext()
-    preload = ["dslint.engine", "dslint.shards", "dslint.lean", "dslint.offload", "pyarrow.json"]
-    return helper.spares(count, [*preload, *chosen_modules(chosen)])
+    return helper.spares(wanted)
 
 
 @collect_less()  # millions of cache entries and per-text values live until the run ends

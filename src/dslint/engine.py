@@ -27,7 +27,7 @@ from dslint.finding import Finding, Hit, Severity
 from dslint.fingerprint import fingerprint
 from dslint.loader import WHOLE, FileInfo, Record, read_file
 from dslint.rawlines import read_lines_at
-from dslint.registry import Choosable, catalog, load_chosen
+from dslint.registry import Choosable, catalog, kind, load_chosen
 from dslint.report import FileSummary, Report
 from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, build_options
 
@@ -149,11 +149,18 @@ class Engine:
         today: dt.date | None = None,
         announce: Callable[[str], None] | None = None,
         cache: Cache | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> None:
+        """``kinds``: only the chosen rules of these kinds (registry.kind), for a helper that
+        reads part of a file (the record rules: the dataset rules' families and pandas are not
+        imported there)."""
         self.config = config
         available = catalog()  # codes and names: only the chosen rules' families are imported
         _check_patterns(config, available)
-        chosen = load_chosen(select_rules(config, available))
+        selected = select_rules(config, available)
+        if kinds is not None:
+            selected = [entry for entry in selected if kind(entry) in kinds]
+        chosen = load_chosen(selected)
         self.rules = instantiate(config, chosen, available)
         self.context = RunContext(
             config=config,

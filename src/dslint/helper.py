@@ -14,7 +14,7 @@ the caller does the work itself: the same result on one core.
 
 A child can also be started before its call is known (:func:`spares`): it imports the
 modules it will need (pandas, the rules) while this process is still importing its own,
-and a ``Call(..., spare=True)`` made later takes it. Such a child cannot inherit file
+and a ``Call(..., spare=purpose)`` made later takes it. Such a child cannot inherit file
 descriptors made after it started (the memory files of the text columns), so descriptors
 always travel over a Unix socket (``SCM_RIGHTS``); the child knows them by the numbers they
 have here (:func:`local`).
@@ -100,8 +100,9 @@ def available() -> bool:
 class _Child:
     """A started child process and this process's end of its descriptor socket."""
 
-    def __init__(self, preload: Sequence[str] = ()) -> None:
+    def __init__(self, preload: Sequence[str] = (), purpose: str = "") -> None:
         """Raises OSError, ValueError or TypeError (no ``sys.executable``) when it cannot start."""
+        self.purpose = purpose  # what a spare was started for (see spares())
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.process = subprocess.Popen(
@@ -137,14 +138,15 @@ class Call:
         name: str,
         *args: Any,
         pass_fds: tuple[int, ...] = (),
-        spare: bool = False,
+        spare: str | None = None,
     ) -> None:
         """``pass_fds``: file descriptors the child receives (memory it maps instead of
         receiving a copy: see dslint.dataset.SharedText; it knows them by these numbers).
-        ``spare``: take a child started earlier by :func:`spares`, if one is waiting."""
+        ``spare``: take a child that :func:`spares` started earlier for this purpose, if one
+        is waiting."""
         self.failure: str | None = None
         self._writer: threading.Thread | None = None
-        self._child: _Child | None = _take_spare() if spare else None
+        self._child: _Child | None = _take_spare(spare) if spare is not None else None
         if self._child is None:
             try:
                 self._child = _Child()
@@ -205,17 +207,17 @@ class Call:
 
 
 @contextmanager
-def spares(count: int, preload: Sequence[str]) -> Iterator[None]:
-    """Start ``count`` children now, importing ``preload`` while this process goes on; a
-    ``Call(..., spare=True)`` made inside the block takes one instead of starting a process
-    (and so skips the interpreter's start and those imports, about 0.5 s). The children not
-    taken are stopped when the block ends. Nothing is started where :func:`available` says
-    no."""
+def spares(wanted: Sequence[tuple[str, Sequence[str]]]) -> Iterator[None]:
+    """Start a child now for each ``(purpose, preload)``, importing ``preload`` while this
+    process goes on; a ``Call(..., spare=purpose)`` made inside the block takes one started
+    for its purpose instead of starting a process (and so skips the interpreter's start and
+    those imports, about 0.5 s). The children not taken are stopped when the block ends.
+    Nothing is started where :func:`available` says no."""
     mine: list[_Child] = []
     if available():
-        for _ in range(count):
+        for purpose, preload in wanted:
             try:
-                mine.append(_Child(preload))
+                mine.append(_Child(preload, purpose))
             except (OSError, ValueError, TypeError):
                 break  # Call starts its own child, or fails and the caller does the work
     with _SPARES_LOCK:
@@ -231,10 +233,10 @@ def spares(count: int, preload: Sequence[str]) -> Iterator[None]:
             child.stop()
 
 
-def _take_spare() -> _Child | None:
+def _take_spare(purpose: str) -> _Child | None:
     with _SPARES_LOCK:
-        while _SPARES:
-            child = _SPARES.pop(0)
+        for child in [child for child in _SPARES if child.purpose == purpose]:
+            _SPARES.remove(child)
             if child.process.poll() is None:
                 return child
             child.stop()  # it died waiting

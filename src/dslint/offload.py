@@ -43,6 +43,12 @@ OFFLOADED = frozenset({Category.DUPLICATES, Category.PRIVACY})
 OFFLOADED_RULES = frozenset({"V011"})
 
 
+#: The purpose of the spare helper process the offloaded rules take (dslint.helper.spares),
+#: and the modules it imports ahead besides the chosen rules' families.
+SPARE = "dataset"
+SPARE_PRELOAD = ("dslint.engine", "dslint.offload")
+
+
 def offloaded(code: str, category: Category) -> bool:
     """May the dataset rule ``code`` of ``category`` run in the helper?"""
     return category in OFFLOADED or code in OFFLOADED_RULES
@@ -176,7 +182,7 @@ class Offloaded:
             rows=dataset.rows,
         )
         descriptors = self.job.records.descriptors + self.job.messages.descriptors
-        self._call = Call(__name__, "run_rules", self.job, pass_fds=descriptors, spare=True)
+        self._call = Call(__name__, "run_rules", self.job, pass_fds=descriptors, spare=SPARE)
 
     def close(self) -> None:
         """Stop the helper (the run was interrupted)."""

@@ -45,9 +45,20 @@ class RuleInfo:
     category: Category
     enabled_by_default: bool
     family: str  # the entry point that declares it
+    kind: str  # "record", "file" or "dataset" (see kind())
 
 
 Choosable = type[Rule] | RuleInfo
+
+
+def kind(entry: Choosable) -> str:
+    """What a rule checks: one "record", one "file" or the "dataset" (a helper that reads
+    part of a file needs the record rules alone, and so imports only their families)."""
+    if isinstance(entry, RuleInfo):
+        return entry.kind
+    if issubclass(entry, RecordRule):
+        return "record"
+    return "file" if issubclass(entry, FileRule) else "dataset"
 
 
 class PluginError(Exception):
@@ -160,8 +171,10 @@ def _read_catalog() -> dict[str, list[RuleInfo]]:
         document = json.loads(CATALOG.read_text(encoding="utf-8"))
         return {
             family: [
-                RuleInfo(code, name, tuple(aliases), Category(category), bool(default), family)
-                for code, name, aliases, category, default in rows
+                RuleInfo(
+                    code, name, tuple(aliases), Category(category), bool(default), family, what
+                )
+                for code, name, aliases, category, default, what in rows
             ]
             for family, rows in document.items()
         }
@@ -181,6 +194,7 @@ def build_catalog() -> dict[str, list[list[Any]]]:
                     list(rule.aliases),
                     rule.category.value,
                     rule.enabled_by_default,
+                    kind(rule),
                 ]
                 for rule in sorted(_as_rules(ep.load(), ep), key=lambda r: r.code)
             ]

@@ -50,6 +50,13 @@ HELPER_SHARE = 0.46
 #: on the 100k re-run; at 0.36 the two end together, and at 0.32 this process reads longer.
 LANE_SHARE = 0.36
 _BLOCK = 1 << 24
+#: What a helper that reads a span runs: the record rules alone (the engine merges, then
+#: runs the file and dataset rules), so it imports neither their families nor pandas.
+RECORD_RULES = frozenset({"record"})
+#: The purpose of the spare helper process a span's helper takes (dslint.helper.spares), and
+#: the modules it imports ahead besides the record rules' families.
+SPARE = "span"
+SPARE_PRELOAD = ("dslint.engine", "dslint.shards", "dslint.lean", "pyarrow.json")
 
 
 def halves(path: Path, share: float = HELPER_SHARE) -> tuple[Span, Span] | None:
@@ -127,7 +134,7 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
     if engine is None:
         from dslint.engine import Engine
 
-        engine = Engine(job.config, today=job.today)
+        engine = Engine(job.config, today=job.today, kinds=RECORD_RULES)
         engine.builds_frames = job.frames
         if job.cache is not None:
             from dslint.cache import Cache
@@ -207,7 +214,7 @@ class Helper:
             "check_span",
             replace(job, text_file=self._text_file),
             pass_fds=(self._text_file,) if self._text_file is not None else (),
-            spare=True,
+            spare=SPARE,
         )
 
     def result(self, engine: Engine) -> SpanResult:
