@@ -71,6 +71,15 @@ def test_a_check_collects_cycles_less_often_and_gives_the_thresholds_back(
         dslint.check([tmp_path / "missing.jsonl"])
     assert gc.get_threshold() == before
 
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a failure while reading")
+
+    monkeypatch.setattr(Engine, "_read", broken)
+    with pytest.raises(RuntimeError):
+        dslint.check([path])
+    # However a check ends, the collector is on again and nothing stays frozen.
+    assert gc.get_threshold() == before and gc.isenabled() and gc.get_freeze_count() == 0
+
 
 def test_checks_in_several_threads_give_the_callers_thresholds_back() -> None:
     import gc
