@@ -728,6 +728,23 @@ class Engine:
         :func:`_place`); None when this file ignores the rule."""
         if self._ignored_in(rule, path):
             return None
+        return self._finding(rule, hit, path, line, content_hash, place)
+
+    def _locate_file(self, rule: Rule, hit: Hit, info: FileInfo | None) -> Finding | None:
+        path = info.path if info else (hit.path or "")
+        if path and self._ignored_in(rule, path):
+            return None
+        return self._finding(rule, hit, path, None, None, (None, None))
+
+    def _finding(
+        self,
+        rule: Rule,
+        hit: Hit,
+        path: str,
+        line: int | None,
+        content_hash: int | None,
+        place: tuple[int | None, int | None],
+    ) -> Finding:
         column, end = place
         return Finding(
             code=rule.code,
@@ -741,23 +758,6 @@ class Engine:
             message=hit.message,
             fingerprint=fingerprint(rule.code, path, content_hash, hit.pointer, hit.key),
             end_column=end,
-        )
-
-    def _locate_file(self, rule: Rule, hit: Hit, info: FileInfo | None) -> Finding | None:
-        path = info.path if info else (hit.path or "")
-        if path and self._ignored_in(rule, path):
-            return None
-        return Finding(
-            code=rule.code,
-            name=rule.name,
-            category=rule.category,
-            severity=self._severity(rule, hit),
-            path=path,
-            line=None,
-            column=None,
-            pointer=hit.pointer,
-            message=hit.message,
-            fingerprint=fingerprint(rule.code, path, None, hit.pointer, hit.key),
         )
 
 
