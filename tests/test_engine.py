@@ -215,7 +215,7 @@ def test_shared_entries_are_dropped_after_their_last_reader(tmp_path: Path) -> N
     million examples) are let go once no rule still to run declares them."""
     import types
 
-    from dslint.engine import _release_shared
+    from dslint.engine import release_shared
     from dslint.rule import DatasetRule
 
     class First(DatasetRule):
@@ -226,9 +226,9 @@ def test_shared_entries_are_dropped_after_their_last_reader(tmp_path: Path) -> N
 
     first, second = First(), Second()
     dataset: Any = types.SimpleNamespace(cache={"x.1": 1, "y.1": 2, "z": 3})
-    _release_shared(dataset, [first, second], [second])
+    release_shared(dataset, [first, second], [second])
     assert dataset.cache == {"x.1": 1, "y.1": 2, "z": 3}  # the second rule still reads them
-    _release_shared(dataset, [first, second], [])
+    release_shared(dataset, [first, second], [])
     assert dataset.cache == {"z": 3}  # an entry no rule declares is kept
 
     path = tmp_path / "d.jsonl"

@@ -582,7 +582,7 @@ class Engine:
             for position, dataset_rule in enumerate(here):
                 self.context.progress(f"{dataset_rule.code} {dataset_rule.name}")
                 results[dataset_rule.code] = self.collect(dataset_rule, dataset)
-                _release_shared(dataset, self.dataset_rules, here[position + 1 :])
+                release_shared(dataset, self.dataset_rules, here[position + 1 :])
         except BaseException:
             if helper is not None:
                 helper.close()  # an interrupted run leaves no helper behind
@@ -773,9 +773,7 @@ def _closed_on_error(helper: Any) -> Iterator[None]:
         raise
 
 
-def _release_shared(
-    dataset: Dataset, every: list[DatasetRule], upcoming: list[DatasetRule]
-) -> None:
+def release_shared(dataset: Dataset, every: list[DatasetRule], upcoming: list[DatasetRule]) -> None:
     """Drop the shared ``dataset.cache`` entries that no upcoming rule declares (see
     :attr:`DatasetRule.shares`), and give their memory back before the next rule's peak."""
     from dslint.memory import give_back

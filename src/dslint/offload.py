@@ -132,7 +132,7 @@ def run_rules(job: RulesJob) -> RulesResult:
     """Run the named dataset rules on the frames (in the helper process)."""
     from dslint.cache import Cache, memos
     from dslint.dataset import Dataset
-    from dslint.engine import Engine
+    from dslint.engine import Engine, release_shared
 
     cache = Cache(*job.cache) if job.cache is not None else None
     engine = Engine(job.config, today=job.today, cache=cache)
@@ -146,8 +146,7 @@ def run_rules(job: RulesJob) -> RulesResult:
                 hits[rule.code], notes[rule.code] = engine.collect(rule, dataset)
     # The entries rules share (a family's replies, with their text) stay here: this
     # process's own rules made their own, and they would be sent back for nothing.
-    for key in [key for key in dataset.cache if key.startswith(_shared_prefixes(engine))]:
-        del dataset.cache[key]
+    release_shared(dataset, engine.dataset_rules, [])
     return RulesResult(
         hits=hits,
         notes=notes,
@@ -156,10 +155,6 @@ def run_rules(job: RulesJob) -> RulesResult:
         rows=job.rows.kept if job.rows is not None else {},
         pid=os.getpid(),
     )
-
-
-def _shared_prefixes(engine: Engine) -> tuple[str, ...]:
-    return tuple({prefix for rule in engine.dataset_rules for prefix in type(rule).shares})
 
 
 class Offloaded:
