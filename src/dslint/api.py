@@ -76,7 +76,6 @@ def _helpers_ahead(config: Config, files: Sequence[Path], split: bool) -> Any:
         return nullcontext()  # a small run imports nothing more
     from dslint import helper, offload
     from dslint.engine import select_rules
-    from dslint.finding import Category
     from dslint.registry import catalog, chosen_modules, kind
 
     chosen = select_rules(config, catalog())
@@ -85,12 +84,8 @@ def _helpers_ahead(config: Config, files: Sequence[Path], split: bool) -> Any:
         # A span's helper runs the record rules alone: their families, and no pandas.
         records = [entry for entry in chosen if kind(entry) in shards.RECORD_RULES]
         wanted.append((shards.SPARE, [*shards.SPARE_PRELOAD, *chosen_modules(records)]))
-    # As offload.choose will decide, told by codes and categories alone (no rule is imported
-    # yet): offloaded rules and others besides the record-level schema rules. A guess that
-    # turns out wrong costs a child stopped unused.
-    away = [offload.offloaded(entry.code, entry.category) for entry in chosen
-            if entry.category != Category.SCHEMA]  # fmt: skip
-    if any(away) and not all(away):
+    # As offload.choose will decide, from the catalog (no rule is imported yet).
+    if offload.away([entry for entry in chosen if kind(entry) == "dataset"]):
         wanted.append((offload.SPARE, [*offload.SPARE_PRELOAD, *chosen_modules(chosen)]))
     if not wanted:
         return nullcontext()

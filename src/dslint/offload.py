@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,9 +50,12 @@ SPARE = "dataset"
 SPARE_PRELOAD = ("dslint.engine", "dslint.offload")
 
 
-def offloaded(code: str, category: Category) -> bool:
-    """May the dataset rule ``code`` of ``category`` run in the helper?"""
-    return category in OFFLOADED or code in OFFLOADED_RULES
+def away(rules: Sequence[Any]) -> list[Any]:
+    """Of a run's dataset rules (classes, instances or catalog entries: each has a code and a
+    category), those that go to the helper; none when nothing else would run here meanwhile
+    (a copy of the frames for nothing)."""
+    going = [rule for rule in rules if rule.category in OFFLOADED or rule.code in OFFLOADED_RULES]
+    return going if len(going) < len(rules) else []
 
 
 class Frame:
@@ -197,7 +201,4 @@ def choose(engine: Engine, dataset: Dataset) -> list[DatasetRule]:
     size = sum(f.size for f in dataset.files)
     if size < shards.MIN_BYTES or not available():
         return []
-    away = [rule for rule in engine.dataset_rules if offloaded(rule.code, rule.category)]
-    if len(away) == len(engine.dataset_rules):
-        return []  # nothing would run here meanwhile: a copy of the frames for nothing
-    return away
+    return away(engine.dataset_rules)
