@@ -238,6 +238,8 @@ def _strings(value: Any) -> Iterator[str]:
 def _file_digest(path: Path) -> bytes | None:
     """A digest of a file's bytes (of its size and its pieces' digests, see PIECE); None when
     it cannot be read (the real run reports that)."""
+    from dslint.helper import available
+
     try:
         with open(path, "rb") as stream:
             descriptor = stream.fileno()
@@ -247,7 +249,8 @@ def _file_digest(path: Path) -> bytes | None:
                 return hashlib.blake2b(os.pread(descriptor, PIECE, offset), digest_size=32).digest()
 
             offsets = range(0, size, PIECE)
-            if len(offsets) < 2 or not _two_threads():
+            # One thread on one core or with DSLINT_WORKERS=1 (helper.available).
+            if len(offsets) < 2 or not available():
                 pieces = [piece(offset) for offset in offsets]
             else:
                 from concurrent.futures import ThreadPoolExecutor
@@ -257,12 +260,6 @@ def _file_digest(path: Path) -> bytes | None:
     except OSError:
         return None
     return hashlib.blake2b(size.to_bytes(8, "big") + b"".join(pieces), digest_size=32).digest()
-
-
-def _two_threads() -> bool:
-    from dslint.helper import available
-
-    return available()  # not with one core, nor with DSLINT_WORKERS=1
 
 
 # -- storing and reading a run ---------------------------------------------------------------
