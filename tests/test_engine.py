@@ -210,6 +210,26 @@ def test_only_the_chosen_rule_families_are_imported(
     assert first.strip("[]'") == {"S": "S001", "S013": "S013", "T": "T001", None: "D001"}[select]
 
 
+def test_a_check_searches_the_installed_entry_points_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each search reads every installed package's metadata (3-5 ms); a check asked up to
+    five times, for the catalog, the chosen rules, the reuse key and the reporters."""
+    real = registry.entry_points
+    searched: list[str] = []
+
+    def counted(group: str) -> Any:
+        searched.append(group)
+        return real(group=group)
+
+    monkeypatch.setattr(registry, "entry_points", counted)
+    path = tmp_path / "d.jsonl"
+    path.write_text(jsonl(*clean_chat(3)))
+    for _ in range(2):
+        dslint.check([path], today=TODAY)
+    assert searched == [registry.RULES_GROUP]
+
+
 def test_shared_entries_are_dropped_after_their_last_reader(tmp_path: Path) -> None:
     """Memory at scale: the voice family's shared replies, counts and features (1.4 GB at a
     million examples) are let go once no rule still to run declares them."""

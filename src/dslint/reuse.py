@@ -82,10 +82,10 @@ def key(
     """The key of a check of these files under this config, or None when it cannot be reused."""
     if not _offline(config):
         return None
-    from dslint.registry import rule_packages
+    from dslint.registry import only_built_in_rules
 
     code = _code_stamp()
-    if code is None or rule_packages() != {"dslint"}:
+    if code is None or not only_built_in_rules():
         return None  # a rule plugin's code is not stamped
     named = _named_files(config)
     if named is None:
