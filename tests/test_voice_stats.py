@@ -19,6 +19,7 @@ import pytest
 
 from conftest import ROOT
 from dslint.dataset import Dataset
+from dslint.readability import GRADE_METRICS, TextStatistics
 from dslint.rules.voice import _stats
 from dslint.rules.voice.limits import EMOJI, METRIC_NAMES, counts, grade_column
 from dslint.rules.voice.profile import load_profile
@@ -29,7 +30,6 @@ from dslint.rules.voice.tone import (
     MARKDOWN,
     style_features,
 )
-from dslint.vale.checks import GRADE_METRICS, TextStatistics
 
 TRICKY = [
     "", "a", " ", "\n\n", "ok.", ". ", "?!. a. b.", "end!\n", "x!\n\n", "AEIOU yay",

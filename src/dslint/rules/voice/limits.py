@@ -15,12 +15,12 @@ import pandas as pd
 
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
+from dslint.readability import GRADE_METRICS, TextStatistics
 from dslint.rule import DatasetRule
 from dslint.rules.voice._keys import COMPLETED, COUNTS, PROFILE, ROWS
 from dslint.rules.voice._shared import checked_rows, profile_for, text_hit
 from dslint.rules.voice._stats import message_counts, sparse_count
 from dslint.rules.voice._text import count_by_block, remembered_count, row_text
-from dslint.vale.checks import GRADE_METRICS, TextStatistics
 
 # Emoji and pictographs (the main Unicode blocks), plus regional-indicator flags.
 EMOJI = (
@@ -37,7 +37,7 @@ METRIC_NAMES = {
 
 def grade_column(table: pd.DataFrame, metric_name: str) -> Any:
     """A reading grade per row from :func:`counts`, with the same statistics as
-    :func:`dslint.vale.checks.text_statistics` (syllables approximated by vowel groups):
+    :func:`dslint.readability.text_statistics` (syllables approximated by vowel groups):
     words ``[A-Za-z0-9'’]+``, sentences ``[.!?]+(?:\\s|$)``, letters ``[A-Za-z0-9]``."""
     words = np.maximum(table["tokens"].to_numpy(dtype=float), 1.0)
     sentences = np.maximum(table["sentences"].to_numpy(dtype=float), 1.0)
