@@ -114,7 +114,6 @@ def test_the_language_model_from_its_copy_is_py3langids(monkeypatch: pytest.Monk
     # The fallback gives the same model, so it must be ruled out to test the copy at all.
     monkeypatch.setattr(LanguageIdentifier, "from_model_file", not_this_way)
     for _ in range(2):  # unpacked (or already kept by an earlier test), then from the copy
-        _langid.model_arrays.cache_clear()  # read again, not the arrays of this process
         ours = _langid.load_identifier()
         for name in ("nb_ptc", "nb_pc", "tk_nextmove", "tk_row", "_rowbase"):
             mine, reference = getattr(ours, name), getattr(theirs, name)

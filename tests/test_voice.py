@@ -370,39 +370,26 @@ def test_vale_microsoft_style_through_the_engine(lint, tmp_path: Path) -> None: 
     assert ("V013", 1, ASSISTANT, column_of(bad, "cannot")) in spans(findings, "V013")
 
 
-def test_the_language_model_is_read_while_the_files_are_read(lint, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The warm-up thread reads and checks the model's copy, which lets go of the GIL; the
-    identifier is built from those arrays by the run (building it in the thread held up
-    the dataset rules for about 0.05 s of a small check)."""
+def test_the_language_model_loads_while_the_files_are_read(lint, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import threading
 
-    from dslint import derived
     from dslint.config import Config
     from dslint.engine import Engine
-    from dslint.rules.voice import _langid, language
+    from dslint.rules.voice import language
 
-    readers: list[str] = []
-    builders: list[str] = []
-    real_arrays, real_build = derived.arrays, language._load_identifier.__wrapped__
+    loaders: list[str] = []
+    real = language._load_identifier.__wrapped__
 
-    def read(*args: object) -> object:
-        readers.append(threading.current_thread().name)
-        return real_arrays(*args)  # type: ignore[arg-type]
+    def spy() -> object:
+        loaders.append(threading.current_thread().name)
+        return real()
 
-    def build() -> object:
-        builders.append(threading.current_thread().name)
-        return real_build()
-
-    monkeypatch.setattr(derived, "arrays", read)
-    monkeypatch.setattr(language, "_load_identifier", functools.cache(build))
-    monkeypatch.setattr(_langid, "_ARRAYS", [])
+    monkeypatch.setattr(language, "_load_identifier", functools.cache(spy))
     Engine(Config(select=("V012",)))._warm_up()
     for thread in threading.enumerate():
         if thread.name == "dslint-warm-up":
             thread.join()
-    assert readers == ["dslint-warm-up"]
-    assert builders == []
-    # The run then builds the identifier once, from the arrays read: they are not read again.
+    assert loaders == ["dslint-warm-up"]
+    # The run then uses the loaded model: it is not loaded again.
     assert lint(jsonl(*normal_replies(40)), select=["V012"]) == []
-    assert readers == ["dslint-warm-up"]
-    assert len(builders) == 1 and builders[0] != "dslint-warm-up"
+    assert loaders == ["dslint-warm-up"]

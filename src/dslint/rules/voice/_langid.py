@@ -12,7 +12,6 @@ difference (or a missing attribute) falls back to ``classify`` itself.
 from __future__ import annotations
 
 import math
-import threading
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -64,10 +63,11 @@ def load_identifier() -> Any:
     builds it, but from an unpacked copy of its LZMA file (dslint.derived): about 0.1 s
     instead of 0.4 s. Should this py3langid lay its model out otherwise, its own loader is
     used."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
+    path = Path(MODEL_DIR) / MODEL_FILE
     try:
-        parts = model_arrays()
+        parts = derived.arrays(MODEL_LAYOUT, derived.source_digest(path), lambda: _unpack(path))
         return LanguageIdentifier(
             np.asarray(parts["ptc"]),
             np.asarray(parts["pc"]),
@@ -79,27 +79,6 @@ def load_identifier() -> Any:
         )
     except (ImportError, AttributeError, TypeError, ValueError, KeyError, OSError):
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-_ARRAYS: list[dict[str, np.ndarray[Any, Any]]] = []
-_ARRAYS_LOCK = threading.Lock()
-
-
-def model_arrays() -> dict[str, np.ndarray[Any, Any]]:
-    """The model's arrays from their verified copy (made once per process). Hashing the copy
-    lets go of the GIL, so a thread can do it while the dataset rules run; building the
-    identifier from the arrays does not, and is left to the rule that needs it."""
-    from py3langid.langid import MODEL_DIR, MODEL_FILE
-
-    with _ARRAYS_LOCK:
-        if not _ARRAYS:
-            path = Path(MODEL_DIR) / MODEL_FILE
-            digest = derived.source_digest(path)
-            _ARRAYS.append(derived.arrays(MODEL_LAYOUT, digest, lambda: _unpack(path)))
-        return _ARRAYS[0]
-
-
-model_arrays.cache_clear = _ARRAYS.clear  # type: ignore[attr-defined]
 
 
 def _unpack(path: Path) -> dict[str, np.ndarray[Any, Any]]:

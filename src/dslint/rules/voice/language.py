@@ -23,7 +23,7 @@ from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.voice._keys import LANGUAGE, PROFILE, ROWS
-from dslint.rules.voice._langid import classify_many, load_identifier, model_arrays
+from dslint.rules.voice._langid import classify_many, load_identifier
 from dslint.rules.voice._shared import checked_rows, text_hit, voice_settings
 from dslint.rules.voice._stats import (
     LETTER,
@@ -321,9 +321,8 @@ class LanguageMismatch(DatasetRule):
     def warm_up(self) -> None:
         # Loading the model takes about 0.1 s from its unpacked copy (dslint.derived) and
         # 0.4-0.8 s the first time (LZMA): a large share of a small file's run, unless it
-        # happens while the file is read. Only the part that lets go of the GIL (reading
-        # and checking the copy) is done here; the rest would hold up the rules meanwhile.
-        model_arrays()
+        # happens while the file is read.
+        identifier()
 
     def check(self, dataset: Dataset) -> Iterator[Hit]:
         settings = voice_settings(self)
