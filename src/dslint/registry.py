@@ -22,12 +22,15 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dslint import installed
 from dslint.finding import Category
 from dslint.rule import DatasetRule, FileRule, RecordRule, Rule
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 RULES_GROUP = "dslint.rules"
 REPORTERS_GROUP = "dslint.reporters"
@@ -63,6 +66,17 @@ def kind(entry: Choosable) -> str:
 
 class PluginError(Exception):
     """A plugin that cannot be loaded or that declares something invalid."""
+
+
+def entry_points(*, group: str) -> Sequence[Any]:
+    """The installed entry points of a group: read from the metadata folders
+    (:mod:`dslint.installed`), or by importlib.metadata where that cannot tell."""
+    found = installed.entry_points(group)
+    if found is None:
+        from importlib.metadata import entry_points as search
+
+        return search(group=group)
+    return found
 
 
 _DECLARED: dict[str, tuple[Any, tuple[EntryPoint, ...]]] = {}

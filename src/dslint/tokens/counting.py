@@ -337,12 +337,9 @@ def _is_count(value: Any) -> bool:
 
 
 def _tiktoken_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from dslint.installed import library_version
 
-    try:
-        return version("tiktoken")
-    except PackageNotFoundError:
-        return "?"
+    return library_version("tiktoken")
 
 
 def count(dataset: Dataset) -> Counts:

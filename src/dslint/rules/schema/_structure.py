@@ -189,9 +189,8 @@ def _are_problems(value: Any) -> bool:
 
 @cache
 def _memo_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     from dslint.cache import source_stamp
+    from dslint.installed import library_version
 
     schema = pack_path("schemas", "finetune.schema.json")
     try:
@@ -199,10 +198,7 @@ def _memo_version() -> str:
         schema_stamp = f"{stat.st_mtime_ns}:{stat.st_size}"
     except OSError:
         schema_stamp = "?"
-    try:
-        validator_version = version("jsonschema")
-    except PackageNotFoundError:
-        validator_version = "?"
+    validator_version = library_version("jsonschema")
     return f"1/{schema_stamp}/{validator_version}/{source_stamp([__name__])}"
 
 

@@ -97,14 +97,10 @@ def _is_result(value: Any) -> bool:
 @cache
 def _memo_version() -> str:
     """What a classification depends on besides the prose: the model and the code."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from dslint.cache import source_stamp
+    from dslint.installed import library_version
 
-    try:
-        library = version("py3langid")
-    except PackageNotFoundError:
-        library = "?"
+    library = library_version("py3langid")
     return f"1/{library}/{source_stamp(['dslint.rules.voice._langid'])}"
 
 
