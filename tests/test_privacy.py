@@ -163,6 +163,67 @@ def test_tool_call_arguments_and_tool_definitions_are_scanned(tmp_path: Path) ->
     assert findings[2].column == raw.index("root@corp-mail.net") + 1
 
 
+def test_the_three_columns_are_searched_in_one_pass_per_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts, tool calls and tool definitions side by side in one RE2 pass per pack (each
+    pass compiles the pack); every column's rows still map back to their own lines, on a
+    first run and on a re-run that searches only the edited line's texts."""
+    import os
+
+    import pyarrow.compute as pc
+
+    from dslint.rules.privacy import packs
+
+    def tools(description: str) -> list[dict[str, object]]:
+        return [{"type": "function", "function": {
+            "name": "send", "description": description,
+            "parameters": {"type": "object", "properties": {}}}}]  # fmt: skip
+
+    def call(arguments: dict[str, str]) -> dict[str, object]:
+        return {"role": "assistant", "content": "", "tool_calls": [{"id": "c1",
+                "type": "function", "function": {"name": "send",
+                "arguments": json.dumps(arguments)}}]}  # fmt: skip
+
+    examples = [
+        {"messages": [{"role": "user", "content": "Hi"}, call({"to": "team"}),
+                      {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+                      {"role": "assistant", "content": "Sent."}],
+         "tools": tools("Send a note")},
+        {"messages": [{"role": "user", "content": "Reach me at bob.smith@gmail.com"},
+                      {"role": "assistant", "content": "Noted."}]},
+        {"messages": [{"role": "user", "content": "Mail Ann"}, call({"token": GITHUB}),
+                      {"role": "tool", "tool_call_id": "c1", "content": "sent"},
+                      {"role": "assistant", "content": "Done."}],
+         "tools": tools("Escalate to root@corp-mail.net")},
+    ]  # fmt: skip
+    path = tmp_path / "data.jsonl"
+    path.write_text(jsonl(*examples), encoding="utf-8")
+    passes: list[str] = []
+    real = pc.match_substring_regex
+
+    def counted(*args: object, **kwargs: object) -> object:
+        passes.append("pass")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pc, "match_substring_regex", counted)
+    expected = [
+        ("P001", 2, "/messages/0/content"),
+        ("P104", 3, "/messages/1/tool_calls/0/function/arguments"),
+        ("P001", 3, "/tools/0/function/description"),
+    ]
+    monkeypatch.chdir(tmp_path)
+    for run in range(2):
+        if run:  # a re-run after the first example changed: only its texts are searched
+            examples[0]["messages"][0]["content"] = "Hello there"  # type: ignore[index]
+            path.write_text(jsonl(*examples), encoding="utf-8")
+        passes.clear()
+        findings = check([path], select=["privacy"], today=TODAY, cache=True).findings
+        assert [(f.code, f.line, f.pointer) for f in findings] == expected
+        assert len(passes) == len(packs.PACKS)
+    assert os.path.isdir(tmp_path / ".dslint_cache")
+
+
 def test_scan_setting_limits_what_is_scanned(tmp_path: Path) -> None:
     (tmp_path / "dslint.toml").write_text('[tool.dslint.privacy]\nscan = ["messages"]\n')
     arguments = json.dumps({"to": "ann.lee@yahoo.com"})
@@ -273,3 +334,24 @@ def test_no_value_reaches_any_reporter_or_output_file(tmp_path: Path) -> None:
 def test_privacy_rules_are_on_by_default(tmp_path: Path) -> None:
     findings = lint_text(tmp_path, f"key {STRIPE}", select=None)
     assert ("P106", 1) in [(f.code, f.line) for f in findings]
+
+
+def test_every_pattern_of_the_shipped_packs_compiles_in_both_engines() -> None:
+    """Python's expressions are compiled when first used (dslint.rules.privacy.packs), so a
+    broken one would show only on the first text it is needed for: compile them all here."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dslint.rules.privacy import packs
+
+    for name in packs.PACKS:
+        pack = packs.load(name)
+        assert isinstance(pack.regex, re.Pattern)
+        assert sorted(pack.regex.groupindex) >= sorted(pack.patterns)
+        pc.match_substring_regex(pa.array(["x"]), pack.re2)  # RE2 accepts it
+        for pattern in pack.patterns.values():
+            assert pattern.context is None or isinstance(pattern.context, re.Pattern)
+            assert pattern.keep is None or isinstance(pattern.keep, re.Pattern)
+            assert (pattern.context is None) == (not pattern.context_words)

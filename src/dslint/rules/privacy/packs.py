@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from dslint import packs
@@ -19,27 +19,48 @@ from dslint.rules.privacy.validators import VALIDATORS, Validator
 PACKS = ("pii", "secrets")
 
 
+# Python's regular expressions are compiled when first used: only the texts RE2 picks out
+# that the memo has not seen need them, and compiling them all took about 5 ms of every
+# check (a small one's re-run usually needs none).
+
+
 @dataclass(frozen=True)
 class Pattern:
     kind: str
     label: str
     score: float
-    context: re.Pattern[str] | None
-    keep: re.Pattern[str] | None
+    context_words: tuple[str, ...]
+    keep_regex: str | None
     validate: Validator | None
     group: str  # the named group of the whole pattern in the pack's alternation
     value_group: str | None  # the group that narrows the span, if the pattern has one
+
+    @cached_property
+    def context(self) -> re.Pattern[str] | None:
+        if not self.context_words:
+            return None
+        words = "|".join(re.escape(w) for w in self.context_words)
+        return re.compile(r"\b(?:" + words + r")\b", re.I)
+
+    @cached_property
+    def keep(self) -> re.Pattern[str] | None:
+        return re.compile(self.keep_regex) if self.keep_regex is not None else None
 
 
 @dataclass(frozen=True)
 class Pack:
     name: str
     patterns: dict[str, Pattern]  # by group name
-    regex: re.Pattern[str]
+    alternation: str  # every pattern in a named group, for Python's re
     re2: str  # the same alternation for pyarrow's RE2 (group names dropped)
     threshold: float
     window: int
     boost: float
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        # ASCII classes and boundaries, as in RE2, so both engines agree on what matches.
+        return re.compile(self.alternation, re.ASCII)
 
 
 class PackError(ValueError):
@@ -63,17 +84,12 @@ def load(name: str) -> Pack:
         validate = entry.get("validate")
         if validate is not None and validate not in VALIDATORS:
             raise PackError(f"privacy/{name}.toml: unknown validator {validate!r}")
-        words = [str(w) for w in entry.get("context", [])]
         patterns[group] = Pattern(
             kind=str(entry["kind"]),
             label=str(entry["label"]),
             score=float(entry["score"]),
-            context=(
-                re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.I)
-                if words
-                else None
-            ),
-            keep=re.compile(entry["keep"]) if "keep" in entry else None,
+            context_words=tuple(str(w) for w in entry.get("context", [])),
+            keep_regex=str(entry["keep"]) if "keep" in entry else None,
             validate=VALIDATORS[validate] if validate else None,
             group=group,
             value_group=value_group if has_value else None,
@@ -81,8 +97,7 @@ def load(name: str) -> Pack:
     return Pack(
         name=name,
         patterns=patterns,
-        # ASCII classes and boundaries, as in RE2, so both engines agree on what matches.
-        regex=re.compile("|".join(pieces), re.ASCII),
+        alternation="|".join(pieces),
         re2="|".join(f"(?:{p})" for p in plain),
         threshold=float(data["threshold"]),
         window=int(data["window"]),
