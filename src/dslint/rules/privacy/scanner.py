@@ -9,9 +9,9 @@ What is scanned (``[tool.dslint.privacy] scan``, all three by default):
 * ``tools``: every string inside the tool and function definitions (descriptions and enum
   values sometimes carry a real address or a key).
 
-How: for each column, RE2 (pyarrow) marks the strings in which any pattern of a pack can
-match, in one vectorised pass per pack; Python's ``re`` then walks only those strings with
-the same single alternation, and each candidate is validated (checksums, ranges), checked
+How: RE2 (pyarrow) marks the strings in which any pattern of a pack can match, in one
+vectorised pass per pack over the three columns side by side; Python's ``re`` then walks only
+those strings with the same single alternation, and each candidate is validated (checksums, ranges), checked
 against placeholders and the config's allow-lists, and scored with its context words.
 
 Nothing here keeps a matched value: a :class:`Detection` holds the kind, the span, the part
