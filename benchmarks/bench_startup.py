@@ -153,7 +153,11 @@ def main() -> int:
 
     import dslint
 
-    compileall.compile_dir(Path(dslint.__file__).parent, quiet=1)
+    package = Path(dslint.__file__).parent
+    compileall.compile_dir(package, quiet=1)
+    # Which copy is measured: with PYTHONPATH naming a tree that is not there, Python
+    # quietly imports the installed one instead.
+    print(f"dslint {dslint.__version__} from {package}")
     with tempfile.TemporaryDirectory(prefix="dslint-bench-") as name:
         folder = Path(name)
         # A private cache key, so the benchmark never touches the user's cache folder.
