@@ -84,7 +84,7 @@ _DECLARED: dict[str, tuple[Any, tuple[EntryPoint, ...]]] = {}
 
 def declared(group: str) -> tuple[EntryPoint, ...]:
     """The entry points of a group, found once per process: each search reads the metadata
-    of every installed package (3-5 ms here), and a check asked up to five times. A new
+    folder of every installed package, and a check asked up to five times. A new
     ``entry_points`` (a test's stand-in) is searched afresh."""
     known = _DECLARED.get(group)
     if known is None or known[0] is not entry_points:
