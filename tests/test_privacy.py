@@ -355,3 +355,26 @@ def test_every_pattern_of_the_shipped_packs_compiles_in_both_engines() -> None:
             assert pattern.context is None or isinstance(pattern.context, re.Pattern)
             assert pattern.keep is None or isinstance(pattern.keep, re.Pattern)
             assert (pattern.context is None) == (not pattern.context_words)
+
+
+def test_columns_of_different_string_types_are_searched_together() -> None:
+    """string, large_string and categorical columns in one pass: each keeps its own rows."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from dslint.config import Config
+    from dslint.rules.privacy.scanner import _Finder
+    from dslint.rules.privacy.settings import parse
+
+    finder = _Finder(parse(Config()), "test")
+    small = pd.Series(
+        ["mail bob.smith@gmail.com please", "nothing"], dtype=pd.ArrowDtype(pa.string())
+    )
+    large = pd.Series(["x", f"key {GITHUB}"], dtype=pd.ArrowDtype(pa.large_string()))
+    repeated = pd.Series(["root@corp-mail.net", "y", "root@corp-mail.net", None]).astype("category")
+    for columns, expected in (
+        ([small, large, repeated], [[0], [1], [0, 2]]),
+        ([large, small], [[1], [0]]),
+        ([repeated], [[0, 2]]),
+    ):
+        assert [rows.tolist() for rows in finder.candidates_in(columns)] == expected

@@ -10,9 +10,10 @@ What is scanned (``[tool.dslint.privacy] scan``, all three by default):
   values sometimes carry a real address or a key).
 
 How: RE2 (pyarrow) marks the strings in which any pattern of a pack can match, in one
-vectorised pass per pack over the three columns side by side; Python's ``re`` then walks only
-those strings with the same single alternation, and each candidate is validated (checksums, ranges), checked
-against placeholders and the config's allow-lists, and scored with its context words.
+vectorised pass per pack over the three columns side by side; Python's ``re`` then walks
+only those strings with the same single alternation, and each candidate is validated
+(checksums, ranges), checked against placeholders and the config's allow-lists, and scored
+with its context words.
 
 Nothing here keeps a matched value: a :class:`Detection` holds the kind, the span, the part
 of the value a report may show (the vendor prefix of a key, never more) and a hash.
@@ -220,8 +221,10 @@ class _Finder:
         sizes = [len(column) for column in searched]
         flags = np.zeros(sum(sizes), dtype=bool)
         if chunks and self.packs:
-            if len({chunk.type for chunk in chunks}) > 1:  # string and large_string columns
-                chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
+            # string and large_string columns side by side: the smaller ones take the type
+            # of the largest (the messages' text on a first run), which is not copied.
+            target = max(chunks, key=len).type
+            chunks = [c if c.type == target else c.cast(target) for c in chunks]
             array = pa.chunked_array(chunks)
             mask = None
             for pack in self.packs:
