@@ -9,6 +9,9 @@ module finds those folders in importlib.metadata's order (``sys.path`` order, th
 of a folder's listing, the first distribution of a name winning) and reads
 ``entry_points.txt`` with importlib.metadata's rules.
 
+It is also where the run key's list of installed distributions comes from
+(:func:`folder_names`, dslint.reuse): each folder is listed once per process for both.
+
 Where the environment holds something this module does not read (a zip file or an egg on
 ``sys.path``, an import hook that finds distributions of its own, a folder name without a
 version), the functions return None and the caller asks importlib.metadata.
@@ -66,20 +69,50 @@ class _Unusual(Exception):
 
 _LOCK = threading.Lock()
 _FOUND: dict[tuple[str, ...], list[str] | None] = {}
+_LISTED: dict[str, list[str] | None] = {}
+_DECLARED: dict[tuple[str, ...], dict[str, list[EntryPoint]] | None] = {}
+
+
+def _children(root: str) -> list[str] | None:
+    """The names in a folder (listed once per process); None when it cannot be listed."""
+    if root not in _LISTED:
+        try:
+            _LISTED[root] = os.listdir(root)
+        except OSError:
+            _LISTED[root] = None
+    return _LISTED[root]
+
+
+def folder_names() -> list[str]:
+    """Every installed distribution as its metadata folder names it (``pandas-2.2.3.dist-info``),
+    sorted, from the package folders on ``sys.path`` (``site-packages``, ``dist-packages``):
+    installing, upgrading or removing any package changes the list. One directory listing
+    per package folder: a millisecond, where asking importlib.metadata for the version of
+    each package dslint requires took about 25."""
+    names = []
+    for entry in dict.fromkeys(sys.path):
+        if not entry.endswith(("site-packages", "dist-packages")):
+            continue  # the standard library is Python's version; the cwd is the user's
+        names += [name for name in _children(entry) or () if name.endswith(_SUFFIXES)]
+    return sorted(names)
 
 
 def _folders() -> list[str] | None:
     """The metadata folders of the distributions importlib.metadata would find, in its
     order, the first of each name; None when the environment is unusual. Found once per
     ``sys.path``."""
-    key = tuple(sys.path)
     with _LOCK:
-        if key not in _FOUND:
-            try:
-                _FOUND[key] = list(_search(key))
-            except _Unusual:
-                _FOUND[key] = None
-        return _FOUND[key]
+        return _folders_unlocked()
+
+
+def _folders_unlocked() -> list[str] | None:
+    key = tuple(sys.path)
+    if key not in _FOUND:
+        try:
+            _FOUND[key] = list(_search(key))
+        except _Unusual:
+            _FOUND[key] = None
+    return _FOUND[key]
 
 
 def _search(path: tuple[str, ...]) -> Iterator[str]:
@@ -93,9 +126,8 @@ def _search(path: tuple[str, ...]) -> Iterator[str]:
         root = entry or "."
         if os.path.basename(root).lower().endswith(".egg") or os.path.isfile(root):
             raise _Unusual  # an egg or a zip file: read inside by importlib.metadata
-        try:
-            children = os.listdir(root)
-        except OSError:
+        children = _children(root)
+        if children is None:
             continue
         by_name: dict[str, list[str]] = {}
         for child in children:
@@ -120,10 +152,20 @@ def _normalise(name: str) -> str:
 def entry_points(group: str) -> list[EntryPoint] | None:
     """The entry points of a group, as ``importlib.metadata.entry_points(group=group)``
     lists them; None when only importlib.metadata can tell."""
-    folders = _folders()
+    key = tuple(sys.path)
+    with _LOCK:
+        if key not in _DECLARED:
+            _DECLARED[key] = _declared()
+        found = _DECLARED[key]
+    return None if found is None else list(found.get(group, ()))
+
+
+def _declared() -> dict[str, list[EntryPoint]] | None:
+    """Every group's entry points, each ``entry_points.txt`` read once."""
+    folders = _folders_unlocked()
     if folders is None:
         return None
-    found = []
+    found: dict[str, list[EntryPoint]] = {}
     for folder in folders:
         try:
             with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as handle:
@@ -134,8 +176,7 @@ def entry_points(group: str) -> list[EntryPoint] | None:
             return None  # importlib.metadata would fail or differ: let it decide
         distribution = Distribution(os.path.basename(folder).partition("-")[0])
         for section, name, value in _pairs(text):
-            if section == group:
-                found.append(EntryPoint(name, value, group, distribution))
+            found.setdefault(section, []).append(EntryPoint(name, value, section, distribution))
     return found
 
 

@@ -165,21 +165,11 @@ def _code_stamp() -> str | None:
 
 
 def _installed() -> list[str]:
-    """Every installed distribution as its metadata folder names it (``pandas-2.2.3.dist-info``):
-    installing, upgrading or removing any package, one a rule uses indirectly included (an
-    optional package turns some rules on), changes the list. One directory listing per
-    package folder on ``sys.path``: a millisecond, where asking importlib.metadata for the
-    version of each package dslint requires took about 25."""
-    names = []
-    for entry in dict.fromkeys(sys.path):
-        if not entry.endswith(("site-packages", "dist-packages")):
-            continue  # the standard library is Python's version; the cwd is the user's
-        try:
-            with os.scandir(entry) as items:
-                names += [i.name for i in items if i.name.endswith((".dist-info", ".egg-info"))]
-        except OSError:
-            continue
-    return sorted(names)
+    """Every installed distribution, as its metadata folder names it (dslint.installed): one
+    a rule uses indirectly included (an optional package turns some rules on)."""
+    from dslint.installed import folder_names
+
+    return folder_names()
 
 
 def _walk(root: Path) -> Iterator[Path]:

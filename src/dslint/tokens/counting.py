@@ -37,6 +37,7 @@ import pandas as pd
 from dslint import helper as helpers
 from dslint import models
 from dslint.dataset import arrow_strings
+from dslint.installed import library_version
 from dslint.memory import give_back
 from dslint.tokens import images, plain, tooldefs
 from dslint.tokens import lengths as text_lengths
@@ -250,7 +251,7 @@ class _Memoised:
         self.encoding_name = encoding_name
         modules = ("counting", "encodings", "plain", "tooldefs")
         code = source_stamp(f"dslint.tokens.{m}" for m in modules)
-        self.version = f"{MEMO_VERSION}/{encoding_name}/{_tiktoken_version()}/{code}"
+        self.version = f"{MEMO_VERSION}/{encoding_name}/{library_version('tiktoken')}/{code}"
         self.counts = dataset_memo("tokens.count", self.version)
         self._lengths: Lengths | None = None
         self._plain_budget = plain.MAX_CHARS
@@ -334,12 +335,6 @@ def _byte_size(texts: Any) -> int:
 
 def _is_count(value: Any) -> bool:
     return type(value) is int and value >= 0
-
-
-def _tiktoken_version() -> str:
-    from dslint.installed import library_version
-
-    return library_version("tiktoken")
 
 
 def count(dataset: Dataset) -> Counts:

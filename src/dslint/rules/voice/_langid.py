@@ -111,9 +111,9 @@ def _ints(values: np.ndarray[Any, Any]) -> memoryview:
 
 def _stdlib_array(values: np.ndarray[Any, Any]) -> array[int]:
     """The ``array.array`` py3langid's loader gives for these unsigned ints (one copy)."""
-    typecode = _TYPECODES[values.dtype]  # KeyError: another layout, so py3langid's own loader
-    kept = array(typecode)
-    kept.frombytes(np.ascontiguousarray(values).view(np.uint8).data)
+    view = _ints(values)
+    kept = array(view.format)
+    kept.frombytes(view.cast("B"))
     return kept
 
 
