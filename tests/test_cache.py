@@ -543,6 +543,34 @@ def test_dataset_findings_on_unchanged_lines_are_placed_from_the_memo(
     }
 
 
+def test_near_duplicate_candidates_are_compared_again_only_with_a_changed_example(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.rules.duplicates import similar
+
+    compared = watch(monkeypatch, similar, "_confirm",
+                     lambda dataset, record_of, kept, left, right, *rest:
+                     zip(left.tolist(), right.tolist(), strict=True))  # fmt: skip
+    examples = family_dataset()
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    first = run("train.jsonl", "--select", "D")
+    assert (10, 11) in compared  # the near pair
+    compared.clear()
+    changed = edit(examples)
+    # A near twin of example 25 (record 26 after the inserted first line), appended.
+    changed.append(chat(sentence(25), sentence(125)[:-1] + " ocean.", system="Be kind."))
+    (workdir / "train.jsonl").write_text(jsonl(*changed), encoding="utf-8")
+    second = run("train.jsonl", "--select", "D")
+    # The new pair is compared; the pair of examples 10 and 11 (now records 11 and 12), both
+    # unchanged, comes from the memo; every pair compared holds a new or changed example.
+    new = {0, 16, len(changed) - 2, len(changed) - 1}
+    assert (26, len(changed) - 1) in compared
+    assert (11, 12) not in compared
+    assert all(new & {left, right} for left, right in compared)
+    assert second == run("train.jsonl", "--select", "D", "--no-cache")
+    assert first != second
+
+
 def test_damaged_memo_values_are_recomputed_not_trusted(workdir: Path) -> None:
     (workdir / "train.jsonl").write_text(jsonl(*family_dataset()), encoding="utf-8")
     expected = run("train.jsonl", "--select", "S,T,P,D,V012", "--no-cache")
