@@ -624,15 +624,19 @@ def test_rows_follow_their_lines_wherever_they_moved() -> None:
 def test_a_re_run_computes_only_the_rows_of_new_and_edited_lines(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dslint.rules.voice import _stats
+    from dslint.rules.voice import _shared, _stats
 
     counted = watch(monkeypatch, _stats, "_message_counts", lambda text: text.tolist())
+    # The RE2 prefilter of the voice profile's terms (V001, V002), over the replies' text.
+    prefiltered = watch(monkeypatch, _shared, "_prefiltered", lambda text, _: text.to_pylist())
     examples = family_dataset()
     (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
     run("train.jsonl")
     assert len(counted) > 40  # every reply, the first time
+    assert sorted(prefiltered) == sorted(counted)
     assert len(list((workdir / CACHE_DIR).glob("rows-*.npz"))) == 1
     counted.clear()
+    prefiltered.clear()
     changed = edit(examples)  # lines inserted, changed, deleted and swapped
     (workdir / "train.jsonl").write_text(jsonl(*changed), encoding="utf-8")
     edited = run("train.jsonl")
@@ -640,9 +644,23 @@ def test_a_re_run_computes_only_the_rows_of_new_and_edited_lines(
     assert sorted(counted) == sorted(
         texts_of(e)[-1] for e in (changed[0], changed[16], changed[-1])
     )
+    assert sorted(prefiltered) == sorted(counted)
     assert edited == run("train.jsonl", "--no-cache")
     codes = {f["code"] for f in json.loads(edited[1])["findings"]}
     assert {"T001", "D001", "D003", "P101"} <= codes, codes
+
+
+def test_profile_terms_are_found_the_same_with_and_without_the_cache(workdir: Path) -> None:
+    (workdir / "dslint.toml").write_text('[tool.dslint.voice]\nprofile = "brand.toml"\n')
+    examples = family_dataset()
+    for banned, version in (("river", examples), ("river", edit(examples)),
+                            ("ember", edit(examples))):  # fmt: skip
+        (workdir / "brand.toml").write_text(f'[terms]\nbanned = ["{banned}"]\n')
+        (workdir / "train.jsonl").write_text(jsonl(*version), encoding="utf-8")
+        cached = run("train.jsonl", "--select", "V001")
+        assert cached == run("train.jsonl", "--select", "V001", "--no-cache")
+        found = json.loads(cached[1])["findings"]
+        assert found and all(banned in f["message"] for f in found)
 
 
 def test_a_damaged_rows_file_is_not_trusted(workdir: Path) -> None:

@@ -12,7 +12,14 @@ from pyarrow import ArrowException
 from dslint.dataset import Dataset
 from dslint.finding import Hit, Severity
 from dslint.rules.voice._keys import PROFILE
-from dslint.rules.voice._text import Joined, blocks, row_text, rows_for_roles
+from dslint.rules.voice._text import (
+    Joined,
+    blocks,
+    count_by_block,
+    remembered_count,
+    row_text,
+    rows_for_roles,
+)
 from dslint.rules.voice.profile import Profile, compile_entries, load_profile
 from dslint.rules.voice.settings import VoiceSettings, settings
 from dslint.textutil import excerpt
@@ -75,7 +82,7 @@ def profile_matches(rule: Rule, dataset: Dataset) -> list[TermMatch]:
         rows = checked_rows(rule, dataset)
         cached = []
         if profile.pattern is not None and not rows.empty:
-            candidates, subset = _candidates(row_text(rows), profile.prefilter)
+            candidates, subset = _candidates(dataset, rows, profile.prefilter)
             for positions, pattern, entries in _scan_plan(profile, subset):
                 joined = Joined.of(subset.take(positions).to_pylist())
                 for piece, match, offset in joined.scan(pattern):
@@ -90,19 +97,29 @@ def profile_matches(rule: Rule, dataset: Dataset) -> list[TermMatch]:
     return matches
 
 
-def _candidates(text: Any, prefilter: str) -> tuple[np.ndarray[Any, Any], Any]:
-    """(positions, their texts as one Arrow array) of the rows the prefilter keeps, read a
-    block of rows at a time."""
+def _candidates(dataset: Dataset, rows: pd.DataFrame, prefilter: str) -> tuple[Any, Any]:
+    """(positions, their texts as one Arrow array) of the checked rows the prefilter keeps.
+
+    Whether a row's text passes the prefilter depends on that text and the prefilter alone,
+    so it goes through the row memos (namespace ``voice.terms``, the prefilter its version):
+    a re-run runs RE2 over the rows of new and edited lines only, where the pass over every
+    reply was three quarters of V001's time on the re-run of the 100k benchmark file."""
     import pyarrow as pa
 
-    positions, pieces = [], []
-    for block in blocks(len(text)):
-        column = _arrow(text.iloc[block])
-        kept = _prefiltered(column, prefilter)
-        positions.append(kept + block.start)
-        pieces.append(column.take(kept))
+    text = row_text(rows)
+
+    def kept(selected: Any) -> Any:
+        def in_block(block: pd.Series, _: Any) -> Any:
+            flags = np.zeros(len(block), dtype=np.int64)
+            flags[_prefiltered(_arrow(block), prefilter)] = 1
+            return flags
+
+        return count_by_block(text, selected, in_block)
+
+    positions = np.flatnonzero(remembered_count(dataset, rows, "voice.terms", prefilter, kept))
+    pieces = [_arrow(text.iloc[positions[block]]) for block in blocks(len(positions))]
     subset = pa.concat_arrays(pieces) if pieces else pa.array([], pa.large_string())
-    return np.concatenate(positions or [np.zeros(0, dtype=np.int64)]), subset
+    return positions, subset
 
 
 def _arrow(text: pd.Series) -> Any:
