@@ -199,6 +199,79 @@ def test_a_rerun_after_edits_gives_the_frames_and_report_of_a_run_without_cache(
     assert warm_report == report("--no-cache")
 
 
+# Tool definitions that hold a key "tools" of their own (a parameter's name).
+TOOL = {"type": "function", "function": {"name": "find", "parameters": {
+    "type": "object", "properties": {"tools": {"type": "array"}}}}}  # fmt: skip
+OTHER_TOOL = {"type": "function", "function": {"name": "book", "description": "Book, ünï ☕"}}
+
+
+def tool_line(i: int, tools: list[Any], **keys: Any) -> str:
+    return json.dumps({**chat(f"Question {i}", f"Answer {i}"), **keys, "tools": tools})
+
+
+def test_shared_tools_parse_every_line_as_json_loads() -> None:
+    base = [tool_line(i, [TOOL]) for i in range(3)]
+    suffix = base[0][base[0].index(', "tools"') :]
+    lines = [
+        *base,
+        json.dumps(json.loads(base[0]), separators=(",", ":")),  # other spacing
+        json.dumps({"tools": [TOOL], **chat("Q", "A")}),  # tools first
+        json.dumps({**chat("Q", "A"), "tools": [TOOL], "x": 1}),  # tools not last
+        tool_line(9, [TOOL, OTHER_TOOL]),  # other definitions
+        tool_line(10, [TOOL], metadata={"tools": [1]}),  # a key "tools" nested before
+        '{"messages": [], "note": "x"' + suffix,  # the same suffix after another head
+        '{"messages": [], "tools": 1' + suffix,  # ... after a head with tools (twice: last wins)
+        json.dumps({"messages": [{"role": "user", "content": suffix}], "tools": [TOOL]}),
+        base[1],
+    ]
+    parser = lean.SharedTools()
+    parsed = [parser.parse(line.encode()) for line in lines]
+    assert parsed == [json.loads(line) for line in lines]
+    # Learnt from the first line: the later lines with its suffix share its tools object.
+    assert parsed[1]["tools"] is parsed[0]["tools"] is parsed[-1]["tools"]
+    assert parsed[7]["tools"] is parsed[8]["tools"] is parsed[0]["tools"]
+    assert parsed[9]["tools"] is not parsed[0]["tools"]  # its head has tools: parsed whole
+    for broken in ('{"messages": [1' + suffix, '{"messages": []' + suffix[:-1]):
+        with pytest.raises(ValueError):
+            json.loads(broken)
+        with pytest.raises(ValueError):
+            parser.parse(broken.encode())
+
+
+def test_lines_sharing_tool_definitions_give_the_frames_of_a_run_without_cache(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = plain_lines(320)
+    for i in range(0, 320, 3):  # two lists of definitions in turn, some with tool calls
+        tools = [TOOL] if i % 2 else [OTHER_TOOL, TOOL]
+        lines[i] = tool_line(i, tools)
+        if i % 9 == 0:
+            example = json.loads(lines[i])
+            example["messages"].insert(1, {"role": "assistant", "tool_calls": [
+                {"id": f"c{i}", "type": "function",
+                 "function": {"name": "find", "arguments": "{}"}}]})  # fmt: skip
+            example["messages"].insert(2, {"role": "tool", "tool_call_id": f"c{i}",
+                                           "content": "found"})  # fmt: skip
+            lines[i] = json.dumps(example, ensure_ascii=i % 2 == 0)
+    write(workdir / "train.jsonl", lines)
+    uncached = frames(cache=False)
+    first = report("--no-cache")
+    frames(cache=True)
+    shared = []
+    real = lean.SharedTools.parse
+
+    def parse(self: lean.SharedTools, line: bytes) -> Any:
+        value = real(self, line)
+        shared.append(any(value.get("tools") is tools for _, tools in self._known))
+        return value
+
+    monkeypatch.setattr(lean.SharedTools, "parse", parse)
+    warm = frames(cache=True)
+    assert sum(shared) > 80  # of the 107 lines with tools: their definitions parsed once
+    assert_same_frames(warm, uncached)
+    assert report() == first
+
+
 def test_a_block_arrow_cannot_read_is_read_the_normal_way(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -129,15 +129,26 @@ class _Rows:
     def __init__(self) -> None:
         self.records: list[tuple[Any, ...]] = []
         self.messages: list[tuple[Any, ...]] = []
+        # The last tool definitions encoded, and their JSON: the fast lane gives the records
+        # of a file whose lines share one list of definitions the same object (lean.SharedTools).
+        self._tools: tuple[Any, str | None] = (None, None)
 
     def add(self, record: Record) -> None:
         is_object = record.is_object
         self.records.append((
             record.path, record.file.split, record.line, record.offset, record.format,
-            record.content_hash, is_object, _tools_json(record.value) if is_object else None,
+            record.content_hash, is_object, self._tools_json(record.value) if is_object else None,
         ))  # fmt: skip
         if is_object:
             self._add_messages(record.index, record.format, record.value)
+
+    def _tools_json(self, value: dict[str, Any]) -> str | None:
+        tools = _tools_of(value)
+        if not tools:
+            return None
+        if tools is not self._tools[0]:
+            self._tools = (tools, _encode_sorted(tools))
+        return self._tools[1]
 
     def _add_messages(self, index: int, fmt: str, value: dict[str, Any]) -> None:
         if fmt == "legacy":
@@ -495,13 +506,11 @@ def _image_key(content: Any) -> str:
     ).hexdigest()
 
 
-def _tools_json(value: dict[str, Any]) -> str | None:
+def _tools_of(value: dict[str, Any]) -> Any:
+    """A record's tool definitions (``tools``, or the older ``functions``), if any."""
     inner = value.get("input")
     container: dict[str, Any] = inner if isinstance(inner, dict) else value
-    tools = container.get("tools") or container.get("functions")
-    if not tools:
-        return None
-    return _encode_sorted(tools)
+    return container.get("tools") or container.get("functions")
 
 
 # Made once: json.dumps with options makes a new encoder for each call (half the time of
