@@ -46,9 +46,12 @@ MIN_BYTES = 32_000_000
 HELPER_SHARE = 0.46
 #: Its share when the lines are read through the fast lane (dslint.lean): each line costs
 #: a fraction of the normal path's time there, so taking the call, reading the cache and
-#: sending the chunks back weigh more. At 0.4 this process waited 0.05-0.3 s for the helper
-#: on the 100k re-run; at 0.36 the two end together, and at 0.32 this process reads longer.
-LANE_SHARE = 0.36
+#: sending the chunks back weigh more. Measured on the 100k re-run (this process's read, with
+#: the wait for the helper, 4 runs each): 0.36 1.53-1.66 s, waiting 0.13-0.32 s once this
+#: process's lane got faster; 0.33 1.49-1.85 s; 0.30 1.44-1.68 s; 0.27 1.47-1.59 s; 0.24
+#: 1.55-1.71 s. Between 0.24 and 0.30 this process no longer waits (the 0.07-0.1 s left is
+#: taking in the helper's chunks).
+LANE_SHARE = 0.30
 _BLOCK = 1 << 24
 #: What a helper that reads a span runs: the record rules alone (the engine merges, then
 #: runs the file and dataset rules), so it imports neither their families nor pandas.
