@@ -18,6 +18,7 @@ import pytest
 from conftest import FIXTURES, TODAY, chat
 from dslint import helper, offload, shards
 from dslint.api import check
+from dslint.config import Config
 from dslint.dataset import GROWABLE_MAPS, DatasetBuilder, SharedText
 from dslint.engine import Engine
 from dslint.loader import Span, read_file
@@ -105,10 +106,48 @@ def test_halves_cut_at_a_line_start(tmp_path: Path, small_shards: None) -> None:
     assert spans is not None
     first, second = spans
     assert first.stop == second.start and data[second.start - 1 : second.start] == b"\n"
+    # The second span's first line is counted by the helper that reads it (shards.counted).
+    assert second.first_line == shards.UNCOUNTED
+    job = shards.SpanJob(config=Config(), today=TODAY, path=path, split="train", span=second,
+                         first_index=10 - 1, format="chat", target=None, cache=None)  # fmt: skip
+    known = shards.counted(job)
+    assert known is not None and shards.counted(known) is known
+    second = known.span
     assert second.first_line == data[: second.start].count(b"\n") + 1
+    assert known.first_index == 10 + second.first_line - 1  # line 1 is record 10
+    spans = (first, second)
     whole = [(r.line, r.offset, r.raw) for r in read_file(path)[1]]
     parts = [(r.line, r.offset, r.raw) for span in spans for r in read_file(path, 0, "train", span)[1]]  # fmt: skip
     assert parts == whole
+
+
+def test_a_span_beyond_the_end_of_a_shrunk_file_is_reported_not_read(
+    tmp_path: Path, small_shards: None
+) -> None:
+    path = varied_file(tmp_path / "data.jsonl")
+    spans = shards.halves(path)
+    assert spans is not None
+    path.write_bytes(path.read_bytes()[: spans[1].start // 2])  # cut before the split
+    job = shards.SpanJob(config=Config(), today=TODAY, path=path, split="train",
+                         span=spans[1], first_index=-1, format="chat", target=None,
+                         cache=None)  # fmt: skip
+    assert shards.counted(job) is None
+    result = shards.check_span(job)
+    assert result.first_line == shards.UNCOUNTED and result.lines == 0
+    assert result.record_chunks == [] and result.findings == []
+    assert result.changed is not None and "changed while it was read" in result.changed
+    # The engine keeps the first span's records and reports the change (S-rule on the file).
+    path = varied_file(tmp_path / "data.jsonl")
+    monkeypatch_result = shards.Helper.result
+    try:
+        shards.Helper.result = lambda self, engine: shards._shrunk(self.job)  # type: ignore[method-assign]
+        report = check([path], today=TODAY)
+    finally:
+        shards.Helper.result = monkeypatch_result  # type: ignore[method-assign]
+    assert any("changed while it was read" in f.message for f in report.findings)
+    first_span_lines = path.read_bytes()[: spans[1].start].count(b"\n")
+    assert len(report.datasets[0].records) == first_span_lines
+    assert max(f.line or 0 for f in report.findings) <= first_span_lines
 
 
 def test_no_split_for_small_compressed_or_single_line_files(tmp_path: Path) -> None:

@@ -399,19 +399,21 @@ class Engine:
         try:
             result = other.result(self)
             findings.extend(result.findings)
-            builder.extend(result.record_chunks, result.message_chunks, result.text)
+            if result.first_line != shards.UNCOUNTED:  # else the file shrank: nothing read
+                builder.extend(result.record_chunks, result.message_chunks, result.text)
         finally:
             other.close()  # the helper's memory file, now copied
         self.context.notes.extend(result.notes)
         if result.cache_entries is not None and self.record_hits is not None:
             self.record_hits.absorb(result.cache_entries)
-        first_line = other.job.span.first_line
         shards.merge_counts(info, result)
         result.text = None  # copied into the builder's text column
         from dslint.memory import give_back
 
         give_back()
-        return info, other.job.first_index + max(info.lines - first_line + 1, 0)
+        if result.first_line == shards.UNCOUNTED:
+            return info, index
+        return info, result.first_index + max(info.lines - result.first_line + 1, 0)
 
     def _sample(self, path: Path, split: str, span: Any) -> _FormatSample | None:
         """The format sample ``settled`` would take, read ahead within ``span``; None when
