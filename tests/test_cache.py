@@ -174,6 +174,11 @@ def test_a_foreign_or_damaged_cache_is_never_trusted(
     for store in (workdir / CACHE_DIR).glob("records-*.json"):
         document = json.loads(store.read_text())
         document["entries"] = {key: [[], []] for key in document["entries"]}
+        clean = document["clean"]  # the clean lines' entries, packed as columns
+        assert len(clean["keys"]) == 32 * len(clean["hashes"]) > 0
+        document["entries"].update(
+            {clean["keys"][i : i + 32]: [[], []] for i in range(0, len(clean["keys"]), 32)}
+        )
         store.write_text(json.dumps(document))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("other-user")))
     assert run("train.jsonl") == expected
@@ -183,6 +188,48 @@ def test_a_foreign_or_damaged_cache_is_never_trusted(
         store.write_bytes(b"\x00{not json")
     assert run("train.jsonl") == expected
     assert run("train.jsonl") == expected and Loud.calls == 0  # rewritten and reused
+
+
+def test_clean_entries_are_packed_and_damaged_columns_ignored(tmp_path: Path) -> None:
+    from dslint import cache as cache_module
+
+    clean_key, other_key, short_key = "a" * 32, "b" * 32, "c" * 8
+    entries = {
+        clean_key: [[], [], -(2**63), 1],
+        "d" * 32: (2**63 - 1, False),  # as read from a file
+        other_key: [[["S001", "/x", "m"]], []],
+        short_key: [[], [], 5, 0],  # not a record key: kept as it is
+    }
+    packed, others = cache_module._pack_clean(entries)
+    assert others == {other_key: entries[other_key], short_key: entries[short_key]}
+    assert cache_module._unpack_clean(packed) == {clean_key: (-(2**63), True),
+                                                  "d" * 32: (2**63 - 1, False)}  # fmt: skip
+    assert cache_module._unpack_clean(json.loads(json.dumps(packed))) == (
+        cache_module._unpack_clean(packed)
+    )
+    damaged = [
+        {**packed, "keys": packed["keys"][:-1]},
+        {**packed, "hashes": [1.5, 2]},
+        {**packed, "hashes": packed["hashes"][:1]},
+        {**packed, "plain": "12"},
+        {**packed, "plain": 1},
+        [packed],
+    ]
+    for columns in damaged:
+        assert cache_module._unpack_clean(columns) == {}
+    # A damaged key only misses: a record's key is 32 hexadecimal digits.
+    assert set(cache_module._unpack_clean({**packed, "keys": "Z" * 64})) == {"Z" * 32}
+    # Through a store's file: the packed entries read back as they were kept.
+    store = cache_module._Store(tmp_path / "records-x.json", packs_clean=True)
+    for key, value in entries.items():
+        store.put(key, value)
+    store.save({})
+    document = json.loads((tmp_path / "records-x.json").read_text())
+    assert set(document["entries"]) == {other_key, short_key}
+    assert document["count"] == 4
+    again = cache_module._Store(tmp_path / "records-x.json", packs_clean=True)
+    assert again.entries_on_file() == 4
+    assert again.old == {**entries, clean_key: (-(2**63), True)}
 
 
 def test_text_memo_computes_only_unseen_texts(workdir: Path) -> None:
