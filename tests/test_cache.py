@@ -400,6 +400,52 @@ def test_token_counts_are_encoded_once_per_text_and_the_tokenizer_not_loaded_whe
     assert result == run("train.jsonl", "--select", "T", "--no-cache") and loaded
 
 
+def test_a_small_edit_counts_no_unchanged_tool_call_and_loads_no_tokenizer(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.tokens import counting
+
+    counted: list[str] = []
+    loaded: list[str] = []
+    real_lengths, real_encoding = counting._Memoised.lengths, counting.get_encoding
+
+    def lengths(self: Any, texts: Any) -> Any:
+        counted.extend(texts.to_pylist())
+        return real_lengths(self, texts)
+
+    def get_encoding(name: str) -> Any:
+        loaded.append(name)
+        return real_encoding(name)
+
+    monkeypatch.setattr(counting._Memoised, "lengths", lengths)
+    monkeypatch.setattr(counting, "get_encoding", get_encoding)
+    examples = family_dataset()
+    for i in range(30):  # each tool call a text of its own, as in real data (its id)
+        call = {
+            "id": f"call_{i:04d}",
+            "type": "function",
+            "function": {"name": "lookup", "arguments": json.dumps({"order": i})},
+        }
+        examples.append({"messages": [
+            {"role": "user", "content": f"Where is order {i}?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": "shipped"},
+            {"role": "assistant", "content": "It has shipped."}]})  # fmt: skip
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    run("train.jsonl", "--select", "T")
+    calls = [text for text in counted if text.startswith('[{"id": "call_')]
+    assert len(calls) == 30 and loaded
+    counted.clear(), loaded.clear()
+    examples[3] = chat("Where is the stone bridge?", "Two miles north, past the mill.")
+    (workdir / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    edited = run("train.jsonl", "--select", "T")
+    # Only the edited example's texts are counted (the row memos know the other rows), few
+    # and plain enough to need no tokenizer (dslint.tokens.plain).
+    assert not [text for text in counted if text.startswith('[{"id": "call_')]
+    assert loaded == []
+    assert edited == run("train.jsonl", "--select", "T", "--no-cache")
+
+
 def test_token_counts_the_memo_lacks_are_counted_in_one_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -424,7 +424,7 @@ def _count(
         rows = row_counted & (record_encoding == encoding_name)[row_record]
         heads = rows & overhead_rows
         text += _text_tokens(dataset, rows, memoised, column)
-        calls += column("tool_calls").tokens(heads, lengths)
+        calls += _call_tokens(dataset, heads, memoised, column)
         overhead += column("role").tokens(heads, lengths)
         overhead += column("name").tokens(heads, lengths)
         overhead += np.where(heads & messages["name"].notna().to_numpy(), per_name, 0)
@@ -511,29 +511,65 @@ def _count(
 def _text_tokens(
     dataset: Dataset, rows: BoolArray, memoised: _Memoised, column: Callable[[str], _Column]
 ) -> Int64Array:
-    """Tokens of the selected rows' text (0 elsewhere). A re-run takes the counts of rows of
-    unchanged lines from the row memo (:mod:`dslint.rows`) and counts only the others."""
+    """Tokens of the selected rows' text (0 elsewhere), through the row memo ``tokens.text``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    def some(missing: BoolArray) -> Int64Array:
+        where = pa.array(np.flatnonzero(missing))
+        encoded = pc.dictionary_encode(arrow_strings(dataset.messages["text"]).take(where))
+        per_text = np.asarray(memoised.lengths(encoded.dictionary), dtype=np.int64)
+        return per_text[encoded.indices.to_numpy(zero_copy_only=False)]  # type: ignore[no-any-return]
+
+    def every(chosen: BoolArray) -> Int64Array:  # the whole column, factorised
+        return column("text").tokens(chosen, memoised.lengths)
+
+    return _row_tokens(dataset, "tokens.text", rows, memoised, every, some)
+
+
+def _call_tokens(
+    dataset: Dataset, rows: BoolArray, memoised: _Memoised, column: Callable[[str], _Column]
+) -> Int64Array:
+    """Tokens of the selected rows' tool calls (0 elsewhere), through the row memo
+    ``tokens.calls``. Every tool call of a dataset is a distinct text (its id and arguments):
+    without the memo, a re-run counted all of them again (9,964 on the 100k benchmark file,
+    too few to read the text memo's store for), and so built tiktoken's encoder even when the
+    edit's own texts were a few plain ones (dslint.tokens.plain)."""
+
+    def count(chosen: BoolArray) -> Int64Array:
+        return column("tool_calls").tokens(chosen, memoised.lengths)
+
+    return _row_tokens(dataset, "tokens.calls", rows, memoised, count,
+                       lambda missing: count(missing)[missing])  # fmt: skip
+
+
+def _row_tokens(
+    dataset: Dataset,
+    namespace: str,
+    rows: BoolArray,
+    memoised: _Memoised,
+    every: Callable[[BoolArray], Int64Array],
+    some: Callable[[BoolArray], Int64Array],
+) -> Int64Array:
+    """Tokens of the selected rows (0 elsewhere) through a row memo (:mod:`dslint.rows`): a
+    re-run takes the counts of the rows of unchanged lines from it and counts only the
+    others. ``every(rows)`` counts the selected rows (a column, 0 elsewhere), ``some(mask)``
+    the rows of a mask, in row order."""
     from dslint.rows import row_memo
 
-    memo = row_memo(dataset, "messages", "tokens.text", memoised.version)
-    # Each full column here is 44 MB over the message rows of a million examples: none is
-    # made for a memo that knows nothing (a first run) or keeps nothing (no cache).
+    memo = row_memo(dataset, "messages", namespace, memoised.version)
+    # A full column of counts (44 MB over the message rows of a million examples) is recalled
+    # only from a memo that knows something: a first run, or one without a cache, makes none.
     counts: Int64Array
     known = None
     if memo.old is not None:
         counts, known = memo.recall()
     if known is None or not known.any():
-        counts = column("text").tokens(rows, memoised.lengths)  # the whole column, factorised
+        counts = every(rows)
     else:
         missing = rows & ~known
         if missing.any():
-            where = pa.array(np.flatnonzero(missing))
-            encoded = pc.dictionary_encode(arrow_strings(dataset.messages["text"]).take(where))
-            per_text = np.asarray(memoised.lengths(encoded.dictionary), dtype=np.int64)
-            counts[missing] = per_text[encoded.indices.to_numpy(zero_copy_only=False)]
+            counts[missing] = some(missing)
     if memo.keeps:
         memo.keep(np.where(rows, counts, -1))
     counts[~rows] = 0
