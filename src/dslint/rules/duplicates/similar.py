@@ -155,13 +155,8 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     if len(left) == 0:
         return _empty(parameters)
 
-    similarity = _remembered_pairs(dataset, bits, left, right, version, memo.remembers)
-    unknown_pairs = np.flatnonzero(similarity < 0)
-    if len(unknown_pairs):
-        fresh = _confirm(dataset, record_of, kept_rows, left[unknown_pairs],
-                         right[unknown_pairs], parameters)  # fmt: skip
-        similarity[unknown_pairs] = fresh
-        _keep_pairs(dataset, bits, left[unknown_pairs], right[unknown_pairs], fresh, version)
+    similarity = _pair_similarity(dataset, record_of, kept_rows, bits, left, right, parameters,
+                                  version)  # fmt: skip
     confirmed = similarity >= parameters.threshold
     give_back()
     return NearPairs(
@@ -187,40 +182,38 @@ def _pair_keys(dataset: Dataset, bits: I64, left: I64, right: I64) -> list[str |
     return keys
 
 
-def _remembered_pairs(
-    dataset: Dataset, bits: I64, left: I64, right: I64, version: str, remembers: bool
+def _pair_similarity(
+    dataset: Dataset,
+    record_of: Rows,
+    kept_rows: npt.NDArray[np.bool_],
+    bits: I64,
+    left: I64,
+    right: I64,
+    parameters: NearParameters,
+    version: str,
 ) -> npt.NDArray[np.float64]:
-    """The similarity of each candidate pair the last runs compared (the same two examples'
-    texts: the same content, format and counted rows), -1 for the others.
+    """The exact Jaccard similarity of each candidate pair (:func:`_confirm`), through the
+    text memo ``duplicates.pairs``: a pair an earlier run compared (the same two examples'
+    texts: the same content, format and counted rows) is not compared again.
 
     Most candidate pairs of a re-run after a small edit are pairs of unchanged examples;
     shingling both again for the exact Jaccard was a quarter of the duplicate rules' time on
     the re-run of the 100k benchmark file. The memo holds the two examples' content hashes
     (numbers, through the keyed memo hash) and the similarity, never text.
     """
-    similarity = np.full(len(left), -1.0)
-    if not remembers or not len(left):
-        return similarity
-    keys = _pair_keys(dataset, bits, left, right)
+    memo = dataset_memo("duplicates.pairs", version)
+    keys = _pair_keys(dataset, bits, left, right) if memo.remembers else [None] * len(left)
     asked = [key for key in keys if key is not None]
-    memo = dataset_memo("duplicates.pairs", version)
-    known = memo.lookup(asked, _is_similarity) if asked else {}
-    for position, key in enumerate(keys):
-        if key is not None and key in known:
-            similarity[position] = known[key]
+    known = memo.lookup(asked, _is_similarity) if asked else {}  # none: the store is not read
+    similarity = np.array([-1.0 if key is None else known.get(key, -1.0) for key in keys])
+    unknown = np.flatnonzero(similarity < 0)
+    if len(unknown):
+        fresh = _confirm(dataset, record_of, kept_rows, left[unknown], right[unknown], parameters)
+        similarity[unknown] = fresh
+        memo.store({keys[position]: value
+                    for position, value in zip(unknown.tolist(), fresh.tolist(), strict=True)
+                    if keys[position] is not None})  # fmt: skip
     return similarity
-
-
-def _keep_pairs(
-    dataset: Dataset, bits: I64, left: I64, right: I64, similarity: npt.NDArray[np.float64],
-    version: str,
-) -> None:  # fmt: skip
-    memo = dataset_memo("duplicates.pairs", version)
-    if not memo.remembers:
-        return
-    keys = _pair_keys(dataset, bits, left, right)
-    memo.store({key: float(value) for key, value in zip(keys, similarity.tolist(), strict=True)
-                if key is not None})  # fmt: skip
 
 
 def _is_similarity(value: object) -> bool:
