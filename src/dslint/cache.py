@@ -55,6 +55,8 @@ KEEP_UNUSED = 200_000
 KEEP_STORES = 8
 # Row stores (dslint.rows) kept: one per dataset checked in this folder, the newest.
 KEEP_ROW_STORES = 8
+#: How a record store's file name starts (its clean lines' entries are packed: _pack_clean).
+RECORDS = "records-"
 
 V = TypeVar("V")
 R = TypeVar("R")
@@ -491,12 +493,12 @@ class Cache:
     def _store(self, name: str, header: dict[str, Any]) -> _Store:
         path = self.root / f"{name}.json"
         if path not in self._stores:
-            self._stores[path] = (_Store(path, name.startswith("records-")), header)
+            self._stores[path] = (_Store(path, name.startswith(RECORDS)), header)
         return self._stores[path][0]
 
     def records(self, run_key: str) -> RecordHits:
         """The record-hit store for one run key (see :func:`run_key`)."""
-        return RecordHits(self, self._store(f"records-{self.hash('records', run_key)}", {}))
+        return RecordHits(self, self._store(f"{RECORDS}{self.hash('records', run_key)}", {}))
 
     # A helper process (dslint.shards, dslint.offload) opens the same cache; its parent
     # keeps the entries the helper used, and the parent alone writes the files.
@@ -539,7 +541,7 @@ class Cache:
 
     def _prune(self) -> None:
         """Drop record stores of old run keys (another config or version), oldest first."""
-        self.keep_newest("records-*.json", KEEP_STORES)
+        self.keep_newest(f"{RECORDS}*.json", KEEP_STORES)
         # Not through dslint.rows: a whole check reused from the cache imports no numpy.
         self.keep_newest("rows-*.npz", KEEP_ROW_STORES)
 
