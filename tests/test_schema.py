@@ -514,3 +514,22 @@ def test_q002_leaves_prompts_to_q003_and_keeps_the_other_roles(lint: Any) -> Non
         "/messages/1/content": ' Hi"',
         "/messages/2/content": '\\n"}',
     }
+
+
+def test_message_lists_finds_each_formats_lists_with_their_pointers() -> None:
+    from dslint.formats import message_lists
+
+    user = {"role": "user", "content": "Hi"}
+    dpo = {
+        "input": {"messages": [user]},
+        "preferred_output": [{"role": "assistant", "content": "Hello"}],
+        "non_preferred_output": "not a list",  # passed over: S-rules report it
+    }
+    assert [(s, p, len(m)) for s, p, m in message_lists(dpo, "dpo")] == [
+        ("input", "/input/messages", 1),
+        ("preferred", "/preferred_output", 1),
+    ]
+    assert list(message_lists({"messages": [user]}, "chat")) == [("messages", "/messages", [user])]
+    assert list(message_lists({"messages": {"0": user}}, "chat")) == []
+    assert list(message_lists({"input": [user]}, "dpo")) == []  # "input" is not an object
+    assert list(message_lists({"prompt": "a", "completion": "b"}, "legacy")) == []

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dslint.formats import MESSAGE_LISTS
+from dslint.formats import message_lists
 from dslint.locate import join_pointer
 from dslint.memory import give_back
 
@@ -157,13 +157,7 @@ class _Rows:
                 if isinstance(text, str):
                     self._row(index, section, 0, -1, role, None, text, join_pointer(section))
             return
-        for section, keys in MESSAGE_LISTS.get(fmt, ()):
-            container: Any = value
-            for key in keys:
-                container = container.get(key) if isinstance(container, dict) else None
-            if not isinstance(container, list):
-                continue
-            base = join_pointer(*keys)
+        for section, base, container in message_lists(value, fmt):
             for position, message in enumerate(container):
                 if isinstance(message, dict):
                     self._add_message(index, section, position, message, f"{base}/{position}")

@@ -41,7 +41,7 @@ from typing import Any, BinaryIO
 
 from dslint import formats, locate
 from dslint.finding import Category, Finding
-from dslint.formats import MESSAGE_LISTS
+from dslint.formats import MESSAGE_LISTS, message_lists
 from dslint.loader import (
     BINARY_SAMPLE,
     BOM,
@@ -534,13 +534,7 @@ def _strip_contents(
     edits: list[tuple[int, int, str]],
 ) -> list[str]:
     pointers = []
-    for _section, keys in MESSAGE_LISTS[fmt]:
-        messages: Any = value
-        for key in keys:
-            messages = messages.get(key) if isinstance(messages, dict) else None
-        if not isinstance(messages, list):
-            continue
-        base = locate.join_pointer(*keys)
+    for _section, base, messages in message_lists(value, fmt):
         for position, message in enumerate(messages):
             if not isinstance(message, dict):
                 continue

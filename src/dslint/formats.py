@@ -13,7 +13,10 @@ majority decides, and so does a target model that only takes RFT.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
+
+from dslint.locate import join_pointer
 
 ACCEPTED = ("chat", "dpo", "rft", "legacy")
 LOOKALIKES = ("sharegpt", "alpaca")
@@ -34,6 +37,19 @@ MESSAGE_LISTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("non_preferred", ("non_preferred_output",)),
     ),
 }
+
+
+def message_lists(value: Any, fmt: str) -> Iterator[tuple[str, str, list[Any]]]:
+    """Each message list of a parsed line of format ``fmt``: its section, its JSON pointer and
+    the list. A list that is missing or is not a list is passed over (the schema rules report
+    it), and so is everything of a format without message lists."""
+    for section, keys in MESSAGE_LISTS.get(fmt, ()):
+        container: Any = value
+        for key in keys:
+            container = container.get(key) if isinstance(container, dict) else None
+        if isinstance(container, list):
+            yield section, join_pointer(*keys), container
+
 
 DESCRIPTIONS = {
     "chat": "supervised chat",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from dslint.formats import MESSAGE_LISTS
+from dslint.formats import message_lists
 from dslint.loader import Record
 from dslint.locate import join_pointer
 from dslint.packs import pack_path
@@ -103,13 +103,7 @@ def iter_messages(record: Record) -> list[MessageRef]:
 
 def _messages(record: Record) -> Iterator[MessageRef]:
     value = normalised_value(record)
-    for section, keys in MESSAGE_LISTS.get(record.format, ()):
-        container: Any = value
-        for key in keys:
-            container = container.get(key) if isinstance(container, dict) else None
-        if not isinstance(container, list):
-            continue
-        base = join_pointer(*keys)
+    for section, base, container in message_lists(value, record.format):
         for index, message in enumerate(container):
             if isinstance(message, dict):
                 yield MessageRef(section, index, f"{base}/{index}", message)
@@ -234,13 +228,7 @@ def _problems(record: Record) -> Iterator[Problem]:
     value = normalised_value(record)
     for error in validator(definition).iter_errors(value):
         yield from _classify(error, "", "")
-    for section, keys in MESSAGE_LISTS.get(record.format, ()):
-        container: Any = value
-        for key in keys:
-            container = container.get(key) if isinstance(container, dict) else None
-        if not isinstance(container, list):
-            continue
-        base = join_pointer(*keys)
+    for section, base, container in message_lists(value, record.format):
         allowed = ROLES[(record.format, section)]
         for index, message in enumerate(container):
             pointer = f"{base}/{index}"
