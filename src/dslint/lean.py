@@ -36,6 +36,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from dslint import formats
@@ -249,15 +250,18 @@ class _Reader:
 
     def submit(
         self, pool: ThreadPoolExecutor, block: bytes, lines: list[bytes], found: list[Known | None]
-    ) -> tuple[list[bytes], list[Known | None], bool, Future[_Parsed | None]]:
-        """Start Arrow on the block's plain lines; :meth:`take` the result in order."""
-        plain = [line for line, known in zip(lines, found, strict=True) if known and known[1]]
-        return lines, found, block.endswith(b"\n"), pool.submit(self._parse, plain)
+    ) -> tuple[list[bytes], list[Known | None], list[bool], bool, Future[_Parsed | None]]:
+        """Start Arrow on the block's plain lines; :meth:`take` the result in order. The mask
+        of plain clean lines goes along: take uses it again."""
+        plain = [known is not None and known[1] for known in found]
+        parsing = pool.submit(self._parse, list(compress(lines, plain)))
+        return lines, found, plain, block.endswith(b"\n"), parsing
 
     def take(
         self,
         lines: list[bytes],
         found: list[Known | None],
+        plain: list[bool],
         ends_with_newline: bool,
         parsing: Future[_Parsed | None],
     ) -> None:
@@ -288,7 +292,7 @@ class _Reader:
         # Plain clean lines: their rows from Arrow; or, when no frame is built, no rows at
         # all (only counted) unless images are to be counted.
         if parsed is not None:
-            lane = [known is not None and known[1] for known in found]
+            lane = plain
         elif not frames:
             lane = [known is not None and b'"image_url"' not in line
                     for line, known in zip(lines, found, strict=True)]  # fmt: skip
@@ -324,8 +328,9 @@ class _Reader:
             if taken:
                 assert parsed is not None
                 where = np.flatnonzero(fast)
-                plain = (known[0] for known in found if known is not None and known[1])
-                hashes = np.fromiter(plain, dtype=np.int64, count=taken)
+                plain_found = compress(found, plain)  # every one is known: plain
+                hashes = np.fromiter((known[0] for known in plain_found if known is not None),
+                                     dtype=np.int64, count=taken)  # fmt: skip
                 columns = parsed.chunks(where + first_number, offsets[where], hashes,
                                         where + first_index, info.path, info.split)  # fmt: skip
             records, messages, text = merged_chunks(columns, others)
