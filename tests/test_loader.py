@@ -301,6 +301,47 @@ def test_the_text_column_gathers_chunks_in_order_and_grows(growable: bool) -> No
     assert finished.validate(full=True) is None
 
 
+@pytest.mark.parametrize("growable", [True, False], ids=["one-growing-map", "chunks"])
+def test_the_text_column_copies_interleaved_rows_as_a_take_would(growable: bool) -> None:
+    import random
+
+    import numpy as np
+    import pyarrow as pa
+
+    from dslint.dataset import GROWABLE_MAPS, Interleaved, TextColumn
+
+    if growable and not GROWABLE_MAPS:
+        pytest.skip("this platform's memory maps cannot grow in place")
+    whole = pa.array([f"row {i} " + "ü" * (i % 5) for i in range(2000)], type=pa.large_string())
+    plain = pa.array(["", *(f"plain {i}" for i in range(900)), ""] * 2, type=pa.string())
+    sources = [whole.slice(300, 1200), plain.slice(1, 1500), pa.array(["x" * 3_000_000])]
+    rows = sum(len(s) for s in sources)
+    # Runs of each source in their order, shuffled together, as a fast-lane block's merge
+    # gives them (and one order that is not runs at all).
+    ordered = np.argsort([random.Random(7).random() for _ in range(rows)], kind="stable")
+    bounds = np.cumsum([0, *(len(s) for s in sources)])
+    cuts = [np.array_split(np.arange(bounds[i], bounds[i + 1]), 7) for i in range(3)]
+    runs = np.concatenate([run for group in zip(*cuts, strict=True) for run in group])
+    split = np.concatenate([np.arange(0, 1200, 2), np.arange(1200, rows), np.arange(1, 1200, 2)])
+    expected_column = pa.concat_arrays([s.cast(pa.large_string()) for s in sources])
+    column = TextColumn(growable)
+    column.append(pa.array(["before"], type=pa.large_string()))
+    for order in (ordered, runs, split, np.zeros(0, dtype=np.int64)):
+        column.append_interleaved(Interleaved(sources, order))
+    assert len(column) == 1 + 3 * rows
+    finished = column.finish()
+    expected = pa.concat_arrays([
+        pa.array(["before"], type=pa.large_string()),
+        *(expected_column.take(order) for order in (ordered, runs, split)),
+    ])  # fmt: skip
+    assert finished.equals(expected)
+    assert finished.validate(full=True) is None
+    with pytest.raises(ValueError, match="no nulls"):
+        TextColumn(growable).append_interleaved(
+            Interleaved([whole.slice(0, 2), pa.array(["a", None])], np.arange(4))
+        )
+
+
 def test_the_text_column_refuses_missing_texts() -> None:
     import pyarrow as pa
 

@@ -253,6 +253,8 @@ class DatasetBuilder:
         self.message_chunks.extend(message_chunks)
         if isinstance(text, SharedText):
             self.text.take_file(text)
+        elif isinstance(text, Interleaved):
+            self.text.append_interleaved(text)
         else:
             self.text.append(text)
 
@@ -333,6 +335,21 @@ class SharedText:
         )
 
 
+@dataclass
+class Interleaved:
+    """A text column given as the rows of several string arrays in a mixed order: row ``i``
+    is row ``order[i]`` of the arrays one after the other (see TextColumn.append_interleaved)."""
+
+    sources: list[Any]
+    order: Any
+
+
+def _is_identity(order: Any, length: int) -> bool:
+    import numpy as np
+
+    return len(order) == length and bool((order == np.arange(length)).all())
+
+
 class TextColumn:
     """The messages' text column, gathered into one growing memory map.
 
@@ -383,6 +400,61 @@ class TextColumn:
             self._map[self._used : self._used + end - start] = data
         self._offsets.append(bounds[1:] - start + self._used)
         self._used += end - start
+
+    def append_interleaved(self, interleaved: Interleaved) -> None:
+        """Copy in the rows of several string arrays (no nulls) in a mixed order: the rows
+        ``interleaved.order`` picks from the arrays one after the other. A run of rows that
+        are consecutive in one array is one copy of its bytes: a fast-lane block (dslint.lean)
+        is long runs of plain lines between a few others, and concatenating its two sources
+        and taking the order (two copies of every text) was half the time of merging them
+        (0.22 s of 0.45 s in this process, a re-run of the 100k benchmark file, cProfile)."""
+        import numpy as np
+        import pyarrow as pa
+
+        sources, order = interleaved.sources, np.asarray(interleaved.order, dtype=np.int64)
+        if not self._growable or len(sources) == 1:
+            merged = pa.concat_arrays([s.cast(pa.large_string()) for s in sources])
+            self.append(merged if _is_identity(order, len(merged)) else merged.take(order))
+            return
+        starts: list[Any] = []
+        ends: list[Any] = []
+        owners: list[Any] = []
+        views: list[memoryview] = []
+        for number, source in enumerate(sources):
+            if source.null_count:
+                raise ValueError("a text column holds no nulls")
+            wide = pa.types.is_large_string(source.type)
+            bounds = np.frombuffer(source.buffers()[1], np.int64 if wide else np.int32)
+            bounds = bounds[source.offset : source.offset + len(source) + 1].astype(np.int64)
+            starts.append(bounds[:-1])
+            ends.append(bounds[1:])
+            owners.append(np.full(len(source), number, dtype=np.int8))
+            data = source.buffers()[2]
+            views.append(memoryview(data) if data is not None else memoryview(b""))
+        begin: Any = np.concatenate(starts)[order]
+        finish: Any = np.concatenate(ends)[order]
+        owner: Any = np.concatenate(owners)[order]
+        lengths = finish - begin
+        rows = len(order)
+        # Where a new run starts: another array, or bytes that do not follow the last row's.
+        fresh = np.ones(rows, dtype=bool)
+        fresh[1:] = (owner[1:] != owner[:-1]) | (begin[1:] != finish[:-1])
+        firsts = np.flatnonzero(fresh)
+        lasts = np.append(firsts[1:], rows) - 1
+        ends_here = np.cumsum(lengths)
+        self._reserve(int(ends_here[-1]) if rows else 0)
+        if rows:
+            assert self._map is not None
+            target = self._map
+            at = (ends_here - lengths)[firsts] + self._used
+            for where, source, low, high in zip(at.tolist(), owner[firsts].tolist(),
+                                                begin[firsts].tolist(), finish[lasts].tolist(),
+                                                strict=True):  # fmt: skip
+                if high > low:
+                    target[where : where + high - low] = views[source][low:high]
+        self._rows += rows
+        self._offsets.append(ends_here + self._used)
+        self._used += int(ends_here[-1]) if rows else 0
 
     def _reserve(self, size: int) -> None:
         needed = self._used + size
@@ -533,7 +605,7 @@ def _arrow_chunk(rows: list[tuple[Any, ...]], kinds: dict[str, str]) -> dict[str
 
 def merged_chunks(
     plain: tuple[dict[str, Any], dict[str, Any], Any, Any] | None, records: list[Record]
-) -> tuple[dict[str, Any], dict[str, Any], Any]:
+) -> tuple[dict[str, Any], dict[str, Any], Interleaved]:
     """One chunk of each frame, and its text, from two sources of one block's lines:
     ``plain``, the columns of plain lines that Arrow read (dslint.lean: records chunk,
     messages chunk, text, and each record's index; category columns dictionary-encoded, as
@@ -577,8 +649,8 @@ def merged_chunks(
                     for name, kind in RECORD_COLUMNS.items()}  # fmt: skip
     message_chunk = {name: combine([p[1][name] for p in parts], kind, message_order)
                      for name, kind in MESSAGE_COLUMNS.items() if name != "text"}  # fmt: skip
-    text = combine([p[2] for p in parts], "text", message_order)
-    return record_chunk, message_chunk, text
+    # The text is copied once, run by run, where the builder gathers it (TextColumn).
+    return record_chunk, message_chunk, Interleaved([p[2] for p in parts], message_order)
 
 
 def _arrow_type(kind: str) -> Any:
