@@ -328,11 +328,14 @@ def test_the_text_column_copies_interleaved_rows_as_a_take_would(growable: bool)
     column.append(pa.array(["before"], type=pa.large_string()))
     for order in (ordered, runs, split, np.zeros(0, dtype=np.int64)):
         column.append_interleaved(Interleaved(sources, order))
-    assert len(column) == 1 + 3 * rows
+    one = Interleaved([sources[1]], np.arange(len(sources[1]))[::-1])  # one source, reversed
+    column.append_interleaved(one)
+    assert len(column) == 1 + 3 * rows + len(sources[1])
     finished = column.finish()
     expected = pa.concat_arrays([
         pa.array(["before"], type=pa.large_string()),
         *(expected_column.take(order) for order in (ordered, runs, split)),
+        sources[1].cast(pa.large_string()).take(one.order),
     ])  # fmt: skip
     assert finished.equals(expected)
     assert finished.validate(full=True) is None

@@ -413,7 +413,8 @@ class TextColumn:
 
         sources, order = interleaved.sources, np.asarray(interleaved.order, dtype=np.int64)
         if not self._growable or len(sources) == 1:
-            merged = pa.concat_arrays([s.cast(pa.large_string()) for s in sources])
+            wide = [source.cast(pa.large_string()) for source in sources]
+            merged = wide[0] if len(wide) == 1 else pa.concat_arrays(wide)
             self.append(merged if _is_identity(order, len(merged)) else merged.take(order))
             return
         starts: list[Any] = []
