@@ -199,11 +199,12 @@ def test_a_split_check_reports_what_one_core_reports(
     # and V011 (offload.OFFLOADED_RULES) ran in one.
     assert len(helper_pids) == 2 and os.getpid() not in helper_pids
     assert len(offloaded_pids) == 1 and os.getpid() not in offloaded_pids
-    # Two of those three had been started ahead, with the modules they need imported
-    # meanwhile: one for the first file's second half, one for the offloaded rules.
-    assert started_ahead.keys() == {shards.SPARE, offload.SPARE}
-    assert started_ahead[shards.SPARE] == helper_pids[0]
-    assert started_ahead[offload.SPARE] == offloaded_pids[0]
+    # One child had been started ahead, with the modules it needs imported meanwhile: it
+    # read the first file's second half, then ran the offloaded rules (helper.spares: one
+    # interpreter for both); the validation file's second half took a child of its own.
+    assert started_ahead.keys() == {shards.SPARE}
+    assert started_ahead[shards.SPARE] == helper_pids[0] == offloaded_pids[0]
+    assert helper_pids[1] != helper_pids[0]
     # Meanwhile the token rules, which split their own work over both cores, ran last here
     # (DatasetRule.splits_over_cores); the report keeps the rule order all the same.
     tokens = [i for i, code in enumerate(ran) if code.startswith("T")]
@@ -299,6 +300,37 @@ def test_a_spare_child_imports_ahead_and_is_stopped_when_not_taken() -> None:
         assert imported_in_child("colorsys", spare="c") is False  # none for that purpose
     # The one never taken was stopped with the block; none is left.
     assert helper._SPARES == [] and children() == []
+
+
+WHO = "(__import__('os').getpid(), 'wave' in __import__('sys').modules)"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_a_spare_serves_its_next_purpose_after_its_first_call() -> None:
+    with helper.spares([("a", ["colorsys"], ("b", ["wave"]))]):
+        (child,) = helper._SPARES
+        first = helper.Call("builtins", "eval", WHO, spare="a").result()
+        assert first == (child.process.pid, False)  # its own purpose's modules only
+        # Waiting again, for its next purpose, whose modules it imported meanwhile.
+        assert [(c.purpose, c.process.pid) for c in helper._SPARES] == [("b", child.process.pid)]
+        assert helper.Call("builtins", "eval", WHO, spare="b").result() == (child.process.pid, True)
+        assert helper._SPARES == []
+        assert children() == []  # done with its last purpose: it ended
+    # Called for its first purpose only: stopped with the block.
+    with helper.spares([("a", [], ("b", []))]):
+        assert helper.Call("os", "getpid", spare="a").result() is not None
+        assert [c.purpose for c in helper._SPARES] == ["b"]
+    assert helper._SPARES == [] and children() == []
+    # A failed first call ends it: no next purpose.
+    with helper.spares([("a", [], ("b", []))]):
+        assert helper.Call("json", "loads", "{not json", spare="a").result() is None
+        assert helper._SPARES == [] and children() == []
+    # Asked for its next purpose first: it serves that call alone, then ends.
+    with helper.spares([("a", [], ("b", ["wave"]))]):
+        (child,) = helper._SPARES
+        taken = helper.Call("builtins", "eval", WHO, spare="b").result()
+        assert taken == (child.process.pid, False)
+        assert helper._SPARES == [] and children() == []
 
 
 @pytest.mark.skipif(not MEMORY_FILES, reason="memory files (memfd) are Linux-only")

@@ -1,4 +1,4 @@
-"""Run one function call in a second Python process, so a run uses both cores.
+"""Run a function call in a second Python process, so a run uses both cores.
 
 Used by dslint.shards (the record stage of a large file's second half), dslint.offload (the
 duplicate rules of a large dataset) and token counting (part of a large batch). The child is
@@ -14,10 +14,12 @@ the caller does the work itself: the same result on one core.
 
 A child can also be started before its call is known (:func:`spares`): it imports the
 modules it will need (pandas, the rules) while this process is still importing its own,
-and a ``Call(..., spare=purpose)`` made later takes it. Such a child cannot inherit file
-descriptors made after it started (the memory files of the text columns), so descriptors
-always travel over a Unix socket (``SCM_RIGHTS``); the child knows them by the numbers they
-have here (:func:`local`).
+and a ``Call(..., spare=purpose)`` made later takes it. A spare may have a next purpose: after
+its first call it imports that purpose's modules and waits for a second call (the span of a
+large file, then the offloaded dataset rules: one interpreter for both). Such a child
+cannot inherit file descriptors made after it started (the memory files of the text
+columns), so descriptors always travel over a Unix socket (``SCM_RIGHTS``); the child knows
+them by the numbers they have here (:func:`local`).
 """
 
 from __future__ import annotations
@@ -32,37 +34,56 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
-# The child's program: ``python -c _CHILD CHANNEL MODULE...``. It imports the MODULEs (a
-# spare's preparation) and freezes what they made, so that the collector's later passes
-# skip them (as dslint.memory.long_lived does in a check), then waits for its call. Its
-# stdout carries the result alone: anything code in the child prints goes to stderr
-# instead, so it cannot corrupt the pickle.
+# The child's program: ``python -c _CHILD CHANNEL MODULE... [--then MODULE...]``. It
+# imports the MODULEs (a spare's preparation) and freezes what they made, so that the
+# collector's later passes skip them (as dslint.memory.long_lived does in a check), then
+# waits for its call. Its stdout carries the result alone: anything code in the child prints
+# goes to stderr instead, so it cannot corrupt the pickle.
 # Once the result is out, the child ends without the interpreter's teardown (freeing every
-# object it made, one by one), which the caller would otherwise wait for (Call.result waits
-# for the child to end).
+# object it made, one by one), which the caller would otherwise wait for; or, with a next
+# stage (``--then``) and a call that succeeded, it closes the descriptors that call
+# received, imports the next stage's modules and waits for its second call.
 _CHILD = (
     "import gc, os, pickle, sys\n"
     "from importlib import import_module\n"
     "from dslint.memory import CHECK_THRESHOLDS\n"
     "gc.set_threshold(*CHECK_THRESHOLDS)\n"
     "out, sys.stdout = sys.stdout.buffer, sys.stderr\n"
-    "for preload in sys.argv[2:]:\n"
+    "def ready(modules):\n"
+    "    for preload in modules:\n"
+    "        try:\n"
+    "            import_module(preload)\n"
+    "        except Exception:\n"
+    "            pass  # the call itself reports what fails\n"
+    "    gc.freeze()\n"
+    "stages, stage = [[]], 0\n"
+    "for word in sys.argv[2:]:\n"
+    "    if word == '--then':\n"
+    "        stages.append([])\n"
+    "    else:\n"
+    "        stages[-1].append(word)\n"
+    "ready(stages[0])\n"
+    "while True:\n"
     "    try:\n"
-    "        import_module(preload)\n"
-    "    except Exception:\n"
-    "        pass  # the call itself reports what fails\n"
-    "gc.freeze()\n"
-    "module, name, args, descriptors = pickle.load(sys.stdin.buffer)\n"
-    "try:\n"
-    "    if descriptors:\n"
-    "        from dslint.helper import receive\n"
-    "        receive(int(sys.argv[1]), descriptors)\n"
-    "    result = (True, getattr(import_module(module), name)(*args))\n"
-    "except BaseException as exc:\n"
-    "    result = (False, f'{type(exc).__name__}: {exc}')\n"
-    "pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)\n"
-    "out.flush()\n"
-    "os._exit(0)\n"
+    "        module, name, args, descriptors = pickle.load(sys.stdin.buffer)\n"
+    "    except EOFError:\n"
+    "        os._exit(0)\n"
+    "    try:\n"
+    "        if descriptors:\n"
+    "            from dslint.helper import receive\n"
+    "            receive(int(sys.argv[1]), descriptors)\n"
+    "        result = (True, getattr(import_module(module), name)(*args))\n"
+    "    except BaseException as exc:\n"
+    "        result = (False, f'{type(exc).__name__}: {exc}')\n"
+    "    pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)\n"
+    "    out.flush()\n"
+    "    stage += 1\n"
+    "    if stage == len(stages) or not result[0]:\n"
+    "        os._exit(0)\n"
+    "    del result, args\n"
+    "    from dslint.helper import forget\n"
+    "    forget()\n"
+    "    ready(stages[stage])\n"
 )
 
 #: In a child: the descriptors it received, by their numbers in the parent (see local()).
@@ -70,12 +91,22 @@ _RECEIVED: dict[int, int] = {}
 
 
 def receive(channel: int, descriptors: Sequence[int]) -> None:
-    """In a child: take the parent's ``descriptors`` from the socket ``channel``."""
-    with socket.socket(fileno=channel) as connection:
+    """In a child: take the parent's ``descriptors`` from the socket ``channel`` (kept open:
+    a child with a second call receives that call's descriptors on it too)."""
+    with socket.fromfd(channel, socket.AF_UNIX, socket.SOCK_STREAM) as connection:
         _, received, _, _ = socket.recv_fds(connection, 1, len(descriptors))
     if len(received) != len(descriptors):
         raise OSError("the parent's file descriptors did not arrive")
     _RECEIVED.update(zip(descriptors, received, strict=True))
+
+
+def forget() -> None:
+    """In a child, between two calls: close the descriptors the last call received (what it
+    mapped keeps its own), so that the next call's numbers mean only its own."""
+    for descriptor in _RECEIVED.values():
+        with suppress(OSError):
+            os.close(descriptor)
+    _RECEIVED.clear()
 
 
 def local(descriptor: int) -> int:
@@ -100,13 +131,22 @@ def available() -> bool:
 class _Child:
     """A started child process and this process's end of its descriptor socket."""
 
-    def __init__(self, preload: Sequence[str] = (), purpose: str = "") -> None:
-        """Raises OSError, ValueError or TypeError (no ``sys.executable``) when it cannot start."""
+    def __init__(
+        self,
+        preload: Sequence[str] = (),
+        purpose: str = "",
+        then: tuple[str, Sequence[str]] | None = None,
+    ) -> None:
+        """``then``: the purpose this child serves next, once its first call has returned,
+        and the modules it imports for it meanwhile (see :func:`spares`). Raises OSError,
+        ValueError or TypeError (no ``sys.executable``) when it cannot start."""
         self.purpose = purpose  # what a spare was started for (see spares())
+        self.then = then
+        following = ["--then", *then[1]] if then is not None else []
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, str(theirs.fileno()), *preload],
+                [sys.executable, "-c", _CHILD, str(theirs.fileno()), *preload, *following],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -162,16 +202,21 @@ class Call:
         # is made in memory. The arguments must not change while they are sent (callers
         # pass immutable data or shallow copies).
         payload = (module, name, args, tuple(pass_fds))
-        self._writer = threading.Thread(target=self._send, args=(payload,))
+        # A child with a next purpose keeps its input open for that call; any other ends
+        # at the end of its input.
+        last = self._child.then is None
+        self._writer = threading.Thread(target=self._send, args=(payload, last))
         self._writer.daemon = True
         self._writer.start()
 
-    def _send(self, payload: Any) -> None:
+    def _send(self, payload: Any, last: bool) -> None:
         assert self._child is not None and self._child.process.stdin is not None
         stream = self._child.process.stdin
         try:
             pickle.dump(payload, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            stream.close()
+            stream.flush()
+            if last:
+                stream.close()
         except (OSError, ValueError):
             pass  # the child died (or was cancelled); result() sees it
 
@@ -182,18 +227,22 @@ class Call:
             return None
         process = child.process
         assert process.stdout is not None
+        self._child = None
         try:
             ok, value = pickle.load(process.stdout)  # read as it comes: no copy of the bytes
-            process.wait()
             if self._writer is not None:
                 self._writer.join()
         except Exception as exc:  # a killed child leaves a short or empty pickle
+            child.stop()
             self.failure = f"the helper process ended early (exit {process.poll()}): {exc}"
             return None
-        finally:
-            process.stdout.close()
-            child.channel.close()
-            self._child = None
+        if ok and child.then is not None:
+            # It goes on to its next purpose: a spare again, importing for it meanwhile.
+            child.purpose, child.then = child.then[0], None
+            with _SPARES_LOCK:
+                _SPARES.append(child)
+        else:
+            child.stop()  # its last call (or a failed one): it ends, or is ended, now
         if not ok:
             self.failure = f"the helper process failed: {value}"
             return None
@@ -207,17 +256,20 @@ class Call:
 
 
 @contextmanager
-def spares(wanted: Sequence[tuple[str, Sequence[str]]]) -> Iterator[None]:
+def spares(wanted: Sequence[Spare]) -> Iterator[None]:
     """Start a child now for each ``(purpose, preload)``, importing ``preload`` while this
     process goes on; a ``Call(..., spare=purpose)`` made inside the block takes one started
     for its purpose instead of starting a process (and so skips the interpreter's start and
-    those imports, about 0.5 s). The children not taken are stopped when the block ends.
-    Nothing is started where :func:`available` says no."""
+    those imports, about 0.5 s). An entry ``(purpose, preload, (next, more))`` is a child
+    that, once its call for ``purpose`` has returned, imports ``more`` and waits as a spare
+    for ``next``: one interpreter for two calls that come one after the other. The children
+    not taken are stopped when the block ends. Nothing is started where :func:`available`
+    says no."""
     mine: list[_Child] = []
     if available():
-        for purpose, preload in wanted:
+        for purpose, preload, *then in wanted:
             try:
-                mine.append(_Child(preload, purpose))
+                mine.append(_Child(preload, purpose, then[0] if then else None))
             except (OSError, ValueError, TypeError):
                 break  # Call starts its own child, or fails and the caller does the work
     with _SPARES_LOCK:
@@ -234,13 +286,24 @@ def spares(wanted: Sequence[tuple[str, Sequence[str]]]) -> Iterator[None]:
 
 
 def _take_spare(purpose: str) -> _Child | None:
+    """A waiting child started for ``purpose``; else one that would serve it next but was
+    never called for its first purpose (it then serves this call alone)."""
     with _SPARES_LOCK:
-        for child in [child for child in _SPARES if child.purpose == purpose]:
+        for child in [child for child in _SPARES if child.purpose == purpose] + [
+            child for child in _SPARES if child.then is not None and child.then[0] == purpose
+        ]:
             _SPARES.remove(child)
             if child.process.poll() is None:
+                if child.purpose != purpose:  # taken for what it would serve next: only that
+                    child.then = None
                 return child
             child.stop()  # it died waiting
     return None
+
+
+#: A spare child to start (see spares()): its purpose and the modules it imports ahead, and
+#: optionally the purpose it serves next with the modules it imports for that.
+Spare = tuple[str, Sequence[str]] | tuple[str, Sequence[str], tuple[str, Sequence[str]]]
 
 
 # Children started by spares() and not taken yet (checks may run in several threads).
