@@ -325,6 +325,12 @@ def test_a_spare_serves_its_next_purpose_after_its_first_call() -> None:
     with helper.spares([("a", [], ("b", []))]):
         assert helper.Call("json", "loads", "{not json", spare="a").result() is None
         assert helper._SPARES == [] and children() == []
+    # Its first call still running when the block ends: it ends after that call.
+    with helper.spares([("a", [], ("b", []))]):
+        running = helper.Call("builtins", "eval", "__import__('time').sleep(0.2) or 7",
+                              spare="a")  # fmt: skip
+    assert running.result() == 7
+    assert helper._SPARES == [] and children() == []
     # Asked for its next purpose first: it serves that call alone, then ends.
     with helper.spares([("a", [], ("b", ["wave"]))]):
         (child,) = helper._SPARES

@@ -281,6 +281,8 @@ def spares(wanted: Sequence[Spare]) -> Iterator[None]:
             left = [child for child in mine if child in _SPARES]
             for child in left:
                 _SPARES.remove(child)
+            for child in mine:  # one still at its first call ends after it: nobody waits
+                child.then = None
         for child in left:
             child.stop()
 
