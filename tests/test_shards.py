@@ -316,6 +316,18 @@ def test_a_spare_serves_its_next_purpose_after_its_first_call() -> None:
         assert helper.Call("builtins", "eval", WHO, spare="b").result() == (child.process.pid, True)
         assert helper._SPARES == []
         assert children() == []  # done with its last purpose: it ended
+    # The descriptors its first call received are closed before its second call.
+    read_end, write_end = os.pipe()
+    try:
+        with helper.spares([("a", [], ("b", []))]):
+            theirs = helper.Call("dslint.helper", "local", read_end, pass_fds=(read_end,),
+                                 spare="a").result()  # fmt: skip
+            assert isinstance(theirs, int)
+            still_open = f"__import__('os').path.exists('/proc/self/fd/{theirs}')"
+            assert helper.Call("builtins", "eval", still_open, spare="b").result() is False
+    finally:
+        os.close(read_end)
+        os.close(write_end)
     # Called for its first purpose only: stopped with the block.
     with helper.spares([("a", [], ("b", []))]):
         assert helper.Call("os", "getpid", spare="a").result() is not None

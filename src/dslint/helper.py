@@ -41,8 +41,8 @@ from typing import Any
 # goes to stderr instead, so it cannot corrupt the pickle.
 # Once the result is out, the child ends without the interpreter's teardown (freeing every
 # object it made, one by one), which the caller would otherwise wait for; or, with a next
-# stage (``--then``) and a call that succeeded, it closes the descriptors that call
-# received, imports the next stage's modules and waits for its second call.
+# stage (``--then``) and a call that succeeded, it tidies up after that call
+# (between_calls), imports the next stage's modules and waits for its second call.
 _CHILD = (
     "import gc, os, pickle, sys\n"
     "from importlib import import_module\n"
@@ -81,8 +81,8 @@ _CHILD = (
     "    if stage == len(stages) or not result[0]:\n"
     "        os._exit(0)\n"
     "    del result, args\n"
-    "    from dslint.helper import forget\n"
-    "    forget()\n"
+    "    from dslint.helper import between_calls\n"
+    "    between_calls()\n"
     "    ready(stages[stage])\n"
 )
 
@@ -100,13 +100,21 @@ def receive(channel: int, descriptors: Sequence[int]) -> None:
     _RECEIVED.update(zip(descriptors, received, strict=True))
 
 
-def forget() -> None:
+def between_calls() -> None:
     """In a child, between two calls: close the descriptors the last call received (what it
-    mapped keeps its own), so that the next call's numbers mean only its own."""
+    mapped keeps its own), so that the next call's numbers mean only its own; collect what
+    the last call left and give the memory back (a large file's span at a million examples is
+    hundreds of MB of Arrow chunks, which the allocator would keep for the next call)."""
+    import gc
+
+    from dslint.memory import give_back
+
     for descriptor in _RECEIVED.values():
         with suppress(OSError):
             os.close(descriptor)
     _RECEIVED.clear()
+    gc.collect()  # before the next stage's imports are frozen, with any garbage among them
+    give_back()
 
 
 def local(descriptor: int) -> int:
