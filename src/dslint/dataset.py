@@ -344,6 +344,22 @@ class Interleaved:
     order: Any
 
 
+def _text_bytes(chunk: Any) -> tuple[Any, Any, memoryview]:
+    """A string array (no nulls: every row has a text, maybe "") as large strings, the
+    bounds of its rows in its data buffer (int64, one more than its rows) and that buffer."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not pa.types.is_large_string(chunk.type):
+        chunk = chunk.cast(pa.large_string())
+    if chunk.null_count:
+        raise ValueError("a text column holds no nulls")
+    bounds = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+    data = chunk.buffers()[2]
+    return (chunk, bounds[chunk.offset : chunk.offset + len(chunk) + 1],
+            memoryview(data) if data is not None else memoryview(b""))  # fmt: skip
+
+
 def _is_identity(order: Any, length: int) -> bool:
     import numpy as np
 
@@ -379,25 +395,17 @@ class TextColumn:
 
     def append(self, chunk: Any) -> None:
         """Copy a string array (no nulls: every row has a text, maybe "") in."""
-        import numpy as np
-        import pyarrow as pa
 
-        if not pa.types.is_large_string(chunk.type):
-            chunk = chunk.cast(pa.large_string())
-        if chunk.null_count:
-            raise ValueError("a text column holds no nulls")
+        chunk, bounds, data = _text_bytes(chunk)
         self._rows += len(chunk)
         if not self._growable:
             self._chunks.append(chunk)
             return
-        bounds = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
-        bounds = bounds[chunk.offset : chunk.offset + len(chunk) + 1]
         start, end = (int(bounds[0]), int(bounds[-1])) if len(bounds) else (0, 0)
         self._reserve(end - start)
         if end > start:
             assert self._map is not None
-            data = memoryview(chunk.buffers()[2])[start:end]
-            self._map[self._used : self._used + end - start] = data
+            self._map[self._used : self._used + end - start] = data[start:end]
         self._offsets.append(bounds[1:] - start + self._used)
         self._used += end - start
 
@@ -422,16 +430,11 @@ class TextColumn:
         owners: list[Any] = []
         views: list[memoryview] = []
         for number, source in enumerate(sources):
-            if source.null_count:
-                raise ValueError("a text column holds no nulls")
-            wide = pa.types.is_large_string(source.type)
-            bounds = np.frombuffer(source.buffers()[1], np.int64 if wide else np.int32)
-            bounds = bounds[source.offset : source.offset + len(source) + 1].astype(np.int64)
+            _, bounds, data = _text_bytes(source)  # widened without copying the text
             starts.append(bounds[:-1])
             ends.append(bounds[1:])
             owners.append(np.full(len(source), number, dtype=np.int8))
-            data = source.buffers()[2]
-            views.append(memoryview(data) if data is not None else memoryview(b""))
+            views.append(data)
         begin: Any = np.concatenate(starts)[order]
         finish: Any = np.concatenate(ends)[order]
         owner: Any = np.concatenate(owners)[order]
