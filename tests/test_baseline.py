@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +190,62 @@ def test_the_api_filters_and_the_cli_only_prints(tmp_path: Path) -> None:
     assert loaded == Baseline.from_findings(everything.findings[:1])
     outcome = compare(everything.findings, loaded)
     assert (outcome.suppressed, outcome.fixed, len(outcome.new)) == (1, 0, 3)
+
+
+def varied_examples() -> list[Any]:
+    """Examples that many default rules report, the dataset rules' keyed findings included:
+    a system prompt variant (V009), a missing prompt (V010), copies and conflicting answers
+    (D001, D002), near-duplicates (D003), a secret and an email address (privacy)."""
+    system = "You are the Acme support assistant. Answer briefly and kindly, and cite the manual."
+    examples: list[Any] = [
+        {
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": f"How do I reset device {i} after the update?"},
+                {"role": "assistant", "content": f"Hold the power button of device {i} for ten "
+                 "seconds, then follow the steps in chapter two of the manual."},
+            ]
+        }
+        for i in range(60)
+    ]  # fmt: skip
+    examples[5]["messages"][0]["content"] = system.replace("briefly", "very briefly")
+    del examples[7]["messages"][0]
+    examples[9] = examples[2]
+    examples[11]["messages"][1]["content"] = examples[12]["messages"][1]["content"]
+    examples[11]["messages"][2]["content"] = "No."
+    examples[14]["messages"][2]["content"] = examples[15]["messages"][2]["content"] + " Thanks!"
+    examples[14]["messages"][1]["content"] = examples[15]["messages"][1]["content"]
+    examples[20]["messages"][2]["content"] += (
+        " Mail jane.doe@acme-mail.com or use sk-proj-" + "A1b2C3d4" * 6
+    )
+    examples.append(missing_content(1))
+    return examples
+
+
+def test_findings_and_fingerprints_do_not_depend_on_the_process(tmp_path: Path) -> None:
+    # Python's string hash differs in every process (PYTHONHASHSEED): a fingerprint made from
+    # it would make a baselined finding new again on the next run.
+    write(tmp_path / "train.jsonl", varied_examples())
+
+    def dslint(seed: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env.pop("GITHUB_ACTIONS", None)
+        return subprocess.run(
+            [sys.executable, "-m", "dslint", *args, "--today", TODAY.isoformat()],
+            cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    reports = [dslint(seed, "check", "train.jsonl", "--no-cache", "--format", "json")
+               for seed in ("1", "2")]  # fmt: skip
+    assert [r.returncode for r in reports] == [1, 1]
+    assert reports[0].stdout == reports[1].stdout
+    found = {f["code"] for f in json.loads(reports[0].stdout)["findings"]}
+    assert {"V009", "V010", "D001", "D002", "D003", "S104"} <= found
+    assert {"P001", "P101"} <= found
+
+    made = dslint("3", "baseline", "train.jsonl", "-o", ".dslint-baseline.json", "--no-cache")
+    assert made.returncode == 0, made.stderr
+    later = dslint("4", "check", "train.jsonl", "--baseline", ".dslint-baseline.json",
+                   "--no-cache", "--format", "json")  # fmt: skip
+    assert later.returncode == 0, later.stdout
+    assert json.loads(later.stdout)["findings"] == []

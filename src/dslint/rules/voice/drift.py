@@ -7,6 +7,7 @@ similarity work does not grow with the number of examples.
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -124,8 +125,15 @@ class SystemPromptVariant(DatasetRule):
                 f"(“{excerpt(text[position:position + 30], 30)}” instead of "
                 f"“{excerpt(dominant[position:position + 30], 30)}”): use the same prompt",
                 str(pointer), span=(position, end), record=int(record),
-                key=str(hash(text) & 0xFFFFFFFF),
+                key=_prompt_key(text),
             )  # fmt: skip
+
+
+def _prompt_key(text: str) -> str:
+    """The variant's key in the finding's fingerprint. A digest, not ``hash()``: Python's
+    string hash changes with every process, and so did the fingerprint, which made a
+    baselined V009 finding new again on the next run."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
 
 
 class SystemPromptMissing(DatasetRule):
