@@ -520,6 +520,48 @@ def test_languages_are_classified_once_per_prose(
     assert edited == run("train.jsonl", "--select", "V012", "--no-cache")
 
 
+# Replies made of these words: a sample of 30 of them holds more than the 100 words a
+# vocabulary keeps, so which replies are sampled decides the vocabulary.
+WORDS_TEXT = (
+    "order parcel refund jacket tent store account page warranty delivery week month team "
+    "package return label courier address invoice payment card bank size colour stock shop "
+    "manager answer question issue problem update change cancel confirm receive arrive send "
+    "replace repair check track number email phone call message reply help support service "
+    "price discount code coupon sale offer member points reward gift voucher basket checkout "
+    "shipping express standard weekend holiday morning evening today tomorrow yesterday soon "
+    "quickly carefully happily sadly simply really always never often usually sometimes "
+    "boots shoes socks gloves hat scarf coat shirt trousers shorts bag bottle stove lamp map"
+)
+
+
+def test_moved_lines_reuse_the_language_vocabulary_counts(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # V012 learns a vocabulary from a sample of the replies and counts its words in every
+    # reply through a row memo named by the vocabulary. The sample is chosen by content,
+    # so moving lines keeps the vocabulary and no reply is counted again.
+    from dslint.rules.voice import language
+
+    monkeypatch.setattr(language, "SAMPLE_MESSAGES", 30)
+    counted = watch(monkeypatch, language, "_count", lambda prose, pattern: [len(prose)])
+    rng, words = random.Random(7), WORDS_TEXT.split()
+    examples = [
+        chat(f"Question {i}?", " ".join(rng.choice(words) for _ in range(rng.randint(12, 20))))
+        for i in range(300)
+    ]
+    data = workdir / "train.jsonl"
+    data.write_text(jsonl(*examples), encoding="utf-8")
+    run("train.jsonl", "--select", "V012")
+    assert sum(counted) == 30 + 300  # the sample's share, then every reply
+    counted.clear()
+    moved = [*examples[:50], *examples[120:], *examples[50:120]]
+    moved[3], moved[200] = moved[200], moved[3]
+    data.write_text(jsonl(*moved), encoding="utf-8")
+    again = run("train.jsonl", "--select", "V012")
+    assert sum(counted) == 30  # the sample's share only: every reply's count was remembered
+    assert again == run("train.jsonl", "--select", "V012", "--no-cache")
+
+
 def test_structure_problems_of_known_shapes_come_from_the_memo(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,7 @@ per message); the rules now compute the same numbers another way.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import types
@@ -201,6 +202,12 @@ FOREIGN = [
 ]
 
 
+def hash_of(text: str) -> int:
+    """A stable signed 64-bit hash of a text, as the records' ``content_hash`` column."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def english_reply(rng: random.Random) -> str:
     subjects = ["Your order", "The parcel", "Our team", "The refund", "This jacket", "The tent"]
     verbs = ["will arrive", "has been sent", "can be returned", "is covered", "was updated"]
@@ -329,14 +336,22 @@ def test_language_detection_by_blocks_equals_one_pass(
     texts = [english_reply(rng) for _ in range(300)] + FOREIGN * 3 + sample()
     texts += ["See `code` then https://x.y/z?q=1 " + english_reply(rng), "é" * 500, ""]
     rng.shuffle(texts)
-    rows = pd.DataFrame({"text": column(texts)})
+    # One reply per line; the sample is chosen by the lines' content hashes.
+    records = pd.DataFrame({"content_hash": [hash_of(t) for t in texts]})
+    rows = pd.DataFrame(
+        {
+            "record": np.arange(len(texts), dtype=np.int32),
+            "pointer": pd.Categorical(["/messages/1/content"] * len(texts)),
+            "text": column(texts),
+        }
+    )
     model: Future[Any] = Future()
     model.set_result(identifier())
     monkeypatch.setattr(language, "SAMPLE_MESSAGES", sample_size)
     results = []
     for block in (10**6, 7):
         monkeypatch.setattr(_text, "BLOCK_ROWS", block)
-        results.append(_detect(Dataset(rows, rows), rows, LanguageOptions(), model))
+        results.append(_detect(Dataset(records, rows), rows, LanguageOptions(), model))
     pd.testing.assert_frame_equal(results[0], results[1])
     assert set(results[0]["language"]) >= {"en", ""} and len(set(results[0]["language"])) > 3
 

@@ -107,7 +107,7 @@ def _memo_version() -> str:
 def _vocabulary(
     text: pd.Series, words_in: Any, sample: Any, languages: Any, confidence: Any, classify: Classify
 ) -> _Vocabulary | None:
-    """Classify an evenly spread sample, and learn from it how to settle the clear cases of a
+    """Classify the sample (:func:`_sample`), and learn from it how to settle the clear cases of a
     large dataset without the detector (None when the sample is sure of nothing).
 
     The 100 most frequent words of the sample's dominant language form its vocabulary; a
@@ -138,7 +138,8 @@ def _vocabulary(
     # Sorted: the same words make the same pattern (the row memo's version, see _detect).
     # The order of the alternatives changes no count: each is a whole word of letters
     # between two word boundaries, so at most one of them matches at any position.
-    vocabulary = sorted(w for w, _ in words.most_common(100))
+    # Equal counts are ranked by the word (most_common would keep the order words came in).
+    vocabulary = sorted(w for w, _ in sorted(words.items(), key=lambda wn: (-wn[1], wn[0]))[:100])
     pattern = r"(?i)\b(?:" + "|".join(re.escape(w) for w in vocabulary) + r")\b"
     share = _count(prose, pattern) / np.maximum(words_in[sample].astype(float), 1.0)
     in_dominant = [position for position, language, _ in sure if language == dominant]
@@ -237,8 +238,7 @@ def _detect(
     candidates = np.flatnonzero(letters >= options.min_letters)
     classify = _classifier(model)
     if len(candidates) > SAMPLE_MESSAGES:
-        # Distinct positions: there are more candidates than samples, so the step is >= 1.
-        picked = np.linspace(0, len(candidates) - 1, SAMPLE_MESSAGES).astype(int)
+        picked = _sample(dataset, rows, candidates)
         sample = candidates[picked]
         vocabulary = _vocabulary(text, words, sample, languages, confidence, classify)
         # The others, by position (setdiff1d sorted both arrays again: 0.1 s at 100k).
@@ -264,6 +264,27 @@ def _detect(
             languages[row], confidence[row] = memo[value]
     frame: pd.DataFrame = pd.DataFrame({"language": languages, "confidence": confidence})
     return frame
+
+
+def _sample(dataset: Dataset, rows: pd.DataFrame, candidates: Any) -> Any:
+    """SAMPLE_MESSAGES of the candidates (their indices), chosen and ordered by what their
+    lines hold, not by where the lines are: a pseudo-random hash of each row's line content
+    and pointer. A sample picked by position (evenly spread) was a new sample whenever a
+    line was inserted, deleted or moved, so its vocabulary changed and the row memo of the
+    vocabulary counts (versioned by its pattern) was useless: a re-run after moving one
+    block of lines of a 40 MB file took 9 s instead of 2. Now only edited sample lines
+    change the sample. Rows of identical lines (same hash) are told apart by position."""
+    records = rows["record"].to_numpy()
+    content = dataset.records["content_hash"].to_numpy(dtype=np.int64).view(np.uint64)
+    pointers = rows["pointer"]
+    pointer_hash = pd.util.hash_array(np.asarray(pointers.cat.categories, dtype=object))
+    row_hash = (
+        content[records[candidates]] ^ pointer_hash[pointers.cat.codes.to_numpy()[candidates]]
+    )
+    key = pd.util.hash_array(row_hash)  # spread the xor of two hashes again
+    picked = np.argpartition(key, SAMPLE_MESSAGES - 1)[:SAMPLE_MESSAGES]
+    ordered: Any = picked[np.lexsort((picked, key[picked]))]
+    return ordered
 
 
 def _letters_and_words(prose: pd.Series) -> dict[str, Any]:
