@@ -147,17 +147,31 @@ def _vocabulary(
 
 
 def _count(prose: pd.Series, pattern: str) -> Any:
-    """``prose.str.count(pattern)`` for the vocabulary pattern: pandas counts with RE2 when
-    the column is all ASCII (``\\b`` differs between the engines only on other text), with
-    Python's ``re`` otherwise. The RE2 count, the costly one on large files, runs on both
-    cores (see :func:`on_both_cores`)."""
+    """``prose.str.count(pattern)`` (Python's ``re``) for the vocabulary pattern: RE2 counts
+    the ASCII rows, where ``\\b`` means the same in both engines, on both cores (see
+    :func:`on_both_cores`); Python's ``re`` counts the others. One non-ASCII reply (a curly
+    quote, an accent) used to send the whole column to Python: 4.9 s instead of 0.3 s for
+    56,000 replies."""
     import pyarrow.compute as pc
 
     column = arrow_column(prose)
-    if not pc.all(pc.string_is_ascii(column), min_count=0).as_py():
-        return prose.str.count(pattern).to_numpy(dtype=np.int64)
-    counted = on_both_cores(pc.count_substring_regex, column, pattern)
-    return counted.to_numpy(zero_copy_only=False).astype(np.int64)
+    is_ascii = pc.fill_null(pc.string_is_ascii(column), True).to_numpy(zero_copy_only=False)
+    if is_ascii.all():
+        counted = on_both_cores(pc.count_substring_regex, column, pattern)
+        return counted.to_numpy(zero_copy_only=False).astype(np.int64)
+    result = np.zeros(len(column), dtype=np.int64)
+    if is_ascii.any():
+        counted = on_both_cores(pc.count_substring_regex, column.filter(is_ascii), pattern)
+        result[is_ascii] = counted.to_numpy(zero_copy_only=False)
+    others = np.flatnonzero(~is_ascii)
+    result[others] = _python_count(column.take(others), pattern)
+    return result
+
+
+def _python_count(column: Any, pattern: str) -> Any:
+    """Python's ``re`` count of the pattern in each string of an Arrow column (no nulls)."""
+    compiled = re.compile(pattern)
+    return np.array([len(compiled.findall(v)) for v in column.to_pylist()], dtype=np.int64)
 
 
 _LOADING = threading.Lock()
