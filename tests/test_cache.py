@@ -152,6 +152,33 @@ def test_rule_configuration_and_version_key_the_cache(
     assert Loud.calls == 59  # another dslint version: nothing reused
 
 
+def test_record_hits_are_kept_across_days_unless_a_plugin_rule_could_read_the_date(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslint.engine import Engine
+
+    (workdir / "train.jsonl").write_text(jsonl(*dataset()), encoding="utf-8")
+    checked = watch(monkeypatch, Engine, "_run_record_rules", lambda engine, record: [record])
+
+    def on(day: str, *args: str) -> str:
+        result = CliRunner().invoke(cli, ["check", "train.jsonl", "--today", day, "--format",
+                                          "json", *args], catch_exceptions=False)  # fmt: skip
+        return result.output
+
+    built_in = ("--select", "S,Q")  # record rules, none of them the plugin's X300
+    on("2026-03-01", *built_in)
+    assert len(checked) >= 59
+    checked.clear()
+    next_day = on("2026-03-02", *built_in)
+    assert checked == []  # every line's hits came from the day before
+    assert next_day == on("2026-03-02", *built_in, "--no-cache")
+
+    on("2026-03-02")  # the plugin's record rule is chosen: its hits are kept per day
+    Loud.calls = 0
+    on("2026-03-03")
+    assert Loud.calls == 59
+
+
 def test_no_cache_writes_nothing_and_the_folder_ignores_itself(workdir: Path) -> None:
     (workdir / "train.jsonl").write_text(jsonl(*dataset()), encoding="utf-8")
     run("train.jsonl", "--no-cache")
