@@ -204,7 +204,7 @@ class Engine:
                  for r in self.record_rules]  # fmt: skip
         # No built-in record rule reads the date (T005, which does, is a file rule), so the
         # hits are kept from one day to the next: with the date in the key, the first check
-        # of each day (a CI run on a cache from the day before) read every line again. A
+        # of each day (a pre-commit run in the morning) read every line again. A
         # plugin's record rule may read it, so then it is part of the key.
         dated = any(not type(r).__module__.startswith("dslint.rules.") for r in self.record_rules)
         day = self.context.today.isoformat() if dated else ""
