@@ -168,7 +168,8 @@ class _Child:
         self.channel = ours
 
     def stop(self) -> None:
-        """Kill the child (its result is not wanted) and close this process's ends."""
+        """End the child and close this process's ends: after its last call (its result
+        was read), or when it is not wanted (a spare nobody took, a cancelled call)."""
         self.process.kill()
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
