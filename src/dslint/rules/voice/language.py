@@ -287,7 +287,8 @@ def _sample(dataset: Dataset, rows: pd.DataFrame, candidates: Any) -> Any:
     line was inserted, deleted or moved, so its vocabulary changed and the row memo of the
     vocabulary counts (versioned by its pattern) was useless: a re-run after moving one
     block of lines of a 40 MB file took 9 s instead of 2. Now only edited sample lines
-    change the sample. Rows of identical lines (same hash) are told apart by position."""
+    change the sample. Rows of identical lines have equal keys: which of them are taken is
+    decided by the same arrays in every run, and they are ordered by position."""
     records = rows["record"].to_numpy()
     content = dataset.records["content_hash"].to_numpy(dtype=np.int64).view(np.uint64)
     pointers = rows["pointer"]
