@@ -589,6 +589,65 @@ def test_moved_lines_reuse_the_language_vocabulary_counts(
     assert again == run("train.jsonl", "--select", "V012", "--no-cache")
 
 
+def test_vale_styles_run_only_on_new_texts(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslint import vale
+
+    style = workdir / "styles" / "House"
+    style.mkdir(parents=True)
+    (style / "Terms.yml").write_text(
+        "extends: substitution\nmessage: \"Use '%s' instead of '%s'.\"\nlevel: error\n"
+        "ignorecase: true\nswap:\n  log in: sign in\n"
+    )
+    (style / "Hedging.yml").write_text(
+        "extends: existence\nmessage: \"Avoid '%s'.\"\nlevel: suggestion\nignorecase: true\n"
+        "tokens:\n  - perhaps\n  - log\n"
+    )
+    (workdir / "dslint.toml").write_text('[voice]\nvale = ["styles/House"]\n')
+    seen = watch(monkeypatch, vale, "run_checks", lambda styles, texts: texts)
+    replies = [f"Perhaps you can log in again, perhaps not ({i})." for i in range(20)]
+    examples = [chat(f"Question {i}?", reply) for i, reply in enumerate(replies)]
+    data = workdir / "train.jsonl"
+    data.write_text(jsonl(*examples), encoding="utf-8")
+    first = run("train.jsonl", "--select", "V013")
+    assert sorted(seen) == sorted(replies)
+    assert len(json.loads(first[1])["findings"]) == 20 * 4  # 2 x perhaps, log, log in
+    seen.clear()
+    examples[4] = chat("Question 4?", "Please LOG IN first; perhaps later.")
+    examples[7], examples[12] = examples[12], examples[7]
+    data.write_text(jsonl(*examples), encoding="utf-8")
+    edited = run("train.jsonl", "--select", "V013")
+    assert seen == ["Please LOG IN first; perhaps later."]
+    assert edited == run("train.jsonl", "--select", "V013", "--no-cache")
+    seen.clear()
+    (style / "Hedging.yml").write_text(  # a changed style: every text is checked again
+        "extends: existence\nmessage: \"Avoid '%s'.\"\nlevel: warning\ntokens:\n  - perhaps\n"
+    )
+    changed = run("train.jsonl", "--select", "V013")
+    assert len(seen) == 20
+    assert changed == run("train.jsonl", "--select", "V013", "--no-cache")
+    assert changed != edited
+
+
+def test_profanity_scores_only_new_texts(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslint.rules.moderation import profanity
+
+    scored = watch(monkeypatch, profanity, "_predict", lambda texts: texts)
+    examples = [chat(f"Question {i}?", f"Answer {i}.") for i in range(12)]
+    examples[5] = chat("You are a worthless piece of shit", "Let us keep this civil.")
+    data = workdir / "train.jsonl"
+    data.write_text(jsonl(*examples), encoding="utf-8")
+    first = run("train.jsonl", "--select", "M001")
+    assert len(scored) == 24
+    assert [f["line"] for f in json.loads(first[1])["findings"]] == [6]
+    scored.clear()
+    examples[8] = chat("Question 8?", "What a shitty answer this is.")
+    data.write_text(jsonl(*examples), encoding="utf-8")
+    edited = run("train.jsonl", "--select", "M001")
+    assert scored == ["What a shitty answer this is."]
+    assert edited == run("train.jsonl", "--select", "M001", "--no-cache")
+    assert [f["line"] for f in json.loads(edited[1])["findings"]] == [6, 9]
+
+
 def test_structure_problems_of_known_shapes_come_from_the_memo(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
+from dslint.cache import dataset_memo
 from dslint.config import ConfigError
 from dslint.dataset import Dataset, message_label
 from dslint.finding import Category, Hit, Severity
@@ -61,7 +63,11 @@ class Profanity(DatasetRule):
         if frame.empty:
             return
         distinct = list(dict.fromkeys(frame["text"].tolist()))
-        probabilities = dict(zip(distinct, _predict(distinct), strict=True))
+        # A text's score depends on the text and the model only: remembered per text, so a
+        # re-run scores new texts alone (and loads scikit-learn only for them).
+        memo = dataset_memo("moderation.profanity", _memo_version())
+        scores = memo.map(distinct, _predict, lambda value: type(value) is float)
+        probabilities = dict(zip(distinct, scores, strict=True))
         for record, pointer, role, text in zip(
             frame["record"], frame["pointer"], frame["role"], frame["text"], strict=True
         ):
@@ -75,6 +81,14 @@ class Profanity(DatasetRule):
                     str(pointer),
                     record=int(record),
                 )
+
+
+@cache
+def _memo_version() -> str:
+    """The model's package and scikit-learn, which computes the scores."""
+    from dslint.installed import library_version
+
+    return f"1/{library_version('alt-profanity-check')}/{library_version('scikit-learn')}"
 
 
 def _predict(texts: list[str]) -> list[float]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
+from dslint.cache import dataset_memo
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
@@ -54,14 +59,58 @@ class ValeStyle(DatasetRule):
             )
         rows = rows_for_roles(dataset, settings.roles)
         texts = row_text(rows).tolist()
-        for alert in vale.run(styles, texts, min_level=settings.vale_min_level):
-            found = texts[alert.piece][alert.start : alert.end]
+        # Every Vale check reads one message at a time, so a message's alerts follow from its
+        # text: they are remembered per text (a re-run runs the styles on new texts only).
+        order = {id(check): number for number, check in
+                 enumerate(c for style in styles for c in style.checks)}  # fmt: skip
+
+        def compute(missing: list[str]) -> list[list[list[Any]]]:
+            alerts: list[list[list[Any]]] = [[] for _ in missing]
+            for check, alert in vale.run_checks(styles, missing,
+                                                min_level=settings.vale_min_level):  # fmt: skip
+                alerts[alert.piece].append([order[id(check)], alert.start, alert.end,
+                                            alert.rule, alert.message, alert.level])  # fmt: skip
+            return alerts
+
+        version = _memo_version(settings.vale, settings.vale_min_level)
+        per_text = dataset_memo("voice.vale", version).map(texts, compute, _are_alerts)
+        # In the order the styles' checks run (check by check, message by message): findings
+        # at the same place keep the order they had before the memo.
+        found = sorted(((alert[0], piece, n, alert) for piece, alerts in enumerate(per_text)
+                        for n, alert in enumerate(alerts)), key=lambda a: a[:3])  # fmt: skip
+        for _, piece, _, (_, start, end, rule, message, level) in found:
             yield text_hit(
-                rows, alert.piece,
-                f"{alert.message} {quote(found)} (Vale {alert.rule})",
-                (alert.start, alert.end), severity=LEVEL_SEVERITY[alert.level],
-                key=f"{alert.rule}:{alert.start}",
+                rows, piece, f"{message} {quote(texts[piece][start:end])} (Vale {rule})",
+                (start, end), severity=LEVEL_SEVERITY[level], key=f"{rule}:{start}",
             )  # fmt: skip
+
+
+def _are_alerts(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(a, list) and len(a) == 6
+        and all(type(v) is int for v in a[:3])
+        and all(type(v) is str for v in a[3:])
+        and a[5] in LEVEL_SEVERITY
+        for a in value
+    )  # fmt: skip
+
+
+def _memo_version(folders: Sequence[Path], min_level: str) -> str:
+    """What a message's alerts depend on besides its text: every rule file of the styles
+    (their bytes), the lowest level reported, the Vale code and the regex library."""
+    from dslint.cache import source_stamp
+    from dslint.installed import library_version
+
+    digest = hashlib.blake2b(digest_size=16)
+    for folder in folders:
+        files = sorted([*Path(folder).glob("*.yml"), *Path(folder).glob("*.yaml")])
+        for path in files:
+            digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())
+            digest.update(path.read_bytes())
+        digest.update(b"\1")
+    modules = [name for name in sys.modules if name.startswith("dslint.vale")]
+    stamp = source_stamp([*modules, __name__])
+    return f"1/{digest.hexdigest()}/{min_level}/{library_version('regex')}/{stamp}"
 
 
 RULES = [ValeStyle]
