@@ -224,6 +224,35 @@ def test_a_split_check_reports_what_one_core_reports(
     assert {"S001", "D001", "D002", "P101", "V011"} <= codes, codes
 
 
+def test_helpers_start_ahead_only_for_a_dataset_large_enough_to_use_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two files of 6 kB: checked as two datasets, neither reaches MIN_BYTES, and a spare for
+    # the offloaded rules would be started, and its imports made, for nothing.
+    monkeypatch.setattr(shards, "MIN_BYTES", 10_000)
+    started: list[list[str]] = []
+
+    def spares(wanted: Any) -> Any:
+        started.append([purpose for purpose, *_ in wanted])
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(helper, "spares", spares)
+    paths = []
+    for name in ("a.jsonl", "b.jsonl"):
+        path = tmp_path / name
+        lines = [json.dumps(chat(f"Question {i} of {name}?", "An answer.")) for i in range(80)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert 5_000 < path.stat().st_size < 10_000
+        paths.append(path)
+    check(paths, today=TODAY)
+    assert started == []
+    check(paths, today=TODAY, combine_files=True)  # one dataset of both: its rules go away
+    assert started == [[offload.SPARE]]
+    started.clear()
+    check(paths[:1], validation=paths[1:], today=TODAY)  # a file with its validation file
+    assert started == [[offload.SPARE]]
+
+
 def test_the_cache_keeps_what_the_helper_checked(
     tmp_path: Path, small_shards: None, helper_pids: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

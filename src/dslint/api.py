@@ -59,7 +59,9 @@ def validation_files(config: Config, group: Sequence[Path], given: Sequence[Path
     return list(dict.fromkeys([*given, *paired]))
 
 
-def _helpers_ahead(config: Config, files: Sequence[Path], split: bool) -> Any:
+def _helpers_ahead(
+    config: Config, training: Sequence[Path], validation: Sequence[Path], split: bool
+) -> Any:
     """Helper processes started now for a large dataset, before this process imports the
     rules and reads (dslint.helper.spares): one for a large file's second span (``split``:
     unless ``--changed-since`` filters records) and one for the offloaded dataset rules.
@@ -68,11 +70,19 @@ def _helpers_ahead(config: Config, files: Sequence[Path], split: bool) -> Any:
     rules' families, the second every chosen family."""
     from dslint import shards
 
-    sizes = [0]
-    for path in files:
+    def size(path: Path) -> int:
         with suppress(OSError):
-            sizes.append(path.stat().st_size)
-    if sum(sizes) < shards.MIN_BYTES:
+            return path.stat().st_size
+        return 0
+
+    held_out = sum(map(size, validation))
+    train = [size(path) for path in training]
+    # The datasets Engine.run will check: each training file with the validation files, or
+    # all of them together. offload.choose sends a dataset's rules to a helper by its size.
+    together = config.combine_files or not train
+    datasets = [sum(train) + held_out] if together else [t + held_out for t in train]
+    largest_file = max([*train, *map(size, validation), 0])
+    if max([*datasets, largest_file]) < shards.MIN_BYTES:
         return nullcontext()  # a small run imports nothing more
     from dslint import helper, offload
     from dslint.engine import select_rules
@@ -80,13 +90,14 @@ def _helpers_ahead(config: Config, files: Sequence[Path], split: bool) -> Any:
 
     chosen = select_rules(config, catalog())
     span: tuple[str, list[str]] | None = None
-    if split and max(sizes) >= shards.MIN_BYTES:
+    if split and largest_file >= shards.MIN_BYTES:
         # A span's helper runs the record rules alone: their families, and no pandas.
         records = [entry for entry in chosen if kind(entry) in shards.RECORD_RULES]
         span = (shards.SPARE, [*shards.SPARE_PRELOAD, *chosen_modules(records)])
     rules: tuple[str, list[str]] | None = None
     # As offload.choose will decide, from the catalog (no rule is imported yet).
-    if offload.away([entry for entry in chosen if kind(entry) == "dataset"]):
+    dataset_rules = [entry for entry in chosen if kind(entry) == "dataset"]
+    if max(datasets, default=0) >= shards.MIN_BYTES and offload.away(dataset_rules):
         rules = (offload.SPARE, [*offload.SPARE_PRELOAD, *chosen_modules(chosen)])
     if span is not None and rules is not None:
         # One child for both: the span's helper is done before the dataset rules start, and
@@ -216,7 +227,7 @@ def check(
                 )
             )
             continue
-        with _helpers_ahead(effective, [*group, *extra], since is None):
+        with _helpers_ahead(effective, group, extra, since is None):
             with long_lived():  # the rules' imports (dslint.memory)
                 engine = Engine(effective, today=day, announce=announce, cache=store)
             engine.builds_frames = datasets or bool(engine.dataset_rules)
