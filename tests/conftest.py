@@ -84,3 +84,22 @@ def codes(findings: Sequence[Finding]) -> set[str]:
 
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/real is absent")
+
+
+def write_style(tmp_path: Path) -> None:
+    """A Vale style folder styles/House (a substitution, an unsupported spelling rule and an
+    existence rule) and a dslint.toml that runs it."""
+    style = tmp_path / "styles" / "House"
+    style.mkdir(parents=True)
+    (style / "Terms.yml").write_text(
+        "extends: substitution\nmessage: \"Use '%s' instead of '%s'.\"\nlevel: error\n"
+        "ignorecase: true\naction:\n  name: replace\nswap:\n  log in: sign in\n"
+    )
+    (style / "Spelling.yml").write_text(
+        "extends: spelling\nmessage: \"Did you really mean '%s'?\"\n"
+    )
+    (style / "Hedging.yml").write_text(
+        "extends: existence\nmessage: \"Avoid '%s'.\"\nlevel: suggestion\nignorecase: true\n"
+        "tokens:\n  - perhaps\n"
+    )
+    (tmp_path / "dslint.toml").write_text('[tool.dslint.voice]\nvale = ["styles/House"]\n')

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pytest
 from click.testing import CliRunner
 
-from conftest import TODAY, chat, clean_chat, jsonl, run_notes
+from conftest import TODAY, chat, clean_chat, jsonl, run_notes, write_style
 from dslint import registry
 from dslint.cache import CACHE_DIR, Cache
 from dslint.cli import cli
@@ -592,17 +592,8 @@ def test_moved_lines_reuse_the_language_vocabulary_counts(
 def test_vale_styles_run_only_on_new_texts(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dslint import vale
 
+    write_style(workdir)
     style = workdir / "styles" / "House"
-    style.mkdir(parents=True)
-    (style / "Terms.yml").write_text(
-        "extends: substitution\nmessage: \"Use '%s' instead of '%s'.\"\nlevel: error\n"
-        "ignorecase: true\nswap:\n  log in: sign in\n"
-    )
-    (style / "Hedging.yml").write_text(
-        "extends: existence\nmessage: \"Avoid '%s'.\"\nlevel: suggestion\nignorecase: true\n"
-        "tokens:\n  - perhaps\n  - log\n"
-    )
-    (workdir / "dslint.toml").write_text('[voice]\nvale = ["styles/House"]\n')
     seen = watch(monkeypatch, vale, "run_checks", lambda styles, texts: texts)
     replies = [f"Perhaps you can log in again, perhaps not ({i})." for i in range(20)]
     examples = [chat(f"Question {i}?", reply) for i, reply in enumerate(replies)]
@@ -610,7 +601,7 @@ def test_vale_styles_run_only_on_new_texts(workdir: Path, monkeypatch: pytest.Mo
     data.write_text(jsonl(*examples), encoding="utf-8")
     first = run("train.jsonl", "--select", "V013")
     assert sorted(seen) == sorted(replies)
-    assert len(json.loads(first[1])["findings"]) == 20 * 4  # 2 x perhaps, log, log in
+    assert len(json.loads(first[1])["findings"]) == 20 * 3  # perhaps twice, log in
     seen.clear()
     examples[4] = chat("Question 4?", "Please LOG IN first; perhaps later.")
     examples[7], examples[12] = examples[12], examples[7]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, SHARED, chat, jsonl
+from conftest import ROOT, SHARED, chat, jsonl, write_style
 from dslint.config import ConfigError
 from dslint.finding import Finding, Severity
 
@@ -283,21 +283,6 @@ def test_voice_leaves_rejected_dpo_answers_alone(lint, tmp_path: Path) -> None: 
 
 
 # -- Vale styles (V013) ----------------------------------------------------------------------
-def write_style(tmp_path: Path) -> None:
-    style = tmp_path / "styles" / "House"
-    style.mkdir(parents=True)
-    (style / "Terms.yml").write_text(
-        "extends: substitution\nmessage: \"Use '%s' instead of '%s'.\"\nlevel: error\n"
-        "ignorecase: true\naction:\n  name: replace\nswap:\n  log in: sign in\n"
-    )
-    (style / "Spelling.yml").write_text(
-        "extends: spelling\nmessage: \"Did you really mean '%s'?\"\n"
-    )
-    (style / "Hedging.yml").write_text(
-        "extends: existence\nmessage: \"Avoid '%s'.\"\nlevel: suggestion\nignorecase: true\n"
-        "tokens:\n  - perhaps\n"
-    )
-    (tmp_path / "dslint.toml").write_text('[tool.dslint.voice]\nvale = ["styles/House"]\n')
 
 
 def test_vale_style_alerts_with_level_and_span(tmp_path: Path) -> None:
