@@ -251,6 +251,14 @@ def test_helpers_start_ahead_only_for_a_dataset_large_enough_to_use_them(
     started.clear()
     check(paths[:1], validation=paths[1:], today=TODAY)  # a file with its validation file
     assert started == [[offload.SPARE]]
+    # Two datasets that both reach it: one child, for both files' spans and rules in turn.
+    monkeypatch.setattr(shards, "MIN_BYTES", 5_000)
+    started.clear()
+    again: list[bool] = []
+    monkeypatch.setattr(helper, "spares", lambda wanted: again.extend(
+        len(entry) > 3 and entry[3] for entry in wanted) or spares(wanted))  # fmt: skip
+    check(paths, today=TODAY)
+    assert started == [[shards.SPARE]] and again == [True]
 
 
 def test_the_cache_keeps_what_the_helper_checked(
@@ -381,6 +389,36 @@ def test_a_spare_serves_its_next_purpose_after_its_first_call() -> None:
 
 
 @pytest.mark.skipif(not MEMORY_FILES, reason="memory files (memfd) are Linux-only")
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_a_spare_serves_both_purposes_in_turn_for_several_datasets() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        with helper.spares([("a", ["colorsys"], ("b", ["wave"]), True)]):
+            (child,) = helper._SPARES
+            pid = child.process.pid
+            for _ in range(3):  # a, b, a, b, a, b: one interpreter, its imports done once
+                assert helper.Call("builtins", "eval", WHO, spare="a").result()[0] == pid
+                assert [c.purpose for c in helper._SPARES] == ["b"]
+                theirs = helper.Call("dslint.helper", "local", read_end, pass_fds=(read_end,),
+                                     spare="b").result()  # fmt: skip
+                assert [c.purpose for c in helper._SPARES] == ["a"]
+                # Each call's descriptors are closed before the next call.
+                still_open = f"__import__('os').path.exists('/proc/self/fd/{theirs}')"
+                assert helper.Call("builtins", "eval", still_open, spare="a").result() is False
+                assert helper.Call("builtins", "eval", WHO, spare="b").result() == (pid, True)
+            assert children() == [pid]
+        # Waiting when the block ends: stopped.
+        assert helper._SPARES == [] and children() == []
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    # A failed call ends it, as any child.
+    with helper.spares([("a", [], ("b", []), True)]):
+        assert helper.Call("os", "getpid", spare="a").result() is not None
+        assert helper.Call("json", "loads", "{not json", spare="b").result() is None
+        assert helper._SPARES == [] and children() == []
+
+
 def test_a_spare_maps_a_memory_file_made_after_it_started() -> None:
     import pyarrow as pa
 

@@ -99,12 +99,18 @@ def _helpers_ahead(
     dataset_rules = [entry for entry in chosen if kind(entry) == "dataset"]
     if max(datasets, default=0) >= shards.MIN_BYTES and offload.away(dataset_rules):
         rules = (offload.SPARE, [*offload.SPARE_PRELOAD, *chosen_modules(chosen)])
+    # With several large datasets, that child then serves the next dataset's span and rules
+    # in turn: started cold for each dataset after the first, the helpers cost a re-run of
+    # three files of 18, 18 and 4 MB 0.4 s (the new interpreters' imports).
+    again = sum(size >= shards.MIN_BYTES for size in datasets) > 1
     if span is not None and rules is not None:
         # One child for both: the span's helper is done before the dataset rules start, and
         # imports their families while this process still reads. A second child's start
         # and imports (0.5 s of CPU on the 100k benchmark file) would take a core from
         # this process's imports and reading instead.
-        return helper.spares([(*span, rules)])
+        return helper.spares([(*span, rules, again)])
+    if rules is not None and again:
+        return helper.spares([(*rules, (rules[0], []), True)])
     wanted = [spare for spare in (span, rules) if spare is not None]
     return helper.spares(wanted) if wanted else nullcontext()
 

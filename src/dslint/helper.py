@@ -42,7 +42,8 @@ from typing import Any
 # Once the result is out, the child ends without the interpreter's teardown (freeing every
 # object it made, one by one), which the caller would otherwise wait for; or, with a next
 # stage (``--then``) and a call that succeeded, it tidies up after that call
-# (between_calls), imports the next stage's modules and waits for its second call.
+# (between_calls), imports the next stage's modules and waits for its second call. With
+# ``--again`` it keeps serving calls, tidying up after each, until its input ends.
 _CHILD = (
     "import gc, os, pickle, sys\n"
     "from importlib import import_module\n"
@@ -56,9 +57,11 @@ _CHILD = (
     "        except Exception:\n"
     "            pass  # the call itself reports what fails\n"
     "    gc.freeze()\n"
-    "stages, stage = [[]], 0\n"
+    "stages, stage, cycle = [[]], 0, False\n"
     "for word in sys.argv[2:]:\n"
-    "    if word == '--then':\n"
+    "    if word == '--again':\n"
+    "        cycle = True\n"
+    "    elif word == '--then':\n"
     "        stages.append([])\n"
     "    else:\n"
     "        stages[-1].append(word)\n"
@@ -78,12 +81,13 @@ _CHILD = (
     "    pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)\n"
     "    out.flush()\n"
     "    stage += 1\n"
-    "    if stage == len(stages) or not result[0]:\n"
+    "    if stage == len(stages) and not cycle or not result[0]:\n"
     "        os._exit(0)\n"
     "    del result, args\n"
     "    from dslint.helper import between_calls\n"
     "    between_calls()\n"
-    "    ready(stages[stage])\n"
+    "    if stage < len(stages):\n"
+    "        ready(stages[stage])\n"
 )
 
 #: In a child: the descriptors it received, by their numbers in the parent (see local()).
@@ -144,13 +148,17 @@ class _Child:
         preload: Sequence[str] = (),
         purpose: str = "",
         then: tuple[str, Sequence[str]] | None = None,
+        again: bool = False,
     ) -> None:
         """``then``: the purpose this child serves next, once its first call has returned,
-        and the modules it imports for it meanwhile (see :func:`spares`). Raises OSError,
+        and the modules it imports for it meanwhile; ``again``: after that, it serves its
+        first purpose and its next one in turn (see :func:`spares`). Raises OSError,
         ValueError or TypeError (no ``sys.executable``) when it cannot start."""
         self.purpose = purpose  # what a spare was started for (see spares())
         self.then = then
+        self.again = again and then is not None
         following = ["--then", *then[1]] if then is not None else []
+        following += ["--again"] if self.again else []
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.process = subprocess.Popen(
@@ -246,8 +254,11 @@ class Call:
             self.failure = f"the helper process ended early (exit {process.poll()}): {exc}"
             return None
         if ok and child.then is not None:
-            # It goes on to its next purpose: a spare again, importing for it meanwhile.
-            child.purpose, child.then = child.then[0], None
+            # It goes on to its next purpose: a spare again, importing for it meanwhile
+            # (and, serving both in turn, with the one it just served as the one after).
+            served = child.purpose
+            child.purpose = child.then[0]
+            child.then = (served, ()) if child.again else None
             with _SPARES_LOCK:
                 _SPARES.append(child)
         else:
@@ -271,14 +282,18 @@ def spares(wanted: Sequence[Spare]) -> Iterator[None]:
     for its purpose instead of starting a process (and so skips the interpreter's start and
     those imports, about 0.5 s). An entry ``(purpose, preload, (next, more))`` is a child
     that, once its call for ``purpose`` has returned, imports ``more`` and waits as a spare
-    for ``next``: one interpreter for two calls that come one after the other. The children
-    not taken are stopped when the block ends. Nothing is started where :func:`available`
-    says no."""
+    for ``next``: one interpreter for two calls that come one after the other. With a fourth
+    item True it then waits for ``purpose`` again, and so on in turn (several datasets, each
+    with a large file's span and then its offloaded rules). The children not taken are
+    stopped when the block ends. Nothing is started where :func:`available` says no."""
     mine: list[_Child] = []
     if available():
-        for purpose, preload, *then in wanted:
+        for entry in wanted:
+            purpose, preload = entry[0], entry[1]
+            then = entry[2] if len(entry) > 2 else None
+            again = entry[3] if len(entry) > 3 else False
             try:
-                mine.append(_Child(preload, purpose, then[0] if then else None))
+                mine.append(_Child(preload, purpose, then, again))
             except (OSError, ValueError, TypeError):
                 break  # Call starts its own child, or fails and the caller does the work
     with _SPARES_LOCK:
@@ -314,7 +329,11 @@ def _take_spare(purpose: str) -> _Child | None:
 
 #: A spare child to start (see spares()): its purpose and the modules it imports ahead, and
 #: optionally the purpose it serves next with the modules it imports for that.
-Spare = tuple[str, Sequence[str]] | tuple[str, Sequence[str], tuple[str, Sequence[str]]]
+Spare = (
+    tuple[str, Sequence[str]]
+    | tuple[str, Sequence[str], tuple[str, Sequence[str]]]
+    | tuple[str, Sequence[str], tuple[str, Sequence[str]], bool]
+)
 
 
 # Children started by spares() and not taken yet (checks may run in several threads).
