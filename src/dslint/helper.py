@@ -16,7 +16,8 @@ A child can also be started before its call is known (:func:`spares`): it import
 modules it will need (pandas, the rules) while this process is still importing its own,
 and a ``Call(..., spare=purpose)`` made later takes it. A spare may have a next purpose: after
 its first call it imports that purpose's modules and waits for a second call (the span of a
-large file, then the offloaded dataset rules: one interpreter for both). Such a child
+large file, then the offloaded dataset rules: one interpreter for both), and may serve the
+two in turn after that (each of several large datasets of a check). Such a child
 cannot inherit file descriptors made after it started (the memory files of the text
 columns), so descriptors always travel over a Unix socket (``SCM_RIGHTS``); the child knows
 them by the numbers they have here (:func:`local`).
