@@ -75,13 +75,14 @@ def _helpers_ahead(
             return path.stat().st_size
         return 0
 
-    held_out = sum(map(size, validation))
+    held = [size(path) for path in validation]
     train = [size(path) for path in training]
+    held_out = sum(held)
     # The datasets Engine.run will check: each training file with the validation files, or
     # all of them together. offload.choose sends a dataset's rules to a helper by its size.
     together = config.combine_files or not train
     datasets = [sum(train) + held_out] if together else [t + held_out for t in train]
-    largest_file = max([*train, *map(size, validation), 0])
+    largest_file = max([*train, *held, 0])
     if max([*datasets, largest_file]) < shards.MIN_BYTES:
         return nullcontext()  # a small run imports nothing more
     from dslint import helper, offload

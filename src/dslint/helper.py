@@ -82,7 +82,7 @@ _CHILD = (
     "    pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)\n"
     "    out.flush()\n"
     "    stage += 1\n"
-    "    if stage == len(stages) and not cycle or not result[0]:\n"
+    "    if (stage == len(stages) and not cycle) or not result[0]:\n"
     "        os._exit(0)\n"
     "    del result, args\n"
     "    from dslint.helper import between_calls\n"

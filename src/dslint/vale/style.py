@@ -7,6 +7,8 @@ report can say so once instead of dropping it silently.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ class Style:
     name: str
     checks: list[Check] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (Style.Rule, kind)
+    #: A digest of the rule files as they were read: what V013's memo of alerts depends on.
+    digest: str = ""
 
 
 def load_style(folder: Path) -> Style:
@@ -32,11 +36,14 @@ def load_style(folder: Path) -> Style:
     files = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
     if not files:
         raise ConfigError(f"{folder}: no Vale rules (*.yml) in this style folder")
+    digest = hashlib.blake2b(digest_size=16)
     for path in files:
         name = f"{style.name}.{path.stem}"
         try:
-            with open(path, encoding="utf-8") as fh:
-                definition: Any = yaml.safe_load(fh)
+            data = path.read_bytes()
+            digest.update(f"{path.name}\0{len(data)}\0".encode() + data)
+            # Decoded as open(path, encoding="utf-8") reads it (universal newlines).
+            definition: Any = yaml.safe_load(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
         except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read Vale rule: {_first_line(exc)}") from None
         if not isinstance(definition, dict) or "extends" not in definition:
@@ -49,6 +56,7 @@ def load_style(folder: Path) -> Style:
             style.checks.append(build_check(name, definition))
         except (ValueError, TypeError, KeyError) as exc:
             raise ConfigError(f"{path}: invalid Vale rule: {_first_line(exc)}") from None
+    style.digest = digest.hexdigest()
     return style
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from dslint.cache import dataset_memo
@@ -72,7 +70,7 @@ class ValeStyle(DatasetRule):
                                             alert.rule, alert.message, alert.level])  # fmt: skip
             return alerts
 
-        version = _memo_version(settings.vale, settings.vale_min_level)
+        version = _memo_version(styles, settings.vale_min_level)
         per_text = dataset_memo("voice.vale", version).map(texts, compute, _are_alerts)
         # In the order the styles' checks run (check by check, message by message): findings
         # at the same place keep the order they had before the memo.
@@ -95,22 +93,17 @@ def _are_alerts(value: Any) -> bool:
     )  # fmt: skip
 
 
-def _memo_version(folders: Sequence[Path], min_level: str) -> str:
-    """What a message's alerts depend on besides its text: every rule file of the styles
-    (their bytes), the lowest level reported, the Vale code and the regex library."""
+def _memo_version(styles: Sequence[Any], min_level: str) -> str:
+    """What a message's alerts depend on besides its text: the styles' rule files (their
+    digests, made as they were read), the lowest level reported, the Vale code and the regex
+    library."""
     from dslint.cache import source_stamp
     from dslint.installed import library_version
 
-    digest = hashlib.blake2b(digest_size=16)
-    for folder in folders:
-        files = sorted([*Path(folder).glob("*.yml"), *Path(folder).glob("*.yaml")])
-        for path in files:
-            digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())
-            digest.update(path.read_bytes())
-        digest.update(b"\1")
+    loaded = ",".join(f"{style.name}:{style.digest}" for style in styles)
     modules = [name for name in sys.modules if name.startswith("dslint.vale")]
     stamp = source_stamp([*modules, __name__])
-    return f"1/{digest.hexdigest()}/{min_level}/{library_version('regex')}/{stamp}"
+    return f"2/{loaded}/{min_level}/{library_version('regex')}/{stamp}"
 
 
 RULES = [ValeStyle]
