@@ -225,3 +225,36 @@ def test_bad_revisions_and_no_repository_are_one_line_errors(
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(outside.parent))
     code, output = run("check", "train.jsonl", "--changed-since", "HEAD")
     assert code == 2 and "not inside a git repository" in output
+
+
+def test_lines_a_rerun_knows_clean_are_still_asked_whether_they_are_new(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-run reads the lines its cache knows clean without their record rules (dslint.lean);
+    --changed-since must still see each of them, in order: a PR that copies a clean line
+    adds a duplicate whose finding is on the new copy."""
+    from dslint import lean
+
+    monkeypatch.setattr(lean, "MIN_BYTES", 0)  # the lane for this small file too
+    monkeypatch.setattr(lean, "BLOCK_BYTES", 4000)  # and many blocks
+    read_spans: list[int] = []
+    read_span = lean.read_span
+    monkeypatch.setattr(lean, "read_span", lambda *a: read_spans.append(1) or read_span(*a))
+    examples: list[Any] = clean_chat(300)
+    examples[7] = missing_content(1)
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+    run("check", "train.jsonl")  # the cache now knows every clean line
+    examples.insert(100, examples[12])  # a copy of a clean line, in the middle
+    examples.append(examples[200])  # and one at the end
+    examples.append(missing_content(2))
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    expected = run("check", "train.jsonl", "--changed-since", "HEAD", "--no-cache")
+    assert not read_spans
+    assert run("check", "train.jsonl", "--changed-since", "HEAD") == expected
+    assert read_spans  # through the lane
+    code, document = expected
+    assert code == 1  # the S104 error
+    assert located(document) == [("D001", 101, ""), ("D001", 302, ""), ("S104", 303, "/messages/1")]
+    (note,) = run_notes(document["summary"]["notes"])
+    assert note.startswith("--changed-since HEAD: 3 lines of 303 added or changed")

@@ -300,18 +300,31 @@ class _Reader:
             lane = [False] * count
         others: list[Record] = []
         clean = 0  # clean lines read here: counted at the end
-        for position in [p for p, fast in enumerate(lane) if not fast]:
+        # A record filter (--changed-since: dslint.changes) is asked about every record in
+        # file order, as the normal path asks it: which copy of a repeated line is new
+        # depends on that order, and a new line's dataset findings are kept by it.
+        asks = self.engine.record_filter
+        visit = range(count) if asks else [p for p, fast in enumerate(lane) if not fast]
+        for position in visit:
             self.number = first_number + position
             self.offset = int(offsets[position])
             self.index = first_index + position
             line, known = lines[position], found[position]
+            if lane[position]:  # a known clean line (only visited for the filter)
+                assert asks is not None and known is not None
+                asks(self._known(known[0]))
+                continue
             raw = line + b"\n" if position < count - 1 or ends_with_newline else line
             if known is None:
-                others.append(self._record(raw))
+                others.append(self._record(raw))  # the filter is asked by check_record
             else:  # clean but not plain, or Arrow could not read the block
                 record = self._clean(line, known[0])
                 clean += record is not None
-                others.append(record or self._record(raw))
+                if record is None:
+                    record = self._record(raw)
+                elif asks is not None:
+                    asks(record)
+                others.append(record)
         fast = np.fromiter(lane, dtype=bool, count=count)
         taken = int(fast.sum())
         clean += taken
@@ -335,6 +348,11 @@ class _Reader:
                                         where + first_index, info.path, info.split)  # fmt: skip
             records, messages, text = merged_chunks(columns, others)
             self.builder.extend([records], [messages], text)
+
+    def _known(self, content_hash: int) -> Record:
+        """The record of a known clean line, unparsed: what a record filter asks about."""
+        return Record(index=self.index, file=self.info, line=self.number, offset=self.offset,
+                      raw="", format="chat", content_hash=content_hash)  # fmt: skip
 
     def _clean(self, line: bytes, content_hash: int) -> Record | None:
         """A line the cache knows clean (no load problem, no hits, no notes, format chat)
