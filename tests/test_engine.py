@@ -111,6 +111,39 @@ def test_a_broken_plugin_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         registry.all_rules.cache_clear()
 
 
+def test_dslint_without_its_metadata_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A source folder on PYTHONPATH has no entry points: a check would load no rule, and a
+    baseline would record no finding and exit 0. Both say what is wrong instead."""
+    from click.testing import CliRunner
+
+    from dslint.cli import cli
+
+    real = registry.entry_points
+
+    def without_dslint(group: str):  # type: ignore[no-untyped-def]
+        return [ep for ep in real(group=group) if not ep.value.startswith("dslint.")]
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.jsonl").write_text(jsonl(*clean_chat(12)))
+    monkeypatch.setattr(registry, "entry_points", without_dslint)
+    registry.all_rules.cache_clear()
+    registry.reporters.cache_clear()
+    try:
+        for arguments in (["check", "train.jsonl"], ["baseline", "train.jsonl", "-o", "b.json"],
+                          ["rules"]):  # fmt: skip
+            result = CliRunner().invoke(cli, [*arguments, "--no-cache"] if arguments != ["rules"]
+                                        else arguments)  # fmt: skip
+            assert result.exit_code == 2, arguments
+            (line,) = result.output.strip().splitlines()
+            assert line.startswith("dslint: error: dslint's ") and "pip install -e ." in line
+        assert not (tmp_path / "b.json").exists()
+    finally:
+        registry.all_rules.cache_clear()
+        registry.reporters.cache_clear()
+
+
 def test_a_plugin_rule_runs_like_a_built_in(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

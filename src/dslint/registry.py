@@ -88,7 +88,17 @@ def declared(group: str) -> tuple[EntryPoint, ...]:
     ``entry_points`` (a test's stand-in) is searched afresh."""
     known = _DECLARED.get(group)
     if known is None or known[0] is not entry_points:
-        known = _DECLARED[group] = (entry_points, tuple(entry_points(group=group)))
+        found = tuple(entry_points(group=group))
+        if not any(ep.value.startswith("dslint.") for ep in found):
+            # dslint's own rules and reporters are entry points of its distribution: without
+            # its metadata (a source folder on PYTHONPATH) a check would load no rule at all,
+            # and a baseline would record no finding.
+            raise PluginError(
+                f"dslint's {group.rpartition('.')[2]} are not registered: dslint is imported from "
+                f"{Path(__file__).parent} without its package metadata; install it "
+                "(pip install dslint, or pip install -e . in a checkout)"
+            )
+        known = _DECLARED[group] = (entry_points, found)
     return known[1]
 
 
