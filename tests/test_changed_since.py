@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -258,3 +259,36 @@ def test_lines_a_rerun_knows_clean_are_still_asked_whether_they_are_new(
     assert located(document) == [("D001", 101, ""), ("D001", 302, ""), ("S104", 303, "/messages/1")]
     (note,) = run_notes(document["summary"]["notes"])
     assert note.startswith("--changed-since HEAD: 3 lines of 303 added or changed")
+
+
+def test_files_with_a_smudge_filter_are_compared_as_checked_out(repo: Path) -> None:
+    """Git LFS stores a pointer and its smudge filter writes the content: the lines at REF are
+    read through the filters. Here a stand-in filter stores each file reversed."""
+    reverse = f'"{sys.executable}" -c "import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d[::-1])"'
+    git(repo, "config", "filter.reversed.clean", reverse)
+    git(repo, "config", "filter.reversed.smudge", reverse)
+    (repo / ".gitattributes").write_text("*.jsonl filter=reversed\n")
+    examples: list[Any] = clean_chat(60)
+    examples[4] = missing_content(1)
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+    assert git(repo, "cat-file", "blob", "HEAD:train.jsonl").startswith("\n}]")  # stored reversed
+    examples.append(missing_content(2))
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    code, document = run("check", "train.jsonl", "--changed-since", "HEAD")
+    assert code == 1 and located(document) == [("S104", 61, "/messages/1")]
+
+
+def test_a_git_lfs_pointer_at_the_revision_is_a_one_line_error(repo: Path) -> None:
+    """Without git-lfs, the file at REF is its pointer: every line would count as new."""
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{'0' * 64}\nsize 12345\n"
+    (repo / "train.jsonl").write_text(pointer)
+    commit(repo)
+    (repo / "train.jsonl").write_text(jsonl(*clean_chat(60)))
+    code, output = run("check", "train.jsonl", "--changed-since", "HEAD")
+    assert code == 2
+    (line,) = output.strip().splitlines()
+    assert line == (
+        "dslint: error: --changed-since: train.jsonl is in Git LFS and its content at HEAD is "
+        "not here (git gave its pointer): install git-lfs and fetch it (git lfs fetch origin HEAD)"
+    )

@@ -1,9 +1,11 @@
 """``--changed-since REF``: report only on records added or changed since a git revision.
 
-A record is *unchanged* when a line with the same content existed in the file at REF
-(``git show REF:path``); content is compared, not line numbers, so inserting, deleting or
-reordering lines changes nothing for the records around them. The comparison is a multiset:
-if a line appears twice now and once at REF, its second occurrence is new (a copy just added).
+A record is *unchanged* when a line with the same content existed in the file at REF, read
+as a checkout of REF would write it (``git cat-file --filters REF:path``: a Git LFS file by
+its content, not its pointer). Content is compared, not line numbers, so inserting,
+deleting or reordering lines changes nothing for the records around them. The comparison is
+a multiset: if a line appears twice now and once at REF, its second occurrence is new (a
+copy just added).
 
 Record rules skip unchanged records, but every record is still loaded, so dataset rules
 (duplicates, voice consistency) compare the new records with the whole file; their findings
@@ -19,7 +21,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from dslint.loader import GZIP_MAGIC, InputError, Record
+from dslint.loader import GZIP_MAGIC, LFS_POINTER_PREFIX, InputError, Record
 from dslint.loader import _hash64 as content_hash  # the loader's record content hash
 from dslint.report import Report
 from dslint.textutil import plural
@@ -49,13 +51,22 @@ def check_revision(ref: str, folder: Path | None = None) -> None:
 
 
 def lines_at(ref: str, path: Path) -> Counter[int]:
-    """The content hashes of the file's lines at REF (empty if the file did not exist then)."""
+    """The content hashes of the file's lines at REF (empty if the file did not exist then).
+
+    The file is read as a checkout of REF would write it (``cat-file --filters``): a file
+    kept in Git LFS is stored as a pointer, and only its smudge filter gives the lines."""
     folder = path.resolve().parent
-    result = _git(["show", f"{ref}:./{path.name}"], folder)
+    result = _git(["cat-file", "--filters", f"{ref}:./{path.name}"], folder)
     if result.returncode != 0:
         # A file added after REF (or not tracked at all): every record in it is new.
         return Counter()
     data = result.stdout
+    if data.startswith(LFS_POINTER_PREFIX):
+        # Every line would count as new, and a pull request would fail on old findings.
+        raise InputError(
+            f"--changed-since: {path.name} is in Git LFS and its content at {ref} is not here "
+            f"(git gave its pointer): install git-lfs and fetch it (git lfs fetch origin {ref})"
+        )
     if data.startswith(GZIP_MAGIC):
         try:
             data = gzip.decompress(data)
