@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import TODAY, clean_chat, jsonl, located, run_notes
+from conftest import TODAY, chat, clean_chat, jsonl, located, run_notes
 from dslint.api import check
 from dslint.baseline import Baseline, compare
 from dslint.cli import cli
@@ -249,3 +249,60 @@ def test_findings_and_fingerprints_do_not_depend_on_the_process(tmp_path: Path) 
                    "--no-cache", "--format", "json")  # fmt: skip
     assert later.returncode == 0, later.stdout
     assert json.loads(later.stdout)["findings"] == []
+
+
+def grouped_examples() -> list[Any]:
+    """varied_examples() and more findings placed on one member of a group: a padded system
+    prompt that several examples share (Q003, on the first), heavy tool definitions that
+    several share (T004, on the first), a prompt with three different answers (D002)."""
+    examples = varied_examples()
+    padded = "You are the Acme billing assistant.\n"
+    described = "Look up an invoice by its number and return its lines, totals and due date. "
+    tools = [{"type": "function", "function": {
+        "name": "lookup_invoice", "description": described * 4,
+        "parameters": {"type": "object", "properties": {"number": {"type": "string"}}}}}]  # fmt: skip
+    for i in range(4):
+        examples.append({"messages": [{"role": "system", "content": padded},
+                                      {"role": "user", "content": f"Invoice {i}?"},
+                                      {"role": "assistant", "content": f"Invoice {i} is paid."}],
+                         "tools": tools})  # fmt: skip
+    for answer in ("Yes.", "No.", "Only for invoices over 500 euros."):
+        examples.append(chat("Can I pay by cheque?", answer))
+    return examples
+
+
+def test_findings_on_one_member_of_a_group_keep_their_fingerprints_when_lines_move(
+    run,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Q003 and T004 are on the first example of those that share a prompt or tools, D002
+    on each extra answer, D003 on the later of a pair: reordered lines put them on other
+    examples, and each must stay the same finding (a shuffled dataset is not new problems)."""
+    examples = grouped_examples()
+    write(tmp_path / "train.jsonl", examples)
+    lines = (tmp_path / "train.jsonl").read_text().splitlines()
+    grouped = ("Q003", "T004", "D002", "D003")
+
+    def report() -> list[dict[str, Any]]:
+        result = run("check", "train.jsonl", "--no-cache", "--format", "json")
+        findings: list[dict[str, Any]] = json.loads(result.output)["findings"]
+        return findings
+
+    before = report()
+    assert {"Q003", "T004", "D002", "D003"} <= {f["code"] for f in before}
+    assert run("baseline", "train.jsonl", "-o", "base.json", "--no-cache").exit_code == 0
+    write(tmp_path / "train.jsonl", examples[::-1])
+    after = report()
+    assert sorted(f["fingerprint"] for f in after) == sorted(f["fingerprint"] for f in before)
+    # The group findings now stand on other examples (else this proves nothing).
+    carriers = [
+        {lines[f["line"] - 1] for f in before if f["code"] == code}
+        != {lines[len(lines) - f["line"]] for f in after if f["code"] == code}
+        for code in grouped
+    ]
+    assert all(carriers), dict(zip(grouped, carriers, strict=True))
+    result = run("check", "train.jsonl", "--baseline", "base.json", "--no-cache",
+                 "--format", "json")  # fmt: skip
+    assert result.exit_code == 0 and json.loads(result.output)["findings"] == []
+    (note,) = [n for n in json.loads(result.output)["summary"]["notes"] if "baseline" in n]
+    assert f"{len(before)} known findings not shown; 0 baseline findings fixed" in note

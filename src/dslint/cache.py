@@ -698,10 +698,10 @@ def source_stamp(modules: Iterable[str]) -> str:
 
 
 def encode_hits(hits: Sequence[tuple[Any, Hit]]) -> list[list[Any]]:
-    """Record hits as JSON: [code, message, pointer, span, column, severity, key]."""
+    """Record hits as JSON: [code, message, pointer, span, column, severity, key, group]."""
     return [
         [rule.code, hit.message, hit.pointer, list(hit.span) if hit.span else None, hit.column,
-         hit.severity.value if hit.severity else None, hit.key]
+         hit.severity.value if hit.severity else None, hit.key, hit.group]
         for rule, hit in hits
     ]  # fmt: skip
 
@@ -710,7 +710,7 @@ def decode_hits(rows: list[Any], rules: Mapping[str, R]) -> list[tuple[R, Hit]] 
     """The hits back, or None if an entry does not fit (then the record is checked again)."""
     decoded = []
     try:
-        for code, message, pointer, span, column, severity, key in rows:
+        for code, message, pointer, span, column, severity, key, group in rows:
             decoded.append(
                 (
                     rules[code],
@@ -721,6 +721,7 @@ def decode_hits(rows: list[Any], rules: Mapping[str, R]) -> list[tuple[R, Hit]] 
                         column=int(column) if column is not None else None,
                         severity=Severity(severity) if severity else None,
                         key=str(key),
+                        group=str(group),
                     ),
                 )
             )

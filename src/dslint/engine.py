@@ -764,7 +764,7 @@ class Engine:
             column=column,
             pointer=hit.pointer,
             message=hit.message,
-            fingerprint=fingerprint(rule.code, path, content_hash, hit.pointer, hit.key),
+            fingerprint=fingerprint(rule.code, path, content_hash, hit.pointer, hit.key, hit.group),
             end_column=end,
         )
 

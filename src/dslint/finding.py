@@ -60,6 +60,12 @@ class Hit:
     frame), or a file with ``path`` for a file-level finding, or neither for the dataset.
     ``key`` disambiguates fingerprints when one rule reports several hits at one pointer
     (for example the matched text's hash); it must not hold a secret in clear.
+    ``group`` is for a finding about a group of examples that is placed on one of them (the
+    first of those sharing a prompt, the later of two near-duplicates): a name of the group
+    that does not depend on the order of its members (a hash of what they share). The
+    fingerprint then hashes it instead of the record's content, so the finding keeps its
+    identity when the lines are reordered and another member carries it. Not a secret in
+    clear either.
     """
 
     message: str
@@ -70,6 +76,7 @@ class Hit:
     path: str | None = None
     severity: Severity | None = None
     key: str = ""
+    group: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,8 +90,9 @@ class ConflictingAnswers(DatasetRule):
     prompt, user turns, earlier answers and tool definitions, after normalising whitespace
     and Unicode) but whose last answers differ teach the model to answer the same question
     in different ways: it learns to be inconsistent, or averages the answers. The finding is
-    on each different answer after the first and names the example with the first answer.
-    Keep one answer, or make the prompts say what distinguishes the answers.
+    on each different answer after the first and names the example with the first answer;
+    its fingerprint names the prompt and the answer's place among them, so reordering the
+    lines keeps it. Keep one answer, or make the prompts say what distinguishes the answers.
 
     Options: ``casefold`` (as for D001).
 
@@ -112,16 +113,22 @@ class ConflictingAnswers(DatasetRule):
         places = Places(dataset.records)
         pointers = dataset.messages["pointer"]
         conflicts = conflicting_answers(dataset, self.options)
+        # The finding is the prompt's first, second... extra answer: which example carries
+        # it depends on the order of the lines, which must not make it another finding.
+        ordinals = conflicts.groupby(["scope", "prompt"], sort=False).cumcount()
         columns = (conflicts[name].to_numpy().tolist() for name in ("record", "reference",
-                                                                     "answers", "prompt", "answer"))  # fmt: skip
-        for record, first, answers, prompt, answer in zip(*columns, strict=True):
+                                                                     "answers", "prompt"))  # fmt: skip
+        for record, first, answers, prompt, ordinal in zip(
+            *columns, ordinals.tolist(), strict=True
+        ):
             yield Hit(
                 f"same prompt as {places.where(first, record)} but a different answer "
                 f"({answers} different answers to this prompt): the model learns to "
                 "answer it inconsistently; keep one answer or make the prompts differ",
                 str(pointers.iat[int(summary.answer_row[record])]),
                 record=record,
-                key=f"{prompt:016x}/{answer:016x}",
+                key=str(ordinal),
+                group=f"{prompt:016x}",
             )
 
 

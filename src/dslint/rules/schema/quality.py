@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from dslint import formats
 from dslint.finding import Category, Hit, Severity
+from dslint.fingerprint import text_digest
 from dslint.loader import Record
 from dslint.rule import DatasetRule, RecordRule
 from dslint.rules.schema._structure import iter_messages
@@ -157,6 +158,7 @@ class PromptWhitespace(DatasetRule):
                 pointer,
                 span=_blank(text),
                 record=int(record_of[first]),
+                group=text_digest(text),  # whichever example comes first: the same finding
             )
 
 

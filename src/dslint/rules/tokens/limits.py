@@ -12,6 +12,7 @@ import pandas as pd
 from dslint.config import ConfigError
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
+from dslint.fingerprint import text_digest
 from dslint.rule import DatasetRule
 from dslint.textutil import plural
 from dslint.tokens.counting import count
@@ -253,7 +254,9 @@ class ToolDefinitionsShare(DatasetRule):
                     f"{len(members):,} examples that carry these same definitions (this is the "
                     "first); they repeat in every example that carries them"
                 )
-            yield Hit(message, pointer=_tools_pointer(dataset, record, definitions), record=record)
+            pointer = _tools_pointer(dataset, record, definitions)
+            # On the first example that carries them; any other order: the same finding.
+            yield Hit(message, pointer, record=record, group=text_digest(definitions))
 
 
 def _tools_pointer(dataset: Dataset, record: int, tools_json: str) -> str:
