@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TODAY, chat, clean_chat, jsonl, run_notes
-from dslint import registry
+from dslint import models, registry
 from dslint.cli import cli
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
@@ -292,3 +292,27 @@ def test_a_git_lfs_pointer_at_the_revision_is_a_one_line_error(repo: Path) -> No
         "dslint: error: --changed-since: train.jsonl is in Git LFS and its content at HEAD is "
         "not here (git gave its pointer): install git-lfs and fetch it (git lfs fetch origin HEAD)"
     )
+
+
+def test_a_file_read_twice_for_its_late_images_is_compared_once(
+    repo: Path, repeated_reply_plugin: None
+) -> None:
+    """Images after the format sample make dslint read the file again with a vision model
+    when a plugin's record rule ran (dslint.engine): each line must be compared with REF
+    once all the same."""
+    picture = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    image = {"messages": [{"role": "user", "content": [{"type": "text", "text": "What?"}, picture]},
+                          {"role": "assistant", "content": "A cat."}]}  # fmt: skip
+    examples: list[Any] = [*clean_chat(300), image]
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+    examples.append(missing_content(1))
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    Counted.calls = 0
+    code, document = run("check", "train.jsonl", "--changed-since", "HEAD", "--no-cache")
+    assert Counted.calls == 2  # the new record, in each of the two readings
+    vision = models.resolve(models.default_for("chat", has_images=True), {}).name
+    assert document["summary"]["inputs"][0]["model"] == vision  # read again for it
+    assert code == 1 and located(document) == [("S104", 302, "/messages/1")]
+    (note,) = run_notes(document["summary"]["notes"])
+    assert note.startswith("--changed-since HEAD: 1 line of 302 added or changed")

@@ -331,3 +331,46 @@ def test_dataset_rules_compare_examples_within_one_file_unless_combined(tmp_path
         [with_prompt, without], select=["V010"], combine_files=True, today=TODAY
     )
     assert {(Path(f.path).name, f.code) for f in combined.findings} == {("other.jsonl", "V010")}
+
+
+def image_example(i: int) -> dict[str, Any]:
+    picture = {"type": "image_url", "image_url": {"url": f"https://example.com/{i}.png"}}
+    question = {"role": "user", "content": [{"type": "text", "text": f"What is in {i}?"}, picture]}
+    return {"messages": [question, {"role": "assistant", "content": f"Picture {i} shows a cat."}]}
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_images_after_the_format_sample_choose_a_vision_model_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: bool
+) -> None:
+    """A file's default model is chosen from its first examples. Text examples first and
+    image ones after (two files joined) must not get a model without vision fine-tuning,
+    which S023 would then report as the user's error."""
+    from dslint import lean, models
+    from dslint.api import check
+    from dslint.engine import Engine
+
+    reads: list[str] = []
+    read = Engine._read
+    monkeypatch.setattr(Engine, "_read", lambda self, path, *a: reads.append(path.name)
+                        or read(self, path, *a))  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lean, "MIN_BYTES", 0)  # with the cache: the re-run's fast lane too
+    vision = models.resolve(models.default_for("chat", has_images=True), {}).name
+    text_first = [*clean_chat(300), *(image_example(i) for i in range(5))]
+    (tmp_path / "late.jsonl").write_text(jsonl(*text_first))
+    (tmp_path / "early.jsonl").write_text(jsonl(*text_first[::-1]))
+    for _ in range(2 if cache else 1):  # with the cache: a first run and a re-run
+        report = check(["late.jsonl", "early.jsonl"], today=TODAY, cache=cache)
+        assert [(f.path, f.model) for f in report.files] == [
+            ("late.jsonl", vision),
+            ("early.jsonl", vision),
+        ]
+        assert "S023" not in {f.code for f in report.findings}
+    # The built-in record rules do not read the model: nothing was read twice for it.
+    assert reads == ["late.jsonl", "early.jsonl"] * (2 if cache else 1)
+    # A model the user chose is kept, and S023 says what it cannot take.
+    report = check(["late.jsonl"], today=TODAY, model="gpt-4.1-mini-2025-04-14", cache=cache)
+    assert [f.model for f in report.files] == ["gpt-4.1-mini-2025-04-14"]
+    (finding,) = [f for f in report.findings if f.code == "S023"]
+    assert finding.message.startswith("5 examples contain images")

@@ -93,6 +93,7 @@ class Since:
         self.ref = ref
         self._old: dict[str, Counter[int]] = {}
         self.new: dict[str, set[int]] = {}
+        self._asked: dict[str, int] = {}  # the last line asked about, per file
         self.seen = 0
 
     def is_new(self, record: Record) -> bool:
@@ -100,6 +101,12 @@ class Since:
         if old is None:
             old = self._old[record.path] = lines_at(self.ref, record.file.real_path)
             self.new[record.path] = set()
+            self._asked[record.path] = 0
+        # Lines are asked in file order; a file read again (dslint.engine) is answered as
+        # the first time.
+        if record.line <= self._asked[record.path]:
+            return record.line in self.new[record.path]
+        self._asked[record.path] = record.line
         self.seen += 1
         if old[record.content_hash] > 0:
             old[record.content_hash] -= 1

@@ -190,6 +190,8 @@ class Engine:
         self._prefixes: dict[tuple[Any, ...], bytes] = {}  # see _record_hits
         # Records for which this returns False skip the record rules (--changed-since).
         self.record_filter: Callable[[Record], bool] | None = None
+        # Files whose first images came after the format sample (see _run_unit).
+        self._late_images: set[Path] = set()
 
     def _run_key(self) -> str:
         """Everything besides a record's content that record rules' results depend on."""
@@ -206,8 +208,7 @@ class Engine:
         # hits are kept from one day to the next: with the date in the key, the first check
         # of each day (a pre-commit run in the morning) read every line again. A
         # plugin's record rule may read it, so then it is part of the key.
-        dated = any(not type(r).__module__.startswith("dslint.rules.") for r in self.record_rules)
-        day = self.context.today.isoformat() if dated else ""
+        day = self.context.today.isoformat() if self._plugin_record_rules() else ""
         return repr((__version__, day, self.context.model_given, repr(self.config), rules,
                      source_stamp(modules)))  # fmt: skip
 
@@ -277,28 +278,77 @@ class Engine:
     def _run_unit(self, paths: list[Path], validation: list[Path]) -> tuple[list[Finding], Dataset]:
         """Stream one dataset's files through the record and file rules, then dataset rules."""
         from dslint.cache import memos
-        from dslint.memory import long_lived
 
-        builder = DatasetBuilder()
-        findings: list[Finding] = []
-        next_index = 0
         inputs = [(p, "train") for p in paths] + [(p, "validation") for p in validation]
         with memos(self.context.memo):  # the text memos of shared code (dslint.cache)
-            with long_lived():  # no cyclic collection while reading (dslint.memory)
-                for path, split in inputs:
-                    info, next_index = self._read(path, split, next_index, builder, findings)
-                    builder.files.append(info)
-                    for file_rule in self.file_rules:
-                        for hit in file_rule.check(info):
-                            finding = self._locate_file(file_rule, hit, info)
-                            if finding:
-                                findings.append(finding)
+            builder, findings = self._read_unit(inputs)
+            # A file's default model is picked from its first examples; images further down
+            # need a vision model too, or S023 would blame a model dslint chose itself (text
+            # examples first, then image ones: two files joined). Rather than scan every
+            # file for images first, such a file takes the vision model now when that
+            # changes nothing its records were read with, else it is read again.
+            late = [f for f in builder.files if self._images_came_late(f)]
+            if not all(self._take_vision_model(f) for f in late):
+                self._late_images.update(f.real_path for f in late)
+                builder, findings = self._read_unit(inputs)
+            for info in builder.files:
+                for file_rule in self.file_rules:
+                    for hit in file_rule.check(info):
+                        finding = self._locate_file(file_rule, hit, info)
+                        if finding:
+                            findings.append(finding)
             dataset = builder.build()
             dataset.rows = self._row_store(inputs)
             findings.extend(self._run_dataset_rules(dataset))
             if dataset.rows is not None:
                 dataset.rows.save(dataset)
         return findings, dataset
+
+    def _read_unit(self, inputs: list[tuple[Path, str]]) -> tuple[DatasetBuilder, list[Finding]]:
+        """Read one dataset's files through the record rules."""
+        from dslint.memory import long_lived
+
+        builder = DatasetBuilder()
+        findings: list[Finding] = []
+        next_index = 0
+        with long_lived():  # no cyclic collection while reading (dslint.memory)
+            for path, split in inputs:
+                info, next_index = self._read(path, split, next_index, builder, findings)
+                builder.files.append(info)
+        return builder, findings
+
+    def _images_came_late(self, info: FileInfo) -> bool:
+        """Whether the file has images its default model cannot take, though the sample that
+        chose that model had none (see _decide)."""
+        return (
+            self.fixed_target is None
+            and info.target is not None
+            and info.image_examples > 0
+            and not info.target.accepts_vision
+            and info.real_path not in self._late_images
+        )
+
+    def _take_vision_model(self, info: FileInfo) -> bool:
+        """Give a file with late images the default vision model, if its records would have
+        been read alike with it: the same effective format for every record, and no
+        plugin's record rule, which might read the model (the built-in ones do not)."""
+        vision = models.resolve(
+            models.default_for(info.format, has_images=True),
+            {k: dict(v) for k, v in self.config.models.items()},
+        )
+        assert info.target is not None  # see _images_came_late
+        settled_alike = all(
+            formats.effective(detected, info.format, info.target.formats)
+            == formats.effective(detected, info.format, vision.formats)
+            for detected in formats.DETECTED
+        )
+        if not settled_alike or self._plugin_record_rules():
+            return False
+        info.target = vision
+        return True
+
+    def _plugin_record_rules(self) -> bool:
+        return any(not type(r).__module__.startswith("dslint.rules.") for r in self.record_rules)
 
     def _row_store(self, inputs: list[tuple[Path, str]]) -> RowStore | None:
         """The row memos of this dataset (dslint.rows), keyed by its files and by everything
@@ -468,7 +518,8 @@ class Engine:
         if self.fixed_target is not None:
             info.target = self.fixed_target
         elif info.format in formats.ACCEPTED:
-            name = models.default_for(info.format, has_images=sample.images)
+            images = sample.images or info.real_path in self._late_images
+            name = models.default_for(info.format, has_images=images)
             info.target = models.resolve(name, {k: dict(v) for k, v in self.config.models.items()})
 
     def _settle(self, record: Record, info: FileInfo) -> None:

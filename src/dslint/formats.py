@@ -20,6 +20,7 @@ from dslint.locate import join_pointer
 
 ACCEPTED = ("chat", "dpo", "rft", "legacy")
 LOOKALIKES = ("sharegpt", "alpaca")
+DETECTED = (*ACCEPTED, *LOOKALIKES, "unknown")  # what detect_record may say
 
 CHAT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 DPO_KEYS = frozenset(
