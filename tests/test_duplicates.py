@@ -153,6 +153,23 @@ def test_near_duplicates_form_a_cluster_around_the_first_example(lint) -> None: 
     assert all("line 4" in f.message for f in findings)
 
 
+def test_shards_of_one_dataset_report_what_one_file_reports(tmp_path: Path) -> None:
+    """A later exact copy is D001's finding, in the same file or in another shard of a
+    combined dataset: it does not also join its original's near-duplicate cluster."""
+    base = chat(prose(1, 60), prose(2, 60), system=SYSTEM)
+    near = chat(edited(prose(1, 60)), prose(2, 60), system=SYSTEM)
+    first, second = [*distinct(3), base, near], [*distinct(6, 3), near]
+    (tmp_path / "a.jsonl").write_text(jsonl(*first))
+    (tmp_path / "b.jsonl").write_text(jsonl(*second))
+    (tmp_path / "all.jsonl").write_text(jsonl(*first, *second))
+    one = check([tmp_path / "all.jsonl"], select=["D"], today=TODAY).findings
+    shards = check([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], select=["D"], today=TODAY,
+                   combine_files=True).findings  # fmt: skip
+    assert at(list(one)) == [("D003", "all.jsonl", 5, ""), ("D001", "all.jsonl", 9, "")]
+    assert at(list(shards)) == [("D003", "a.jsonl", 5, ""), ("D001", "b.jsonl", 4, "")]
+    assert one[0].message == shards[0].message  # "... cluster of 2 examples ..."
+
+
 def test_near_duplicates_leave_out_a_shared_system_prompt(lint) -> None:  # type: ignore[no-untyped-def]
     # Short distinct turns under a long shared system prompt are not alike...
     short = [chat(f"Where is order {i}?", f"It ships on day {i}.", system=SYSTEM) for i in range(6)]

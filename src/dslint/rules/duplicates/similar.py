@@ -3,8 +3,9 @@
 The text of an example is every message piece (and tool call) except system prompts that
 several examples share: a long shared system prompt would make unrelated examples look alike.
 Exact copies are left to the exact-duplicate rules: only the first copy of each example in a
-file takes part. Pairs with the same prompt whose answers are nearly the same count here; the
-conflicting-answer rules leave those out.
+split (the training files of a dataset, or its validation files) takes part. Pairs with the
+same prompt whose answers are nearly the same count here; the conflicting-answer rules leave
+those out.
 
 The result is computed once per set of parameters and memoised in ``dataset.cache``; rules
 then group its pairs by their own scope (same file, same split, or across splits).
@@ -29,6 +30,7 @@ from dslint.memory import give_back
 from dslint.rules.duplicates import minhash
 from dslint.rules.duplicates.hashing import U64, arrow
 from dslint.rules.duplicates.keys import keys
+from dslint.rules.duplicates.scope import scope_codes
 
 I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
@@ -367,9 +369,12 @@ def _empty(parameters: NearParameters) -> NearPairs:
 
 
 def _first_copies(records: pd.DataFrame, exact: U64) -> npt.NDArray[np.bool_]:
-    """Objects that are the first copy of their content in their file."""
-    frame = pd.DataFrame({"path": records["path"].cat.codes.to_numpy(), "exact": exact})
-    first: npt.NDArray[np.bool_] = (~frame.duplicated(["path", "exact"])).to_numpy() & (exact != 0)
+    """Objects that are the first copy of their content in their scope: the scope D001
+    compares in (a split), so that its later copies, D001's findings, are left out whether
+    they are in the same file or in another shard of a combined dataset (per file, a copy
+    in the second shard joined the near-duplicates of the first copy's cluster)."""
+    frame = pd.DataFrame({"scope": scope_codes(records), "exact": exact})
+    first: npt.NDArray[np.bool_] = (~frame.duplicated(["scope", "exact"])).to_numpy() & (exact != 0)
     return first
 
 
