@@ -170,11 +170,7 @@ class Engine:
         )
         if announce is not None:
             self.context.announce = announce
-        self.fixed_target = (
-            models.resolve(config.model, {k: dict(v) for k, v in config.models.items()})
-            if config.model
-            else None
-        )
+        self.fixed_target = self._model(config.model) if config.model else None
         for rule in self.rules:
             rule.context = self.context
         self.record_rules = [r for r in self.rules if isinstance(r, RecordRule)]
@@ -332,10 +328,7 @@ class Engine:
         """Give a file with late images the default vision model, if its records would have
         been read alike with it: the same effective format for every record, and no
         plugin's record rule, which might read the model (the built-in ones do not)."""
-        vision = models.resolve(
-            models.default_for(info.format, has_images=True),
-            {k: dict(v) for k, v in self.config.models.items()},
-        )
+        vision = self._model(models.default_for(info.format, has_images=True))
         assert info.target is not None  # see _images_came_late
         settled_alike = all(
             formats.effective(detected, info.format, info.target.formats)
@@ -346,6 +339,10 @@ class Engine:
             return False
         info.target = vision
         return True
+
+    def _model(self, name: str) -> models.Target:
+        """A model by name, with the config's own models and overrides."""
+        return models.resolve(name, {k: dict(v) for k, v in self.config.models.items()})
 
     def _plugin_record_rules(self) -> bool:
         return any(not type(r).__module__.startswith("dslint.rules.") for r in self.record_rules)
@@ -520,7 +517,7 @@ class Engine:
         elif info.format in formats.ACCEPTED:
             images = sample.images or info.real_path in self._late_images
             name = models.default_for(info.format, has_images=images)
-            info.target = models.resolve(name, {k: dict(v) for k, v in self.config.models.items()})
+            info.target = self._model(name)
 
     def _settle(self, record: Record, info: FileInfo) -> None:
         if record.is_object:
