@@ -564,16 +564,14 @@ def _image_details(content: Any) -> str | None:
 
 def _image_key(content: Any) -> str:
     """A short hash of a message's image URLs: which images, without keeping (base64) data."""
-    import hashlib
+    from dslint.fingerprint import text_digest
 
     urls = [
         str(part["image_url"].get("url"))
         for part in content
         if isinstance(part, dict) and isinstance(part.get("image_url"), dict)
     ]
-    return hashlib.blake2b(
-        "\n".join(urls).encode("utf-8", "surrogatepass"), digest_size=8
-    ).hexdigest()
+    return text_digest("\n".join(urls))
 
 
 def _tools_of(value: dict[str, Any]) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import hashlib
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +23,7 @@ from dslint import formats, lean, locate, models
 from dslint.config import Config, ConfigError
 from dslint.dataset import Dataset, DatasetBuilder
 from dslint.finding import Finding, Hit, Severity
-from dslint.fingerprint import fingerprint
+from dslint.fingerprint import fingerprint, text_digest
 from dslint.loader import WHOLE, FileInfo, Record, read_file
 from dslint.rawlines import read_lines_at
 from dslint.registry import Choosable, catalog, kind, load_chosen
@@ -724,9 +723,7 @@ class Engine:
             if line_key is None:
                 # The line by its hash: a key per finding holding the line would copy it once
                 # per finding (a fifth of a GB at a million examples).
-                line_key = line_keys[path, offset] = hashlib.blake2b(
-                    raw.encode("utf-8", "surrogatepass"), digest_size=16
-                ).hexdigest()
+                line_key = line_keys[path, offset] = text_digest(raw, size=16)
             span = "" if hit.span is None else f"{hit.span[0]}:{hit.span[1]}"
             # A fixed-length hash, the span (empty or digits), then the pointer after a colon
             # (a pointer is empty or starts with "/"): a key reads one way only.

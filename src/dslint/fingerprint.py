@@ -18,11 +18,11 @@ def fingerprint(
 ) -> str:
     # A group's name never reads as a decimal content hash: the two cannot meet.
     content = f"group:{group}" if group else "" if content_hash is None else str(content_hash)
-    material = "\x1f".join((code, path, content, pointer, key))
-    return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return text_digest("\x1f".join((code, path, content, pointer, key)))
 
 
-def text_digest(text: str) -> str:
-    """A short stable name of a text (a shared prompt, tool definitions) for ``Hit.group``:
-    the same in every process, and not the text in clear."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+def text_digest(text: str, size: int = 8) -> str:
+    """A short stable name of a text (a shared prompt, tool definitions, a line), ``size``
+    bytes in hex: the same in every process (unlike ``hash()``), and not the text in clear.
+    Lone surrogates (a line's ``\ud800`` escape) are hashed as they are."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest()

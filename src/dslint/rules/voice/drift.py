@@ -7,7 +7,6 @@ similarity work does not grow with the number of examples.
 from __future__ import annotations
 
 import difflib
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
+from dslint.fingerprint import text_digest
 from dslint.rule import DatasetRule
 from dslint.rules.voice._keys import PROMPTS
 from dslint.textutil import excerpt
@@ -133,7 +133,7 @@ def _prompt_key(text: str) -> str:
     """The variant's key in the finding's fingerprint. A digest, not ``hash()``: Python's
     string hash changes with every process, and so did the fingerprint, which made a
     baselined V009 finding new again on the next run."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+    return text_digest(text, size=4)
 
 
 class SystemPromptMissing(DatasetRule):
