@@ -116,6 +116,12 @@ def located(document: dict[str, Any]) -> list[tuple[str, int | None, str]]:
     return [(f["code"], f["line"], f["pointer"]) for f in document["findings"]]
 
 
+def placed(document: dict[str, Any]) -> list[tuple[str, str, int | None, str]]:
+    """The record findings by path, code, line and pointer."""
+    return [(f["path"], f["code"], f["line"], f["pointer"]) for f in document["findings"]
+            if f["line"] is not None]  # fmt: skip
+
+
 def test_only_added_or_changed_records_are_reported(repo: Path) -> None:
     examples: list[Any] = clean_chat(60)
     examples[4] = missing_content(1)  # a known problem, unchanged in the PR
@@ -174,6 +180,54 @@ def test_dataset_rules_compare_new_records_with_the_whole_file(
     code, document = run("check", "train.jsonl", "--changed-since", "HEAD", "--no-cache")
     assert Counted.calls == 1  # record rules ran on the new record only
     assert code == 0 and located(document) == [("X200", 61, "/messages/1/content")]
+
+
+def test_a_finding_on_an_old_line_stays_when_the_example_it_names_is_new(repo: Path) -> None:
+    """D001-D006 place a finding on one example and name another (the copy, the other answer,
+    the cluster's representative, the training example): a new example inserted above its
+    older partner, or added to the training file of an unchanged validation example, puts
+    the finding on the old line; it must still be reported, and old pairs must not be."""
+    words = " ".join(f"term{i}" for i in range(60))
+    old_pair = [chat(f"Old question {words}", f"Old answer {words}"),
+                chat(f"Old question {words.replace('term9 ', 'other ')}", f"Old answer {words}")]  # fmt: skip
+    examples: list[Any] = [
+        chat("What is the capital of France?", "Paris."),
+        chat(f"Describe the product {words}", f"It is good {words}"),
+        *old_pair,  # a near-duplicate pair before and after: not new
+        *clean_chat(40),
+    ]
+    leaked = chat("A validation question nobody trained on?", "A validation answer.")
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    validation = [chat(f"Validation question {i}?", f"Validation answer {i}.") for i in range(3)]
+    (repo / "val.jsonl").write_text(jsonl(*validation, leaked))
+    commit(repo)
+    code, document = run("check", "train.jsonl", "--validation", "val.jsonl")
+    assert placed(document) == [("train.jsonl", "D003", 4, "")]
+
+    edited = [
+        chat("What is the capital of France?", "Lyon."),  # contradicts line 3
+        chat(f"Describe the product {words.replace('term30', 'changed')}", f"It is good {words}"),
+        *examples,
+        leaked,  # now in training too
+    ]
+    (repo / "train.jsonl").write_text(jsonl(*edited))
+    _, everything = run("check", "train.jsonl", "--validation", "val.jsonl")
+    # The new lines 1 and 2 come first: the findings stand on the old lines 3 and 4 ...
+    assert sorted(placed(everything)) == [
+        ("train.jsonl", "D002", 3, "/messages/1/content"), ("train.jsonl", "D003", 4, ""),
+        ("train.jsonl", "D003", 6, ""), ("val.jsonl", "D004", 4, ""),
+    ]  # fmt: skip
+    for cache in ("--no-cache", "--no-cache", None):  # the second run of None reads the cache
+        options = [cache] if cache else []
+        code, document = run("check", "train.jsonl", "--validation", "val.jsonl",
+                             "--changed-since", "HEAD", *options)  # fmt: skip
+        # ... and stay, but not the old pair's (line 6), whose examples are both unchanged.
+        assert code == 1
+        assert sorted(placed(document)) == [
+            ("train.jsonl", "D002", 3, "/messages/1/content"),
+            ("train.jsonl", "D003", 4, ""),
+            ("val.jsonl", "D004", 4, ""),
+        ]  # fmt: skip
 
 
 def test_file_level_findings_stay(repo: Path) -> None:

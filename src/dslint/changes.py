@@ -114,16 +114,24 @@ class Since:
         self.new[record.path].add(record.line)
         return True
 
+    def _is_new(self, place: tuple[str, int]) -> bool:
+        path, line = place
+        return line in self.new.get(path, ())
+
     def filter(self, report: Report) -> Report:
-        """The report without record findings on records that are unchanged since REF."""
+        """The report without record findings on records that are unchanged since REF. A
+        finding about other examples too (``Finding.related``: the copy it repeats, the answer
+        it contradicts, the training example it leaks) stays when one of them is new: a new
+        example placed before its older near-duplicate, or added to the training file of an
+        unchanged validation example, is what the check is for."""
         kept = tuple(
             f
             for f in report.findings
-            if f.line is None or f.line in self.new.get(f.path, frozenset())
+            if f.line is None or any(map(self._is_new, ((f.path, f.line), *f.related)))
         )
         changed = sum(len(lines) for lines in self.new.values())
         note = (
             f"--changed-since {self.ref}: {plural(changed, 'line')} of {self.seen:,} added or "
-            f"changed; findings on the other lines are not shown"
+            f"changed; findings on the other lines are shown only when they name one of these"
         )
         return replace(report, findings=kept, notes=(*report.notes, note))

@@ -15,7 +15,7 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ from dslint.report import FileSummary, Report
 from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, build_options
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from dslint.cache import Cache, RecordHits, TextMemo
     from dslint.rows import RowStore
 
@@ -684,12 +686,13 @@ class Engine:
         lines = records["line"].to_numpy()[positions].tolist()
         hashes = records["content_hash"].to_numpy()[positions].tolist()
         places = self._columns(dataset, pending, paths, offsets)
-        for (rule, hit), path, line, content_hash, place in zip(
-            pending, paths, lines, hashes, places, strict=True
+        related = _related(records, pending)
+        for (rule, hit), path, line, content_hash, place, others in zip(
+            pending, paths, lines, hashes, places, related, strict=True
         ):
             finding = self._locate_record(rule, hit, path, line, content_hash, place)
             if finding:
-                findings.append(finding)
+                findings.append(replace(finding, related=others) if others else finding)
         return findings
 
     def _columns(
@@ -863,6 +866,24 @@ def _path_matches(path: str, pattern: str, config: Config) -> bool:
     except ValueError:
         return False
     return fnmatch.fnmatch(relative, pattern)
+
+
+def _related(
+    records: pd.DataFrame, pending: list[tuple[DatasetRule, Hit]]
+) -> list[tuple[tuple[str, int], ...]]:
+    """The (path, line) of the examples each pending hit names besides its own
+    (``Hit.related``), in the hits' order."""
+    import pandas as pd
+
+    rows = [row for _, hit in pending for row in hit.related]
+    if not rows:
+        return [()] * len(pending)
+    positions = records.index.get_indexer(pd.Index(rows))
+    if (positions < 0).any():
+        raise KeyError("a dataset rule named a record that does not exist")
+    paths = [str(p) for p in records["path"].to_numpy(dtype=object)[positions]]
+    places = iter(zip(paths, records["line"].to_numpy()[positions].tolist(), strict=True))
+    return [tuple(next(places) for _ in hit.related) for _, hit in pending]
 
 
 def _place(hit: Hit, raw: str) -> tuple[int | None, int | None]:

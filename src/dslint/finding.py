@@ -8,7 +8,7 @@ the contract every reporter, the baseline and the Python API rely on.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -66,6 +66,9 @@ class Hit:
     fingerprint then hashes it instead of the record's content, so the finding keeps its
     identity when the lines are reordered and another member carries it. Not a secret in
     clear either.
+    ``related`` names, by row, the other examples the finding is about (the copy to keep, the
+    other answer, the cluster's representative, the training example a validation example
+    leaks): ``--changed-since`` keeps a finding on an unchanged line when one of them is new.
     """
 
     message: str
@@ -77,6 +80,7 @@ class Hit:
     severity: Severity | None = None
     key: str = ""
     group: str = ""
+    related: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,10 @@ class Finding:
     message: str
     fingerprint: str
     end_column: int | None = None
+    #: The other examples the finding is about, as (path, line): what ``--changed-since``
+    #: asks besides the finding's own line. Not part of the report's output, nor of equality
+    #: (a reused check does not keep it; it is never reused under ``--changed-since``).
+    related: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         # Spelled out: dataclasses.asdict copies each value through a recursive walk.

@@ -80,6 +80,7 @@ class ExactDuplicate(DatasetRule):
                 "",
                 record=record,
                 key=f"{key:016x}/{ordinal}",
+                related=(first,),
             )
 
 
@@ -129,6 +130,7 @@ class ConflictingAnswers(DatasetRule):
                 record=record,
                 key=str(ordinal),
                 group=f"{prompt:016x}",
+                related=(first,),
             )
 
 

@@ -86,6 +86,7 @@ class ValidationDuplicate(DatasetRule):
                 "",
                 record=record,
                 key=f"{int(exact[record]):016x}",
+                related=(source,),
             )
 
 
@@ -127,6 +128,7 @@ class ValidationNearDuplicate(DatasetRule):
                 "",
                 record=record,
                 key=f"{int(exact[source]):016x}",
+                related=(source,),
             )
 
 
@@ -175,6 +177,7 @@ class ValidationSharedPrompt(DatasetRule):
                 str(pointers.iat[int(summary.prompt_row[record])]),
                 record=record,
                 key=f"{int(summary.prompt[record]):016x}",
+                related=(source,),
             )
 
 

@@ -168,7 +168,9 @@ class NearDuplicate(DatasetRule):
             # The pair in no order: reversing the two lines flags the other one, and it is
             # the same finding.
             low, high = sorted((int(exact[anchor]), int(exact[record])))
-            yield Hit(message, "", record=record, group=f"{low:016x}/{high:016x}")
+            yield Hit(
+                message, "", record=record, group=f"{low:016x}/{high:016x}", related=(anchor,)
+            )
 
 
 RULES = [NearDuplicate]
