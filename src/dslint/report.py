@@ -84,7 +84,7 @@ class Report:
     def findings_frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        columns = list(Finding.__dataclass_fields__)
+        columns = [name for name in Finding.__dataclass_fields__ if name != "related"]  # internal
         frame: pd.DataFrame = pd.DataFrame([f.to_dict() for f in self.findings], columns=columns)
         return frame
 
