@@ -83,6 +83,11 @@ class Hit:
     related: tuple[int, ...] = ()
 
 
+#: A finding's fields in the reports (JSON, the Python API's frame), in order.
+FIELDS = ("code", "name", "category", "severity", "path", "line", "column", "pointer", "message",
+          "fingerprint", "end_column")  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One located problem (contract fields first, then optional precision)."""

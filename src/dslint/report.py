@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from dslint.finding import Category, Finding, Severity
+from dslint.finding import FIELDS, Category, Finding, Severity
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,8 +84,7 @@ class Report:
     def findings_frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        columns = [name for name in Finding.__dataclass_fields__ if name != "related"]  # internal
-        frame: pd.DataFrame = pd.DataFrame([f.to_dict() for f in self.findings], columns=columns)
+        frame: pd.DataFrame = pd.DataFrame([f.to_dict() for f in self.findings], columns=FIELDS)
         return frame
 
     @staticmethod
