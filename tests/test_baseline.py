@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +256,10 @@ def test_findings_and_fingerprints_do_not_depend_on_the_process(tmp_path: Path) 
 def grouped_examples() -> list[Any]:
     """varied_examples() and more findings placed on one member of a group: a padded system
     prompt that several examples share (Q003, on the first), heavy tool definitions that
-    several share (T004, on the first), a prompt with three different answers (D002)."""
+    several share (T004, on the first), a prompt with three different answers (D002), and
+    groups of three whose findings once depended on which member came first: three mutually
+    near-duplicate examples (D003), a prompt with three answers of which two are near-duplicates
+    of each other (D002 counted one conflict or two)."""
     examples = varied_examples()
     padded = "You are the Acme billing assistant.\n"
     described = "Look up an invoice by its number and return its lines, totals and due date. "
@@ -268,6 +273,14 @@ def grouped_examples() -> list[Any]:
                          "tools": tools})  # fmt: skip
     for answer in ("Yes.", "No.", "Only for invoices over 500 euros."):
         examples.append(chat("Can I pay by cheque?", answer))
+    words = [f"{name}{i % 7}" for i, name in enumerate(("parcel refund boots tent stove courier "
+                                                         "invoice label river lake " * 12).split())]  # fmt: skip
+    for edits in ((), (40,), (80,)):
+        text = [("edited" if i in edits else word) for i, word in enumerate(words)]
+        examples.append(chat("Summarise this note: " + " ".join(text[:60]), " ".join(text[60:])))
+    answer = words[:50]
+    for reply in (answer, [*answer[:25], "edited", *answer[26:]], words[50:100]):
+        examples.append(chat("What does the long contract say?", " ".join(reply)))
     return examples
 
 
@@ -275,13 +288,13 @@ def test_findings_on_one_member_of_a_group_keep_their_fingerprints_when_lines_mo
     run,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
-    """Q003 and T004 are on the first example of those that share a prompt or tools, D002
-    on each extra answer, D003 on the later of a pair: reordered lines put them on other
-    examples, and each must stay the same finding (a shuffled dataset is not new problems)."""
+    """Q003 and T004 are on the first example of those that share a prompt or tools:
+    reordered lines put them on other examples, and each must stay the same finding (a
+    shuffled dataset is not new problems). D002 and D003 choose their reference example by
+    content, so they stay on the same examples."""
     examples = grouped_examples()
     write(tmp_path / "train.jsonl", examples)
     lines = (tmp_path / "train.jsonl").read_text().splitlines()
-    grouped = ("Q003", "T004", "D002", "D003")
 
     def report() -> list[dict[str, Any]]:
         result = run("check", "train.jsonl", "--no-cache", "--format", "json")
@@ -289,18 +302,27 @@ def test_findings_on_one_member_of_a_group_keep_their_fingerprints_when_lines_mo
         return findings
 
     before = report()
-    assert {"Q003", "T004", "D002", "D003"} <= {f["code"] for f in before}
+    counts = Counter(f["code"] for f in before)
+    assert counts["Q003"] and counts["T004"] and counts["D002"] >= 3 and counts["D003"] >= 3
     assert run("baseline", "train.jsonl", "-o", "base.json", "--no-cache").exit_code == 0
+    for seed in range(3):
+        shuffled = examples[:]
+        random.Random(seed).shuffle(shuffled)
+        write(tmp_path / "train.jsonl", shuffled)
+        after = report()
+        assert sorted(f["fingerprint"] for f in after) == sorted(f["fingerprint"] for f in before)
     write(tmp_path / "train.jsonl", examples[::-1])
     after = report()
     assert sorted(f["fingerprint"] for f in after) == sorted(f["fingerprint"] for f in before)
-    # The group findings now stand on other examples (else this proves nothing).
-    carriers = [
-        {lines[f["line"] - 1] for f in before if f["code"] == code}
-        != {lines[len(lines) - f["line"]] for f in after if f["code"] == code}
-        for code in grouped
-    ]
-    assert all(carriers), dict(zip(grouped, carriers, strict=True))
+
+    def carriers(code: str) -> tuple[set[str], set[str]]:
+        return ({lines[f["line"] - 1] for f in before if f["code"] == code},
+                {lines[len(lines) - f["line"]] for f in after if f["code"] == code})  # fmt: skip
+
+    # Q003 and T004 now stand on other examples (else this proves nothing); D002 and D003
+    # on the same ones.
+    assert all(len(set(map(frozenset, carriers(code)))) == 2 for code in ("Q003", "T004"))
+    assert all(len(set(map(frozenset, carriers(code)))) == 1 for code in ("D002", "D003"))
     result = run("check", "train.jsonl", "--baseline", "base.json", "--no-cache",
                  "--format", "json")  # fmt: skip
     assert result.exit_code == 0 and json.loads(result.output)["findings"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -16,6 +17,7 @@ from dslint.api import check
 from dslint.cli import cli
 from dslint.config import ConfigError
 from dslint.rules.duplicates import minhash, shares
+from dslint.rules.duplicates.keys import keys
 
 VOCABULARY = """
 order parcel refund jacket boots tent stove delivery warehouse courier invoice receipt size
@@ -115,24 +117,43 @@ def test_broken_lines_are_not_duplicates(lint) -> None:  # type: ignore[no-untyp
 # -- D002 same prompt, different answers -------------------------------------------------------
 
 
+def flagged(findings: list[Any], examples: list[Any], code: str) -> list[str]:
+    """The examples a rule's findings stand on, by content (lines say nothing across orders)."""
+    return sorted(json.dumps(examples[f.line - 1]) for f in findings if f.code == code)
+
+
 def test_conflicting_answers_point_at_each_different_answer(lint) -> None:  # type: ignore[no-untyped-def]
-    findings = lint(jsonl(
+    examples = [
         chat("Capital of France?", "Paris.", system="Be brief."),
         chat("Capital of Spain?", "Madrid.", system="Be brief."),
         chat("Capital of  France?", "Lyon.", system="Be brief."),
         chat("Capital of France?", "Paris.", system="Be brief."),
         chat("Capital of France?", "Marseille.", system="Be brief."),
-    ), select=["D"])  # fmt: skip
-    assert located(findings) == [
-        ("D002", 3, "/messages/2/content"),
-        ("D001", 4, ""),
-        ("D002", 5, "/messages/2/content"),
     ]
+    findings = lint(jsonl(*examples), select=["D"])
+    # Two of the three answers to one prompt (whitespace aside) are flagged, each naming the
+    # third, the reference; the copy of line 1 is D001's.
+    conflicts = [f for f in findings if f.code == "D002"]
+    assert ("D001", 4, "") in located(findings) and len(findings) == 3
+    assert len(conflicts) == 2 and {f.pointer for f in conflicts} == {"/messages/2/content"}
+    (reference,) = {1, 3, 5} - {f.line for f in conflicts}
+    assert all(f"same prompt as line {reference} but" in f.message for f in conflicts)
+    assert all("(3 different answers to this prompt)" in f.message for f in conflicts)
+    # Which answer is the reference depends on the answers, not on the lines' order.
+    for seed in range(4):
+        shuffled = examples[:]
+        random.Random(seed).shuffle(shuffled)
+        again = lint(jsonl(*shuffled), select=["D002"])
+        assert flagged(again, shuffled, "D002") == flagged(findings, examples, "D002")
 
 
 def test_conflicting_answers_legacy_and_pass_cases(lint) -> None:  # type: ignore[no-untyped-def]
     legacy = [{"prompt": "Q: 2+2?", "completion": " 4"}, {"prompt": "Q: 2+2?", "completion": " 5"}]
-    assert located(lint(jsonl(*legacy), select=["D002"])) == [("D002", 2, "/completion")]
+    (finding,) = lint(jsonl(*legacy), select=["D002"])
+    assert (finding.pointer, f"same prompt as line {3 - finding.line} but") == (
+        "/completion", finding.message[: len("same prompt as line 1 but")])  # fmt: skip
+    (reversed_finding,) = lint(jsonl(*legacy[::-1]), select=["D002"])
+    assert reversed_finding.line == 3 - finding.line  # the same answer, on the other line
     # A different system prompt or earlier turn makes it a different prompt.
     different = [
         chat("Capital?", "Paris.", system="France"),
@@ -144,13 +165,22 @@ def test_conflicting_answers_legacy_and_pass_cases(lint) -> None:  # type: ignor
 # -- D003 near-duplicates ------------------------------------------------------------------
 
 
-def test_near_duplicates_form_a_cluster_around_the_first_example(lint) -> None:  # type: ignore[no-untyped-def]
+def test_near_duplicates_form_a_cluster_around_one_representative(lint) -> None:  # type: ignore[no-untyped-def]
     base = chat(prose(1, 60), prose(2, 60), system=SYSTEM)
     copy_one = chat(edited(prose(1, 60)), prose(2, 60), system=SYSTEM)
     copy_two = chat(edited(prose(1, 60), 50, "kiwi"), prose(2, 60), system=SYSTEM)
-    findings = lint(jsonl(*distinct(3), base, copy_one, copy_two), select=["D"])
-    assert located(findings) == [("D003", 5, ""), ("D003", 6, "")]
-    assert all("line 4" in f.message for f in findings)
+    seen = set()
+    for members in itertools.permutations([base, copy_one, copy_two]):
+        examples = [*distinct(3), *members]
+        findings = lint(jsonl(*examples), select=["D"])
+        # Two of the three mutually similar examples are flagged, each naming the third.
+        assert [f.code for f in findings] == ["D003", "D003"]
+        (representative,) = {4, 5, 6} - {f.line for f in findings}
+        assert all(f"near-duplicate of line {representative} (" in f.message and
+                   "cluster of 3 examples" in f.message for f in findings)  # fmt: skip
+        # The same two whatever the order: a shuffle moves no finding to another example.
+        seen.add(tuple(flagged(findings, examples, "D003")))
+    assert len(seen) == 1
 
 
 def test_shards_of_one_dataset_report_what_one_file_reports(tmp_path: Path) -> None:
@@ -165,8 +195,12 @@ def test_shards_of_one_dataset_report_what_one_file_reports(tmp_path: Path) -> N
     one = check([tmp_path / "all.jsonl"], select=["D"], today=TODAY).findings
     shards = check([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], select=["D"], today=TODAY,
                    combine_files=True).findings  # fmt: skip
-    assert at(list(one)) == [("D003", "all.jsonl", 5, ""), ("D001", "all.jsonl", 9, "")]
-    assert at(list(shards)) == [("D003", "a.jsonl", 5, ""), ("D001", "b.jsonl", 4, "")]
+    # The near pair is lines 4 and 5 of both all.jsonl and a.jsonl; its later exact copy is
+    # D001's alone.
+    line = one[0].line
+    assert line in (4, 5)
+    assert at(list(one)) == [("D003", "all.jsonl", line, ""), ("D001", "all.jsonl", 9, "")]
+    assert at(list(shards)) == [("D003", "a.jsonl", line, ""), ("D001", "b.jsonl", 4, "")]
     assert one[0].message == shards[0].message  # "... cluster of 2 examples ..."
 
 
@@ -188,7 +222,20 @@ def test_near_duplicates_do_not_chain(lint) -> None:  # type: ignore[no-untyped-
     sets = [_shingles(e) for e in examples]
     assert minhash.jaccard(sets[0], sets[1]) >= 0.8 and minhash.jaccard(sets[1], sets[2]) >= 0.8
     assert minhash.jaccard(sets[0], sets[2]) < 0.8
-    assert located(lint(jsonl(*examples), select=["D003"])) == [("D003", 2, "")]
+    seen = set()
+    for order in itertools.permutations(range(3)):
+        findings = lint(jsonl(*(examples[i] for i in order)), select=["D003"])
+        # Each member resembles the example its finding names itself: the first and third
+        # (similar only through the second) are never a cluster's representative and member.
+        pairs = set()
+        for finding in findings:
+            named = int(finding.message.split("near-duplicate of line ")[1].split()[0])
+            pair = order[finding.line - 1], order[named - 1]
+            assert minhash.jaccard(sets[pair[0]], sets[pair[1]]) >= 0.8
+            pairs.add(frozenset(pair))
+        assert findings and frozenset({0, 2}) not in pairs
+        seen.add(frozenset(pairs))
+    assert len(seen) == 1  # the same clusters whatever the order
 
 
 def test_near_pairs_hold_the_exact_jaccard_of_each_pair(
@@ -236,22 +283,29 @@ def test_clusters_make_again_the_sets_a_chain_compares(
     path.write_text(jsonl(*examples), encoding="utf-8")
     dataset = check([path], select=["S001"], today=TODAY).datasets[0]
     sets = [_shingles(e) for e in examples]
+    # The three are alike two by two; the clusters take them in the order of their keys.
+    first, middle, last = np.argsort(keys(dataset).exact).tolist()
+    missed = (min(first, last), max(first, last))
 
-    def without_first_and_third(data: Any, parameters: Any) -> similar.NearPairs:
-        # As if LSH had missed the pair (first, third): the third example joins the first's
-        # cluster through the second, compared with the first on sets made again.
+    def without_first_and_last(data: Any, parameters: Any) -> similar.NearPairs:
+        # As if LSH had missed the pair (first, last): the last example joins the first's
+        # cluster through the middle one, compared with the first on sets made again.
         pairs = similar.near_pairs(data, parameters)
-        kept = ~((pairs.left == 0) & (pairs.right == 2))
+        assert len(pairs.left) == 3
+        kept = ~((pairs.left == missed[0]) & (pairs.right == missed[1]))
         return similar.NearPairs(
             pairs.parameters, pairs.left[kept], pairs.right[kept], pairs.similarity[kept],
             pairs.kept_rows,
         )  # fmt: skip
 
-    monkeypatch.setattr(near, "near_pairs", without_first_and_third)
+    monkeypatch.setattr(near, "near_pairs", without_first_and_last)
     clusters = near.near_clusters(dataset, near.NearOptions())
-    assert clusters["record"].tolist() == [1, 2]
-    assert clusters["representative"].tolist() == [0, 0]
-    assert clusters["similarity"].tolist()[1] == minhash.jaccard(sets[0], sets[2]) >= 0.8
+    assert clusters["record"].tolist() == sorted([middle, last])
+    assert clusters["representative"].tolist() == [first, first]
+    similarity = dict(
+        zip(clusters["record"].tolist(), clusters["similarity"].tolist(), strict=True)
+    )
+    assert similarity[last] == minhash.jaccard(sets[first], sets[last]) >= 0.8
 
 
 def test_keys_do_not_depend_on_the_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -304,11 +358,29 @@ def test_near_duplicates_large_templated_cluster_is_explained(lint) -> None:  # 
     template = prose(5, 80)
     examples = [chat(edited(template, 40, f"item{i}"), "Noted.") for i in range(60)]
     findings = [f for f in lint(jsonl(*examples), select=["D003"]) if f.code == "D003"]
-    assert [f.line for f in findings] == list(range(2, 61))
-    assert all("line 1" in f.message and "templated" in f.message for f in findings)
+    assert len(findings) == 59
+    (representative,) = set(range(1, 61)) - {f.line for f in findings}
+    assert all(f"of line {representative} (" in f.message and "cluster of 60" in f.message
+               and "templated" in f.message for f in findings)  # fmt: skip
 
 
 # -- D004-D006 leakage -------------------------------------------------------------------
+
+
+def test_a_validation_near_copy_names_the_same_training_example_in_any_order(
+    tmp_path: Path,
+) -> None:
+    """D005's fingerprint names the most similar training example; between two equally
+    similar ones, the choice is by content, so reordering the training file keeps it."""
+    text = prose(77, 80)
+    training = [*distinct(4), chat(edited(text, 40, "kiwi"), "Noted."),
+                chat(edited(text, 40, "plum"), "Noted.")]  # fmt: skip
+    validation = [chat(text, "Noted.")]
+    findings = [run(tmp_path, order, validation, select=("D005",))
+                for order in (training, training[::-1])]  # fmt: skip
+    assert [len(found) for found in findings] == [1, 1]
+    assert findings[0][0].fingerprint == findings[1][0].fingerprint
+    assert findings[0][0].message != findings[1][0].message  # the same example, on another line
 
 
 def test_leakage_exact_near_and_shared_prompt(tmp_path: Path) -> None:

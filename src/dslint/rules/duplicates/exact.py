@@ -90,14 +90,16 @@ class ConflictingAnswers(DatasetRule):
     Two examples whose conversation before the last assistant turn is identical (system
     prompt, user turns, earlier answers and tool definitions, after normalising whitespace
     and Unicode) but whose last answers differ teach the model to answer the same question
-    in different ways: it learns to be inconsistent, or averages the answers. The finding is
-    on each different answer after the first and names the example with the first answer;
-    its fingerprint names the prompt and the answer's place among them, so reordering the
-    lines keeps it. Keep one answer, or make the prompts say what distinguishes the answers.
+    in different ways: it learns to be inconsistent, or averages the answers. One answer is
+    the reference, chosen by content (not by position, so reordering the lines flags the same
+    answers); the finding is on each other answer that is not a near-duplicate of it and names
+    the example with the reference answer. Its fingerprint names the prompt and the answer's
+    place among them. Keep one answer, or make the prompts say what distinguishes the answers.
 
     Options: ``casefold`` (as for D001).
 
-    For example, the second of these two lines::
+    For example, one of these two lines (which one depends on the answers, never on their
+    order)::
 
         {"messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}]}
         {"messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Lyon."}]}
@@ -135,7 +137,15 @@ class ConflictingAnswers(DatasetRule):
 
 
 def conflicting_answers(dataset: Dataset, options: ExactOptions) -> pd.DataFrame:
-    """The first example of each answer but the first, per prompt with several answers."""
+    """The first example of each answer but the reference one, per prompt with several
+    answers, in line order.
+
+    The reference answer, the one the others are compared with, is the first in an order of
+    the answers' keys, not of the lines: which answers conflict with it (those that are not
+    near-duplicates of it) then does not depend on the order of the lines, so neither do the
+    findings nor their fingerprints. In line order, a prompt with answers A and A' (a word
+    edited) and B gave one conflict when A or A' came first and two when B did.
+    """
     summary = keys(dataset, options.casefold)
     frame = pd.DataFrame(
         {
@@ -146,21 +156,22 @@ def conflicting_answers(dataset: Dataset, options: ExactOptions) -> pd.DataFrame
         }
     )
     frame = frame[summary.prompt != 0].drop_duplicates(["scope", "prompt", "answer"])
+    frame = frame.sort_values("answer", kind="stable")  # each group's first: the reference
     scope, prompt = frame["scope"].to_numpy(), frame["prompt"].to_numpy()
     first, _, size = run_groups(scope, prompt)
     record = frame["record"].to_numpy()
-    frame = frame.assign(answers=size, reference=record[first])
+    frame = frame.assign(answers=size, reference=record[first]).sort_values("record")
     candidates = frame[(frame["answers"] > 1) & (frame["record"] != frame["reference"])]
     del frame  # a row per example: not kept while the near-duplicates are found
     # Answers that are near-duplicates of each other (an edited word) are D003's finding: an
-    # example that says nearly the same thing, not a contradiction. A pair (reference, record)
-    # is one number; near pairs are ordered (left < right) as reference < record is.
+    # example that says nearly the same thing, not a contradiction. A pair of rows is one
+    # number, the lower row first, as near pairs are ordered (left < right).
     near = near_pairs(dataset, NearParameters())
     total = np.int64(len(summary.prompt))
     alike = near.left * total + near.right
-    pairs = candidates["reference"].to_numpy(dtype=np.int64) * total + candidates[
-        "record"
-    ].to_numpy(dtype=np.int64)
+    reference = candidates["reference"].to_numpy(dtype=np.int64)
+    member = candidates["record"].to_numpy(dtype=np.int64)
+    pairs = np.minimum(reference, member) * total + np.maximum(reference, member)
     conflicts: pd.DataFrame = candidates[~np.isin(pairs, alike)]
     return conflicts
 

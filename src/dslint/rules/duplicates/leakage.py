@@ -115,9 +115,13 @@ class ValidationNearDuplicate(DatasetRule):
         )
         parameters.check()
         frame = near_leaks(dataset, parameters)
-        best = frame.sort_values(["right", "similarity", "left"], ascending=[True, False, True])
-        best = best.drop_duplicates("right")
         exact = keys(dataset).exact
+        # The most similar training example; among equals the first by content, not by line:
+        # the fingerprint names it, and reordering the training file must not change it.
+        frame = frame.assign(source_key=exact[frame["left"].to_numpy()])
+        best = frame.sort_values(["right", "similarity", "source_key", "left"],
+                                 ascending=[True, False, True, True])  # fmt: skip
+        best = best.drop_duplicates("right")
         places = Places(dataset.records)
         columns = (best[name].to_numpy().tolist() for name in ("right", "left", "similarity"))
         for record, source, similarity in zip(*columns, strict=True):

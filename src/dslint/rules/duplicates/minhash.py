@@ -166,6 +166,7 @@ def _area(values: npt.NDArray[np.float64], points: npt.NDArray[np.float64]) -> A
 
 def candidate_pairs(bands: npt.NDArray[np.unsignedinteger], cap: int) -> Iterator[tuple[I64, I64]]:
     """Pairs of rows of ``bands`` that share a band hash, as (left, right) with left < right.
+    Each bucket's members are taken in row order.
 
     Every member of a bucket is paired with the bucket's first member and with its
     predecessor, so a bucket of m examples costs O(m) pairs, not O(m²), and templated data

@@ -41,17 +41,22 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
     """Cluster members: ``record``, ``representative``, ``similarity``, ``size``.
 
     Clusters are stars, not chains: an example joins a cluster only when it is similar
-    enough to the cluster's representative (its earliest example) itself. Joining through
-    a chain of pairwise-similar examples (A like B, B like C, so A with C) would let
-    templated data collapse into a few giant clusters of examples that do not resemble
-    each other.
+    enough to the cluster's representative itself. Joining through a chain of
+    pairwise-similar examples (A like B, B like C, so A with C) would let templated data
+    collapse into a few giant clusters of examples that do not resemble each other.
+
+    The examples are taken in an order of their contents, not of their lines (the
+    representative is the member first in that order): shuffled lines give the same
+    clusters with the same representatives, so no finding moves to another example and a
+    baseline keeps them all. In line order, three mutually similar examples flag the two
+    after the first, and a shuffle that puts another one first flags another pair.
     """
     pairs = near_pairs(dataset, options.parameters())
     scope = scope_codes(dataset.records)
+    exact = keys(dataset).exact
     frame = pairs.frame()
     frame = frame[scope[frame["left"].to_numpy()] == scope[frame["right"].to_numpy()]]
-    frame = frame.sort_values(["right", "similarity", "left"], ascending=[True, False, True])
-    exact = keys(dataset).exact
+    frame = _in_content_order(frame, exact)
     # A member joined through a partner that is itself a member is compared with that
     # partner's representative, a pair LSH may not have confirmed: its shingle sets are made
     # again (NearPairs keeps none). Which such pairs come up depends on earlier answers, so
@@ -77,6 +82,32 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
     members["size"] = sizes.astype(np.int64)
     ordered: pd.DataFrame = members.sort_values("record", ignore_index=True)
     return ordered
+
+
+def _in_content_order(frame: pd.DataFrame, exact: U64) -> pd.DataFrame:
+    """The pairs with ``left`` before ``right`` in the order of the examples' content keys
+    (the row where two are equal: copies in two splits, never paired), sorted by member,
+    then best partner first. Within a split each content is one example (later exact copies
+    are D001's and join no cluster), so the order does not depend on the lines'."""
+    rows = len(exact)
+    rank = np.empty(rows, dtype=np.int64)
+    rank[np.lexsort((np.arange(rows), exact))] = np.arange(rows, dtype=np.int64)
+    left, right = frame["left"].to_numpy(), frame["right"].to_numpy()
+    swap = rank[left] > rank[right]
+    first, second = np.where(swap, right, left), np.where(swap, left, right)
+    ordered = pd.DataFrame(
+        {
+            "left": first,
+            "right": second,
+            "similarity": frame["similarity"].to_numpy(),
+            "left_rank": rank[first],
+            "right_rank": rank[second],
+        }
+    )
+    result: pd.DataFrame = ordered.sort_values(
+        ["right_rank", "similarity", "left_rank"], ascending=[True, False, True]
+    )
+    return result
 
 
 def _cluster(
@@ -120,24 +151,28 @@ def _anchored_similarity(
 
 
 class NearDuplicate(DatasetRule):
-    """An example is nearly the same as an earlier one.
+    """An example is nearly the same as another one.
 
     Near-duplicates (a few words swapped, added or edited) overweight what they say just as
     exact copies do, and they slip past exact checks. dslint compares word 5-grams of each
     example's messages with MinHash LSH (128 hashes), leaving out system prompts that
     several examples share and skipping examples of fewer than 10 words, then confirms each
     candidate pair with the exact Jaccard similarity (at least 0.8). The finding is on each
-    member of a cluster and names the cluster's first example and the similarity to it.
+    member of a cluster but one, the cluster's representative, and names it and the
+    similarity to it.
 
-    Clusters are anchored on their first example (every member resembles it directly), so
-    templated data cannot chain the whole file into one cluster. A large cluster usually
+    Clusters are anchored on their representative (every member resembles it directly), so
+    templated data cannot chain the whole file into one cluster. The representative is
+    chosen by content, not by position: reordering the lines flags the same examples. A
+    large cluster usually
     means the examples share a template that outweighs what differs between them: check
     whether they teach the model anything different.
 
     Options: ``ngram``, ``num-perm``, ``threshold``, ``min-words``, ``large-cluster`` (see
     docs/duplicates.md).
 
-    For example, the second of these two lines::
+    For example, one of these two lines (which one depends on their content, never on their
+    order)::
 
         {"messages": [{"role": "user", "content": "How do I reset my password if I no longer have access to the email address on my account?"}, {"role": "assistant", "content": "Open the sign-in page, choose 'Forgot password' and follow the steps to verify your identity."}]}
         {"messages": [{"role": "user", "content": "How do I reset my password if I no longer have access to the email address on the account?"}, {"role": "assistant", "content": "Open the sign-in page, choose 'Forgot password' and follow the steps to verify your identity."}]}

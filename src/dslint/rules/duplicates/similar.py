@@ -144,8 +144,12 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     long_enough = words >= max(parameters.min_words, parameters.ngram)
     if not long_enough.any():
         return _empty(parameters)
+    # A large bucket's members are paired as a star around its first member and a chain, in
+    # the order they come in: content order (the examples' keys), so that which pairs are
+    # candidates, and so the clusters, does not depend on the order of the lines.
     owner_of_band = np.flatnonzero(long_enough)
-    all_bands = buckets[long_enough]
+    owner_of_band = owner_of_band[np.argsort(summary.exact[owner_of_band], kind="stable")]
+    all_bands = buckets[owner_of_band]
     del buckets
     give_back()
 
@@ -450,7 +454,9 @@ def _unique_pairs(bands: U32, owner: I64, total: int) -> tuple[I64, I64]:
     if not lefts:
         nothing = np.zeros(0, dtype=np.int64)
         return nothing, nothing.copy()
-    encoded = np.unique(np.concatenate(lefts) * total + np.concatenate(rights))
+    first, second = np.concatenate(lefts), np.concatenate(rights)
+    # The lower row on the left (the bands' rows are in content order, not row order).
+    encoded = np.unique(np.minimum(first, second) * total + np.maximum(first, second))
     return encoded // total, encoded % total
 
 
