@@ -265,6 +265,35 @@ def test_files_absent_at_the_revision_are_all_new_and_gzip_is_read(repo: Path) -
     assert located(document) == [("S016", None, ""), ("S104", 1, "/messages/1")]
 
 
+def test_a_renamed_file_is_compared_with_its_former_path(repo: Path) -> None:
+    """A pull request that moves a dataset (and edits it) must not make every old finding
+    new: git's rename detection gives the file's path at REF."""
+    examples: list[Any] = clean_chat(60)
+    examples[4] = missing_content(1)  # an old problem
+    (repo / "data").mkdir()
+    (repo / "data" / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+    (repo / "sets").mkdir()
+    git(repo, "mv", "data/train.jsonl", "sets/v2.jsonl")  # staged, as a commit would have it
+    examples.insert(10, missing_content(2))  # and a new one
+    (repo / "sets" / "v2.jsonl").write_text(jsonl(*examples))
+    code, document = run("check", "sets/v2.jsonl", "--changed-since", "HEAD")
+    assert code == 1 and located(document) == [("S104", 11, "/messages/1")]
+    notes = run_notes(document["summary"]["notes"])
+    assert notes[0].startswith("--changed-since HEAD: 1 line of 61 added or changed")
+    assert notes[1] == (
+        "--changed-since HEAD: sets/v2.jsonl is compared with data/train.jsonl, its name at HEAD"
+    )
+    commit(repo, "moved")
+    code, document = run("check", "sets/v2.jsonl", "--changed-since", "HEAD~1")
+    assert located(document) == [("S104", 11, "/messages/1")]
+    # A copy is not a rename: the original is still there, and every line of the copy is new.
+    (repo / "copy.jsonl").write_text(jsonl(*examples))
+    commit(repo, "copied")
+    code, document = run("check", "copy.jsonl", "--changed-since", "HEAD~1")
+    assert sorted(located(document)) == [("S104", 5, "/messages/1"), ("S104", 11, "/messages/1")]
+
+
 def test_bad_revisions_and_no_repository_are_one_line_errors(
     repo: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

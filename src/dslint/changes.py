@@ -5,7 +5,8 @@ as a checkout of REF would write it (``git cat-file --filters REF:path``: a Git 
 its content, not its pointer). Content is compared, not line numbers, so inserting,
 deleting or reordering lines changes nothing for the records around them. The comparison is
 a multiset: if a line appears twice now and once at REF, its second occurrence is new (a
-copy just added).
+copy just added). A file renamed or moved since REF is compared with its former path, as
+git's rename detection pairs them.
 
 Record rules skip unchanged records, but every record is still loaded, so dataset rules
 (duplicates, voice consistency) compare the new records with the whole file; their findings
@@ -50,16 +51,43 @@ def check_revision(ref: str, folder: Path | None = None) -> None:
         raise InputError(f"--changed-since: unknown git revision {ref!r}")
 
 
-def lines_at(ref: str, path: Path) -> Counter[int]:
-    """The content hashes of the file's lines at REF (empty if the file did not exist then).
+def former_path(ref: str, path: Path) -> str | None:
+    """Where git says the file was at REF when it has been renamed or moved since (its path
+    from the repository's top), or None.
+
+    Git sees a rename between REF and the working tree once the new path is committed or
+    staged (``git mv``), and pairs the two paths by content (50 % alike by default), so a
+    file renamed and edited in one pull request still counts. Only asked for a file that
+    did not exist at REF under its name."""
+    folder = path.resolve().parent
+    top = _git(["rev-parse", "--show-toplevel"], folder)
+    if top.returncode != 0:
+        return None
+    try:
+        relative = path.resolve().relative_to(Path(top.stdout.decode().strip()).resolve())
+    except ValueError:
+        return None
+    result = _git(["diff", "-M", "--name-status", "-z", "--diff-filter=R", ref, "--"], folder)
+    fields = result.stdout.split(b"\0") if result.returncode == 0 else []
+    # -z: "R<score>", the old path, the new path, for each rename; paths from the top.
+    for status, old, new in zip(fields[0::3], fields[1::3], fields[2::3], strict=False):
+        if status.startswith(b"R") and new == relative.as_posix().encode():
+            return old.decode(errors="surrogateescape")
+    return None
+
+
+def lines_at(ref: str, path: Path, former: str | None = None) -> Counter[int] | None:
+    """The content hashes of the file's lines at REF (None if the file did not exist then),
+    or of the lines at REF of ``former`` (a path from the repository's top: the file's
+    name then, see :func:`former_path`).
 
     The file is read as a checkout of REF would write it (``cat-file --filters``): a file
     kept in Git LFS is stored as a pointer, and only its smudge filter gives the lines."""
     folder = path.resolve().parent
-    result = _git(["cat-file", "--filters", f"{ref}:./{path.name}"], folder)
+    name = former if former is not None else f"./{path.name}"
+    result = _git(["cat-file", "--filters", f"{ref}:{name}"], folder)
     if result.returncode != 0:
-        # A file added after REF (or not tracked at all): every record in it is new.
-        return Counter()
+        return None  # added since REF, renamed since, or not tracked at all
     data = result.stdout
     if data.startswith(LFS_POINTER_PREFIX):
         # Every line would count as new, and a pull request would fail on old findings.
@@ -94,12 +122,13 @@ class Since:
         self._old: dict[str, Counter[int]] = {}
         self.new: dict[str, set[int]] = {}
         self._asked: dict[str, int] = {}  # the last line asked about, per file
+        self.renamed: dict[str, str] = {}  # a file's path -> its path at REF, when renamed
         self.seen = 0
 
     def is_new(self, record: Record) -> bool:
         old = self._old.get(record.path)
         if old is None:
-            old = self._old[record.path] = lines_at(self.ref, record.file.real_path)
+            old = self._old[record.path] = self._lines_at_ref(record)
             self.new[record.path] = set()
             self._asked[record.path] = 0
         # Lines are asked in file order; a file read again (dslint.engine) is answered as
@@ -113,6 +142,17 @@ class Since:
             return False
         self.new[record.path].add(record.line)
         return True
+
+    def _lines_at_ref(self, record: Record) -> Counter[int]:
+        path = record.file.real_path
+        lines = lines_at(self.ref, path)
+        if lines is None:  # not there under this name: renamed or moved since, or new
+            former = former_path(self.ref, path)
+            if former is not None:
+                self.renamed[record.path] = former
+                lines = lines_at(self.ref, path, former)
+        # A file added since REF (or not tracked at all): every record in it is new.
+        return lines if lines is not None else Counter()
 
     def _is_new(self, place: tuple[str, int]) -> bool:
         path, line = place
@@ -134,4 +174,8 @@ class Since:
             f"--changed-since {self.ref}: {plural(changed, 'line')} of {self.seen:,} added or "
             f"changed; findings on the other lines are shown only when they name one of these"
         )
-        return replace(report, findings=kept, notes=(*report.notes, note))
+        renames = tuple(
+            f"--changed-since {self.ref}: {path} is compared with {former}, its name at {self.ref}"
+            for path, former in self.renamed.items()
+        )
+        return replace(report, findings=kept, notes=(*report.notes, note, *renames))
