@@ -116,23 +116,25 @@ class ConflictingAnswers(DatasetRule):
         places = Places(dataset.records)
         pointers = dataset.messages["pointer"]
         conflicts = conflicting_answers(dataset, self.options)
-        # The finding is the prompt's first, second... extra answer: which example carries
-        # it depends on the order of the lines, which must not make it another finding.
+        # The key is the answer's place among the prompt's conflicting answers, not the
+        # answer: a baseline remembers how many conflicts a prompt has, so editing one of its
+        # answers, or another answer becoming the reference, is not a new finding; one more
+        # conflict is.
         ordinals = conflicts.groupby(["scope", "prompt"], sort=False).cumcount()
         columns = (conflicts[name].to_numpy().tolist() for name in ("record", "reference",
                                                                      "answers", "prompt"))  # fmt: skip
-        for record, first, answers, prompt, ordinal in zip(
+        for record, reference, answers, prompt, ordinal in zip(
             *columns, ordinals.tolist(), strict=True
         ):
             yield Hit(
-                f"same prompt as {places.where(first, record)} but a different answer "
+                f"same prompt as {places.where(reference, record)} but a different answer "
                 f"({answers} different answers to this prompt): the model learns to "
                 "answer it inconsistently; keep one answer or make the prompts differ",
                 str(pointers.iat[int(summary.answer_row[record])]),
                 record=record,
                 key=str(ordinal),
                 group=f"{prompt:016x}",
-                related=(first,),
+                related=(reference,),
             )
 
 
