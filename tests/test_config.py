@@ -9,6 +9,8 @@ import pytest
 import dslint
 from conftest import TODAY, clean_chat, jsonl, located
 from dslint.config import ConfigError, find_config
+from dslint.loader import InputError
+from dslint.report import Report
 
 BAD_LINE = '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant"}]}\n'
 
@@ -118,3 +120,61 @@ def test_validation_pairing_from_config(tmp_path: Path) -> None:
     ]
     dataset = report.datasets[0]
     assert dataset.records["split"].value_counts().to_dict() == {"train": 50, "validation": 12}
+
+
+def leaking_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """A training file with one bad line, and a validation file with one of its examples."""
+    examples = clean_chat(60)
+    examples[7] = {"messages": [{"role": "user", "content": "Where is it?"}, {"role": "assistant"}]}
+    train = write(tmp_path, "train.jsonl", jsonl(*examples))
+    held_out = [{"messages": [{"role": "user", "content": f"Held-out question {i}?"},
+                              {"role": "assistant", "content": f"Held-out answer {i}."}]}
+                for i in range(11)]  # fmt: skip
+    val = write(tmp_path, "val.jsonl", jsonl(*held_out, examples[3]))
+    return train, val
+
+
+def placed(report: Report) -> list[tuple[str, str, int | None]]:
+    return sorted((f.code, Path(f.path).name, f.line) for f in report.findings)
+
+
+def test_a_validation_file_among_the_inputs_is_checked_once_as_one(tmp_path: Path) -> None:
+    """pre-commit passes both files when both changed, and a folder holds both: the validation
+    file must not also be a training file of its own (it was compared with itself, and each
+    of its examples called a leak)."""
+    train, val = leaking_pair(tmp_path)
+    write(tmp_path, "dslint.toml", 'validation = { "train.jsonl" = "val.jsonl" }\n')
+    expected = [("D004", "val.jsonl", 12), ("S014", "val.jsonl", None), ("S104", "train.jsonl", 8)]
+    for inputs in ([train], [train, val], [val, train], [tmp_path]):
+        report = dslint.check(inputs, today=TODAY)
+        assert placed(report) == expected, inputs
+        assert [(Path(f.path).name, f.split) for f in report.files] == [
+            ("train.jsonl", "train"), ("val.jsonl", "validation")]  # fmt: skip
+    # The same when the validation file is named on the command line instead of the config.
+    (tmp_path / "dslint.toml").unlink()
+    report = dslint.check([train, val], validation=[val], today=TODAY)
+    assert placed(report) == expected
+
+
+def test_a_validation_file_given_alone_is_compared_with_its_training_file(
+    tmp_path: Path,
+) -> None:
+    """pre-commit passes only the files a commit changed: a changed validation file is still
+    compared with its training file, whose own findings are not shown."""
+    _, val = leaking_pair(tmp_path)
+    write(tmp_path, "dslint.toml", 'validation = { "train.jsonl" = "val.jsonl" }\n')
+    report = dslint.check([val], today=TODAY)
+    assert placed(report) == [("D004", "val.jsonl", 12), ("S014", "val.jsonl", None)]
+    assert [(Path(f.path).name, f.split) for f in report.files] == [("val.jsonl", "validation")]
+    assert any("compared with their training files" in note and "train.jsonl" in note
+               for note in report.notes)  # fmt: skip
+    # A pattern pairs every training file it matches; a missing training file is an error.
+    write(tmp_path, "dslint.toml", 'validation = { "*.jsonl" = "val.jsonl" }\n')
+    write(tmp_path, "more.jsonl", jsonl(*clean_chat(60)))  # holds the leaked example too
+    report = dslint.check([val], today=TODAY)
+    sources = [Path(f.message.split("(")[1].split(")")[0]).name for f in report.findings
+               if f.code == "D004" and f.line == 12]  # fmt: skip
+    assert sorted(sources) == ["more.jsonl line 4", "train.jsonl line 4"]
+    write(tmp_path, "dslint.toml", 'validation = { "gone.jsonl" = "val.jsonl" }\n')
+    with pytest.raises(InputError, match=r"gone\.jsonl: training file named in"):
+        dslint.check([val], today=TODAY)

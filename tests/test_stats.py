@@ -83,6 +83,22 @@ def test_validation_files_are_not_charged(tmp_path: Path) -> None:
     assert by_split["validation"]["estimated_cost_usd"] is None
 
 
+def test_a_validation_file_among_the_inputs_is_listed_as_one(tmp_path: Path) -> None:
+    """Named first, or alone, a validation file the config pairs is still a validation file
+    (not charged), and its training file is listed only when asked for."""
+    train, valid = tmp_path / "train.jsonl", tmp_path / "valid.jsonl"
+    train.write_text(jsonl(*clean_chat(20)), encoding="utf-8")
+    valid.write_text(jsonl(*clean_chat(5)), encoding="utf-8")
+    (tmp_path / "dslint.toml").write_text('validation = { "train.jsonl" = "valid.jsonl" }\n')
+    for inputs, listed in (((valid, train), ["validation", "train"]),
+                           ((valid,), ["validation"])):  # fmt: skip
+        code, data = run_stats(*map(str, inputs))
+        assert code == 0
+        assert sorted(e["split"] for e in data["files"]) == sorted(listed)
+        (held,) = [e for e in data["files"] if e["split"] == "validation"]
+        assert Path(held["path"]).name == "valid.jsonl" and held["estimated_cost_usd"] is None
+
+
 def test_all_models_table(tmp_path: Path) -> None:
     path = tmp_path / "data.jsonl"
     path.write_text(jsonl(*clean_chat(10)), encoding="utf-8")

@@ -9,6 +9,7 @@ Errors a user can fix (a missing path, a bad config, an unknown model) raise
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext, suppress
@@ -57,6 +58,52 @@ def validation_files(config: Config, group: Sequence[Path], given: Sequence[Path
     if missing:
         raise InputError(f"{missing[0]}: validation file named in {config.source} not found")
     return list(dict.fromkeys([*given, *paired]))
+
+
+def training_inputs(
+    config: Config, group: Sequence[Path], given_validation: Sequence[Path]
+) -> tuple[list[Path], list[Path]]:
+    """The training files of a group of inputs, and those read only as context.
+
+    An input that is a validation file (the config pairs it with a training file, or it was
+    also given as ``validation``) is not a training file of its own: checked as one, it was
+    compared with itself, and every example called a leak. With its training file among the
+    inputs it is checked once, as that file's validation file. Given without it (pre-commit
+    passes only the files a commit changed) its training file is read too, so that leakage
+    is still found, and reported on only through the validation file (see :func:`check`)."""
+    held = {path.resolve() for path in given_validation}
+    training = [p for p in group if p.resolve() not in held and not config.is_validation(p)]
+    present = {path.resolve() for path in training}
+    context: list[Path] = []
+    for path in group:
+        if path in training or path.resolve() in held:
+            continue
+        for train in config.training_for(path):
+            if not train.is_file():
+                raise InputError(f"{train}: training file named in {config.source} not found")
+            if train.resolve() not in present:
+                present.add(train.resolve())
+                context.append(train)
+    return training, context
+
+
+def _without_context(report: Report, context: Sequence[Path]) -> Report:
+    """The report without the findings and files of training files read only as context."""
+    if not context:
+        return report
+    hidden = {path.resolve() for path in context}
+    shown = {f.path for f in report.files if Path(f.path).resolve() not in hidden}
+    names = ", ".join(sorted({f.path for f in report.files} - shown))
+    note = (
+        f"validation files were compared with their training files ({names}), whose own "
+        "findings are not shown: check those too to see them"
+    )
+    return dataclasses.replace(
+        report,
+        findings=tuple(f for f in report.findings if not f.path or f.path in shown),
+        files=tuple(f for f in report.files if f.path in shown),
+        notes=(*report.notes, note),
+    )
 
 
 def _helpers_ahead(
@@ -214,6 +261,8 @@ def check(
             effective = effective.with_overrides(ignore=(*effective.ignore, *ignore))
         effective = moderation_settings.apply(effective, moderation)
         effective = review_settings.apply(effective, review, sample)
+        training, context = training_inputs(effective, group, given_validation)
+        group = [*training, *context]
         extra = validation_files(effective, group, given_validation)
         given_validation = []  # given once, compared with the first group's training files
         run_key = None
@@ -222,17 +271,14 @@ def check(
         saved = reuse_module.load(store, run_key) if reuse and store and run_key else None
         if saved is not None:
             findings, summaries, notes = saved
-            reports.append(
-                Report(
-                    findings=tuple(findings),
-                    files=tuple(summaries),
-                    rules=tuple(load_chosen(select_rules(effective, catalog())))
-                    if rule_table
-                    else (),
-                    notes=tuple(notes),
-                    fail_on=effective.fail_on,
-                )
+            reused = Report(
+                findings=tuple(findings),
+                files=tuple(summaries),
+                rules=tuple(load_chosen(select_rules(effective, catalog()))) if rule_table else (),
+                notes=tuple(notes),
+                fail_on=effective.fail_on,
             )
+            reports.append(_without_context(reused, context))
             continue
         with _helpers_ahead(effective, group, extra, since is None):
             with long_lived():  # the rules' imports (dslint.memory)
@@ -246,7 +292,7 @@ def check(
             report = engine.run(group, validation=extra)
         if store is not None and run_key is not None:
             reuse_module.save(store, run_key, report.findings, report.files, report.notes)
-        reports.append(report)
+        reports.append(_without_context(report, context))
     if store is not None:
         store.save()
     report = Report.merge(reports)

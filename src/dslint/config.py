@@ -92,6 +92,32 @@ class Config:
             if fnmatch.fnmatch(relative, pattern)
         ]
 
+    def is_validation(self, path: Path) -> bool:
+        """Whether the config pairs this file as a validation file (of any training file)."""
+        target = path.resolve()
+        return any((self.root / held).resolve() == target for held in self.validation.values())
+
+    def training_for(self, validation: Path) -> list[Path]:
+        """The training files the config pairs with this validation file: a pattern with
+        wildcards is matched against the files under the config's folder (as
+        :meth:`validation_for` matches it), a plain name is the file itself. Validation
+        files are never training files here."""
+        import fnmatch
+        import glob
+
+        target = validation.resolve()
+        found: list[Path] = []
+        for pattern, held in self.validation.items():
+            if (self.root / held).resolve() != target:
+                continue
+            if not any(magic in pattern for magic in "*?["):
+                found.append(self.root / pattern)
+                continue
+            for name in sorted(glob.glob("**", root_dir=self.root, recursive=True)):
+                if fnmatch.fnmatch(name, pattern) and (self.root / name).is_file():
+                    found.append(self.root / name)
+        return [path for path in dict.fromkeys(found) if not self.is_validation(path)]
+
     def with_overrides(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 

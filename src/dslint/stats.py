@@ -199,7 +199,7 @@ def collect(
     today: dt.date | None = None,
 ) -> Stats:
     """Load the files (no rules run) and compute their statistics."""
-    from dslint.api import configs_for, validation_files
+    from dslint.api import configs_for, training_inputs, validation_files
     from dslint.engine import Engine
     from dslint.loader import resolve_paths
 
@@ -210,6 +210,11 @@ def collect(
         effective = base.with_overrides(
             model=model, select=(), extend_select=(), combine_files=combine_files
         )
+        # A validation file among the inputs is one, not a training file (as in api.check);
+        # training files read only as its context are not listed.
+        training, context = training_inputs(effective, group, given_validation)
+        group = [*training, *context]
+        hidden = {path.resolve() for path in context}
         extra = validation_files(effective, group, given_validation)
         report = Engine(effective, today=today).run(group, validation=extra)
         custom = {k: dict(v) for k, v in effective.models.items()}
@@ -218,7 +223,7 @@ def collect(
             for info in dataset.files:
                 # A validation file shared by several training files is in each of their
                 # datasets; list it once.
-                if info.path not in seen:
+                if info.path not in seen and info.real_path.resolve() not in hidden:
                     seen.add(info.path)
                     stats.files.append(
                         file_stats(dataset, info, all_models=all_models, custom=custom)
