@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import chat, clean_chat, jsonl, located
+from conftest import TODAY, chat, clean_chat, jsonl, located
+from dslint.api import check
 
 USER = {"role": "user", "content": "Where is my order?"}
 ANSWER = {"role": "assistant", "content": "It ships today."}
@@ -438,6 +440,17 @@ def test_example_counts(lint) -> None:  # type: ignore[no-untyped-def]
     assert located(lint(jsonl(*clean_chat(10)))) == [("S014", None, "")]
     assert located(lint(jsonl(*clean_chat(50)))) == []
     assert located(lint(jsonl(*clean_chat(10)), ignore=["S014"])) == []
+
+
+def test_a_small_validation_file_is_not_told_to_grow(tmp_path: Path) -> None:
+    """S014's starting point is for training data; a held-out set of 12 is fine."""
+    train, held = tmp_path / "train.jsonl", tmp_path / "val.jsonl"
+    train.write_text(jsonl(*clean_chat(60)))
+    held.write_text(jsonl(*[chat(f"Held-out question {i}?", f"Answer {i}.") for i in range(12)]))
+    report = check([train], validation=[held], today=TODAY)
+    assert [(f.code, Path(f.path).name) for f in report.findings] == []
+    report = check([held], today=TODAY)  # the same file as a training file
+    assert [(f.code, Path(f.path).name) for f in report.findings] == [("S014", "val.jsonl")]
 
 
 def test_file_too_large_is_configurable(lint, tmp_path) -> None:  # type: ignore[no-untyped-def]
