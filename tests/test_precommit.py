@@ -114,3 +114,30 @@ def test_the_hook_fails_on_bad_data_and_shows_where(snapshot: Path, project: Pat
     assert "- exit code: 1" in result.stdout
     assert "bad.jsonl:3:" in result.stdout and "S104 error" in result.stdout
     assert "in 3 files, 175 examples." in result.stdout
+
+
+def test_a_commit_of_the_validation_file_alone_is_compared_with_training(
+    snapshot: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """pre-commit passes only the files a commit changed: a validation file that now leaks a
+    training example fails the hook although the training file is not among them; with both
+    files, the validation file is not also compared with itself."""
+    folder = tmp_path_factory.mktemp("paired-repo")
+    train = clean_chat(60)
+    (folder / "train.jsonl").write_text(jsonl(*train))
+    held = [{"messages": [{"role": "user", "content": f"Held-out question {i}?"},
+                          {"role": "assistant", "content": f"Held-out answer {i}."}]}
+            for i in range(12)]  # fmt: skip
+    (folder / "val.jsonl").write_text(jsonl(*held, train[5]))
+    (folder / "dslint.toml").write_text('validation = { "train.jsonl" = "val.jsonl" }\n')
+    git(folder, "init", "-q")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "data")
+    alone = try_repo(snapshot, folder, "--files", "val.jsonl")
+    assert alone.returncode == 1, alone.stdout + alone.stderr
+    assert "val.jsonl:13:1: D004 error" in alone.stdout and "(train.jsonl line 6)" in alone.stdout
+    assert "in 1 file, 13 examples." in alone.stdout
+    both = try_repo(snapshot, folder, "--all-files")
+    assert both.returncode == 1, both.stdout + both.stderr
+    assert both.stdout.count("D004 error") == 1  # not each validation example against itself
+    assert "in 2 files, 73 examples." in both.stdout
