@@ -175,6 +175,10 @@ def test_a_validation_file_given_alone_is_compared_with_its_training_file(
     sources = [Path(f.message.split("(")[1].split(")")[0]).name for f in report.findings
                if f.code == "D004" and f.line == 12]  # fmt: skip
     assert sorted(sources) == ["more.jsonl line 4", "train.jsonl line 4"]
+    # A pattern that matches no training file: the validation file is checked as given.
+    write(tmp_path, "dslint.toml", 'validation = { "data/*.jsonl" = "val.jsonl" }\n')
+    report = dslint.check([val], today=TODAY)
+    assert [(Path(f.path).name, f.split) for f in report.files] == [("val.jsonl", "train")]
     write(tmp_path, "dslint.toml", 'validation = { "gone.jsonl" = "val.jsonl" }\n')
     with pytest.raises(InputError, match=r"gone\.jsonl: training file named in"):
         dslint.check([val], today=TODAY)

@@ -72,18 +72,21 @@ def training_inputs(
     passes only the files a commit changed) its training file is read too, so that leakage
     is still found, and reported on only through the validation file (see :func:`check`)."""
     held = {path.resolve() for path in given_validation}
-    training = [p for p in group if p.resolve() not in held and not config.is_validation(p)]
+    paired = {
+        path: config.training_for(path)
+        for path in group
+        if path.resolve() not in held and config.is_validation(path)
+    }
+    # (A validation file whose pattern matches no training file is checked as it was given.)
+    training = [p for p in group if p.resolve() not in held and not paired.get(p)]
     present = {path.resolve() for path in training}
     context: list[Path] = []
-    for path in group:
-        if path in training or path.resolve() in held:
-            continue
-        for train in config.training_for(path):
-            if not train.is_file():
-                raise InputError(f"{train}: training file named in {config.source} not found")
-            if train.resolve() not in present:
-                present.add(train.resolve())
-                context.append(train)
+    for train in (train for trains in paired.values() for train in trains):
+        if not train.is_file():
+            raise InputError(f"{train}: training file named in {config.source} not found")
+        if train.resolve() not in present:
+            present.add(train.resolve())
+            context.append(train)
     return training, context
 
 

@@ -104,18 +104,24 @@ class Config:
         files are never training files here."""
         import fnmatch
         import glob
+        from pathlib import PurePosixPath
 
         target = validation.resolve()
         found: list[Path] = []
         for pattern, held in self.validation.items():
             if (self.root / held).resolve() != target:
                 continue
-            if not any(magic in pattern for magic in "*?["):
+            parts = PurePosixPath(pattern).parts
+            wild = [i for i, part in enumerate(parts) if any(magic in part for magic in "*?[")]
+            if not wild:
                 found.append(self.root / pattern)
                 continue
-            for name in sorted(glob.glob("**", root_dir=self.root, recursive=True)):
-                if fnmatch.fnmatch(name, pattern) and (self.root / name).is_file():
-                    found.append(self.root / name)
+            # Walk only the folder the pattern's plain start names ("data/*.jsonl": data/).
+            start = PurePosixPath(*parts[: wild[0]])
+            for name in sorted(glob.glob("**", root_dir=self.root / start, recursive=True)):
+                relative = (start / name).as_posix()
+                if fnmatch.fnmatch(relative, pattern) and (self.root / relative).is_file():
+                    found.append(self.root / relative)
         return [path for path in dict.fromkeys(found) if not self.is_validation(path)]
 
     def with_overrides(self, **changes: Any) -> Config:

@@ -164,9 +164,8 @@ class NearDuplicate(DatasetRule):
     Clusters are anchored on their representative (every member resembles it directly), so
     templated data cannot chain the whole file into one cluster. The representative is
     chosen by content, not by position: reordering the lines flags the same examples. A
-    large cluster usually
-    means the examples share a template that outweighs what differs between them: check
-    whether they teach the model anything different.
+    large cluster usually means the examples share a template that outweighs what differs
+    between them: check whether they teach the model anything different.
 
     Options: ``ngram``, ``num-perm``, ``threshold``, ``min-words``, ``large-cluster`` (see
     docs/duplicates.md).
@@ -200,8 +199,8 @@ class NearDuplicate(DatasetRule):
                     "; a cluster this large usually means templated examples whose shared "
                     "text outweighs what differs: check that they teach something different"
                 )
-            # The pair in no order: reversing the two lines flags the other one, and it is
-            # the same finding.
+            # The pair by content, in no order: which of two examples is the representative
+            # follows their keys, and the fingerprint need not say.
             low, high = sorted((int(exact[anchor]), int(exact[record])))
             yield Hit(
                 message, "", record=record, group=f"{low:016x}/{high:016x}", related=(anchor,)
