@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TODAY, chat, clean_chat, jsonl, run_notes
-from dslint import models, registry
+from dslint import models, registry, shards
 from dslint.cli import cli
 from dslint.dataset import Dataset
 from dslint.finding import Category, Hit, Severity
@@ -228,6 +229,48 @@ def test_a_finding_on_an_old_line_stays_when_the_example_it_names_is_new(repo: P
             ("train.jsonl", "D003", 4, ""),
             ("val.jsonl", "D004", 4, ""),
         ]  # fmt: skip
+
+
+def test_a_large_file_is_read_on_two_cores_knowing_its_new_lines(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which copy of a repeated line is new follows the file's order; a large file is decided
+    before it is read, so that a helper can read its second half (skipping the record rules
+    of its unchanged lines too): the report is the one a single process gives."""
+    monkeypatch.setattr(shards, "MIN_BYTES", 10_000)
+    helpers: list[int] = []
+    merge = shards.merge_counts
+
+    def spy(info: Any, result: shards.SpanResult) -> None:
+        helpers.append(result.pid)
+        merge(info, result)
+
+    monkeypatch.setattr(shards, "merge_counts", spy)
+    examples: list[Any] = clean_chat(700)  # the first half holds a whole format sample
+    examples[5] = missing_content(1)  # an old problem, in the first half
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+    edited = [*examples]
+    edited[500] = missing_content(2)  # changed, in the second half
+    edited.insert(550, examples[10])  # a copy of an old clean line: new, in the second half
+    edited.append(examples[5])  # a copy of the old problem, at the end
+    edited.insert(3, chat("A new question near the top?", "A new answer."))  # shifts the rest
+    (repo / "train.jsonl").write_text(jsonl(*edited))
+    assert (repo / "train.jsonl").stat().st_size > 2 * shards.MIN_BYTES
+    _, two = run("check", "train.jsonl", "--changed-since", "HEAD", "--no-cache")
+    assert helpers and os.getpid() not in helpers  # a helper read the second half
+    monkeypatch.setenv("DSLINT_WORKERS", "1")
+    helpers.clear()
+    _, one = run("check", "train.jsonl", "--changed-since", "HEAD", "--no-cache")
+    assert not helpers
+    assert two == one
+    changed, copy, last = 501 + 1, 551 + 1, len(edited)
+    assert sorted(located(one)) == [
+        ("D001", copy, ""), ("D001", last, ""),
+        ("S104", changed, "/messages/1"), ("S104", last, "/messages/1"),
+    ]  # fmt: skip
+    (note,) = [n for n in run_notes(one["summary"]["notes"]) if n.startswith("--changed")]
+    assert note.startswith(f"--changed-since HEAD: 4 lines of {len(edited)} added or changed")
 
 
 def test_file_level_findings_stay(repo: Path) -> None:

@@ -109,12 +109,10 @@ def _without_context(report: Report, context: Sequence[Path]) -> Report:
     )
 
 
-def _helpers_ahead(
-    config: Config, training: Sequence[Path], validation: Sequence[Path], split: bool
-) -> Any:
+def _helpers_ahead(config: Config, training: Sequence[Path], validation: Sequence[Path]) -> Any:
     """Helper processes started now for a large dataset, before this process imports the
-    rules and reads (dslint.helper.spares): one for a large file's second span (``split``:
-    unless ``--changed-since`` filters records) and one for the offloaded dataset rules.
+    rules and reads (dslint.helper.spares): one for a large file's second span and one for
+    the offloaded dataset rules.
     Each imports what it will need meanwhile, on the other core, instead of after being
     called (about 0.5 s on the 100k benchmark file's path, each): the first the record
     rules' families, the second every chosen family."""
@@ -141,7 +139,7 @@ def _helpers_ahead(
 
     chosen = select_rules(config, catalog())
     span: tuple[str, list[str]] | None = None
-    if split and largest_file >= shards.MIN_BYTES:
+    if largest_file >= shards.MIN_BYTES:
         # A span's helper runs the record rules alone: their families, and no pandas.
         records = [entry for entry in chosen if kind(entry) in shards.RECORD_RULES]
         span = (shards.SPARE, [*shards.SPARE_PRELOAD, *chosen_modules(records)])
@@ -283,7 +281,7 @@ def check(
             )
             reports.append(_without_context(reused, context))
             continue
-        with _helpers_ahead(effective, group, extra, since is None):
+        with _helpers_ahead(effective, group, extra):
             with long_lived():  # the rules' imports (dslint.memory)
                 engine = Engine(effective, today=day, announce=announce, cache=store)
             engine.builds_frames = datasets or bool(engine.dataset_rules)
@@ -292,6 +290,7 @@ def check(
             engine.context.confirm = confirm
             if since is not None:
                 engine.record_filter = since.is_new
+                engine.filter_ahead = since.ahead
             report = engine.run(group, validation=extra)
         if store is not None and run_key is not None:
             reuse_module.save(store, run_key, report.findings, report.files, report.notes)

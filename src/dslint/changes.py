@@ -16,14 +16,22 @@ on unchanged records are dropped afterwards. File- and dataset-level findings al
 from __future__ import annotations
 
 import gzip
+import io
 import subprocess
 import zlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from dslint.loader import GZIP_MAGIC, LFS_POINTER_PREFIX, InputError, Record
-from dslint.loader import _hash64 as content_hash  # the loader's record content hash
+from dslint.loader import (
+    BINARY_SAMPLE,
+    GZIP_MAGIC,
+    LFS_POINTER_PREFIX,
+    InputError,
+    Record,
+    binary_kind,
+    content_hash,
+)
 from dslint.report import Report
 from dslint.textutil import plural
 
@@ -100,13 +108,8 @@ def lines_at(ref: str, path: Path, former: str | None = None) -> Counter[int] | 
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error):
             return Counter()  # unreadable then: treat every record as new
-    hashes: Counter[int] = Counter()
-    for raw in data.splitlines(keepends=True):
-        body = raw[:-1] if raw.endswith(b"\n") else raw
-        if body.endswith(b"\r"):
-            body = body[:-1]
-        hashes[content_hash(body.strip())] += 1
-    return hashes
+    # Lines as the loader cuts them (at "\n" only: a lone "\r" inside a line is not an end).
+    return Counter(map(content_hash, io.BytesIO(data)))
 
 
 class Since:
@@ -114,7 +117,8 @@ class Since:
 
     The engine asks :meth:`is_new` for every record in file order (and skips the record rules
     of the others: their findings would be dropped anyway); :meth:`filter` then drops the
-    record findings of the unchanged records, dataset rules' findings included.
+    record findings of the unchanged records, dataset rules' findings included. A large file
+    is decided before it is read (:meth:`ahead`), so that two processes can read its halves.
     """
 
     def __init__(self, ref: str) -> None:
@@ -123,14 +127,52 @@ class Since:
         self.new: dict[str, set[int]] = {}
         self._asked: dict[str, int] = {}  # the last line asked about, per file
         self.renamed: dict[str, str] = {}  # a file's path -> its path at REF, when renamed
+        self._ahead: dict[str, frozenset[int]] = {}  # the files decided before they were read
         self.seen = 0
 
-    def is_new(self, record: Record) -> bool:
-        old = self._old.get(record.path)
+    def _start(self, path: Path, shown: str) -> Counter[int]:
+        old = self._old.get(shown)
         if old is None:
-            old = self._old[record.path] = self._lines_at_ref(record)
-            self.new[record.path] = set()
-            self._asked[record.path] = 0
+            old = self._old[shown] = self._lines_at_ref(path, shown)
+            self.new[shown] = set()
+            self._asked[shown] = 0
+        return old
+
+    def ahead(self, path: Path, shown: str) -> frozenset[int] | None:
+        """The new lines of a whole file, decided before it is read, as :meth:`is_new` would
+        answer them in file order (which then answers from them): another process can check
+        the second half of the file knowing which of its lines are new. None when the file is
+        not plain text (compressed, a Git LFS pointer, binary: it is then asked line by line,
+        as it is read)."""
+        old = self._start(path, shown)
+        if shown in self._ahead:
+            return self._ahead[shown]
+        if self._asked[shown]:
+            return None  # being read line by line already
+        left, new = Counter(old), set()  # kept only when the whole file was read
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(BINARY_SAMPLE)
+                if (head.startswith(GZIP_MAGIC) or head.startswith(LFS_POINTER_PREFIX)
+                        or binary_kind(head) is not None):  # fmt: skip
+                    return None
+                handle.seek(0)
+                number = 0
+                for number, raw in enumerate(handle, 1):
+                    key = content_hash(raw)
+                    if left[key] > 0:
+                        left[key] -= 1
+                    else:
+                        new.add(number)
+        except OSError:
+            return None  # read line by line, and reported by the loader
+        self._old[shown], self.new[shown], self._asked[shown] = left, new, number
+        self.seen += number
+        self._ahead[shown] = frozenset(new)
+        return self._ahead[shown]
+
+    def is_new(self, record: Record) -> bool:
+        old = self._start(record.file.real_path, record.path)
         # Lines are asked in file order; a file read again (dslint.engine) is answered as
         # the first time.
         if record.line <= self._asked[record.path]:
@@ -143,13 +185,12 @@ class Since:
         self.new[record.path].add(record.line)
         return True
 
-    def _lines_at_ref(self, record: Record) -> Counter[int]:
-        path = record.file.real_path
+    def _lines_at_ref(self, path: Path, shown: str) -> Counter[int]:
         lines = lines_at(self.ref, path)
         if lines is None:  # not there under this name: renamed or moved since, or new
             former = former_path(self.ref, path)
             if former is not None:
-                self.renamed[record.path] = former
+                self.renamed[shown] = former
                 lines = lines_at(self.ref, path, former)
         # A file added since REF (or not tracked at all): every record in it is new.
         return lines if lines is not None else Counter()

@@ -187,6 +187,10 @@ class Engine:
         self._prefixes: dict[tuple[Any, ...], bytes] = {}  # see _record_hits
         # Records for which this returns False skip the record rules (--changed-since).
         self.record_filter: Callable[[Record], bool] | None = None
+        # The filter's answers for a whole file (its path and shown path) before it is read,
+        # or None: with them, a large file's halves are read by two processes (see _read).
+        self.filter_ahead: Callable[[Path, str], frozenset[int] | None] | None = None
+        self._new_lines: dict[Path, frozenset[int]] = {}  # what filter_ahead answered
         # Files whose first images came after the format sample (see _run_unit).
         self._late_images: set[Path] = set()
 
@@ -373,7 +377,7 @@ class Engine:
         from dslint import shards
         from dslint.helper import available
 
-        two_cores = self.record_filter is None and available()
+        two_cores = available() and (self.record_filter is None or self._decided(path))
         known = lean.open_lane(self, path, split)
         if known is not None:
             return self._read_lane(known, path, split, index, builder, findings, two_cores)
@@ -416,6 +420,23 @@ class Engine:
             index = lean.read_span(self, info, span, index, builder, findings)
         return self._join(other, info, index, builder, findings)
 
+    def _decided(self, path: Path) -> bool:
+        """Whether the record filter answered for the whole of this file ahead of reading it
+        (only a file large enough to be read on two cores is worth the extra pass): a helper
+        reading its second half then knows which of its records are new. The record filter
+        asks which copy of a repeated line is new in file order, which one process alone
+        could follow line by line."""
+        from dslint import shards
+        from dslint.loader import display_path
+
+        if self.filter_ahead is None or shards.halves(path) is None:
+            return False
+        new_lines = self.filter_ahead(path, display_path(path))
+        if new_lines is None:
+            return False
+        self._new_lines[path] = new_lines
+        return True
+
     def _helper(
         self, info: FileInfo, path: Path, split: str, index: int, second: Any, lane: bool
     ) -> Any:
@@ -428,7 +449,7 @@ class Engine:
                 span=second, first_index=index + second.first_line - 1, format=info.format,
                 target=info.target,
                 cache=self.record_hits.location() if self.record_hits else None,
-                frames=self.builds_frames, lane=lane,
+                frames=self.builds_frames, lane=lane, new_lines=self._new_lines.get(path),
             )
         )  # fmt: skip
 

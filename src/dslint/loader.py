@@ -336,17 +336,8 @@ def binary_kind(sample: bytes) -> str | None:
 def parse_line(raw: bytes, info: FileInfo, number: int, offset: int, index: int) -> Record:
     """Decode and parse one physical line; never raises on bad content."""
     record = Record(index=index, file=info, line=number, offset=offset, raw="")
-    end = len(raw) - 1 if raw.endswith(b"\n") else len(raw)
-    if end and raw[end - 1] == 0x0D:
-        end -= 1
-    body: bytes | memoryview
-    if len(raw) > _LONG_LINE:
-        # A view, not a slice: a 100 MB line is not copied once more to drop its line end.
-        body = memoryview(raw)[:end]
-        record.content_hash = _hash64(_strip(body))
-    else:
-        body = raw[:end]
-        record.content_hash = _hash64(body.strip())
+    body = _body(raw)
+    record.content_hash = _hash64(_strip(body) if isinstance(body, memoryview) else body.strip())
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else str(body, "utf-8")
     except UnicodeDecodeError as exc:
@@ -392,6 +383,22 @@ def parse_line(raw: bytes, info: FileInfo, number: int, offset: int, index: int)
 
 
 _WHITESPACE_BYTES = b" \t\n\r\x0b\x0c"
+
+
+def _body(raw: bytes) -> bytes | memoryview:
+    """A physical line without its line end (``\n`` or ``\r\n``)."""
+    end = len(raw) - 1 if raw.endswith(b"\n") else len(raw)
+    if end and raw[end - 1] == 0x0D:
+        end -= 1
+    # A view, not a slice, of a long line: a 100 MB line is not copied once more.
+    return memoryview(raw)[:end] if len(raw) > _LONG_LINE else raw[:end]
+
+
+def content_hash(raw: bytes) -> int:
+    """The record content hash of a physical line (``Record.content_hash``): its body without
+    the line end and surrounding whitespace. ``--changed-since`` compares lines by it."""
+    body = _body(raw)
+    return _hash64(_strip(body) if isinstance(body, memoryview) else body.strip())
 
 
 def _strip(body: memoryview) -> memoryview:

@@ -135,6 +135,9 @@ class SpanJob:
     # A memory file the helper gathers its text column in, inherited under this number; the
     # parent copies the text out of it (TextColumn.take_file) instead of unpickling a copy.
     text_file: int | None = None
+    # Under --changed-since, the file's new lines (Engine._decided): the others skip the
+    # record rules here too. None: every record is checked.
+    new_lines: frozenset[int] | None = None
 
 
 @dataclass
@@ -171,6 +174,9 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
 
         engine = Engine(job.config, today=job.today, kinds=RECORD_RULES)
         engine.builds_frames = job.frames
+        if job.new_lines is not None:
+            new_lines = job.new_lines
+            engine.record_filter = lambda record: record.line in new_lines
         if job.cache is not None:
             from dslint.cache import Cache
 
