@@ -103,3 +103,27 @@ def write_style(tmp_path: Path) -> None:
         "tokens:\n  - perhaps\n"
     )
     (tmp_path / "dslint.toml").write_text('[tool.dslint.voice]\nvale = ["styles/House"]\n')
+
+
+@pytest.fixture
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files of 10 kB or more are split between this process and a helper (dslint.shards)."""
+    from dslint import shards
+
+    monkeypatch.setattr(shards, "MIN_BYTES", 10_000)
+
+
+@pytest.fixture
+def helper_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The process ids that read a second half (merge_counts sees every helper's result)."""
+    from dslint import shards
+
+    pids: list[int] = []
+    merge = shards.merge_counts
+
+    def spy(info: Any, result: shards.SpanResult) -> None:
+        pids.append(result.pid)
+        merge(info, result)
+
+    monkeypatch.setattr(shards, "merge_counts", spy)
+    return pids

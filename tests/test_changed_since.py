@@ -232,20 +232,12 @@ def test_a_finding_on_an_old_line_stays_when_the_example_it_names_is_new(repo: P
 
 
 def test_a_large_file_is_read_on_two_cores_knowing_its_new_lines(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Path, small_shards: None, helper_pids: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Which copy of a repeated line is new follows the file's order; a large file is decided
     before it is read, so that a helper can read its second half (skipping the record rules
     of its unchanged lines too): the report is the one a single process gives."""
-    monkeypatch.setattr(shards, "MIN_BYTES", 10_000)
-    helpers: list[int] = []
-    merge = shards.merge_counts
-
-    def spy(info: Any, result: shards.SpanResult) -> None:
-        helpers.append(result.pid)
-        merge(info, result)
-
-    monkeypatch.setattr(shards, "merge_counts", spy)
+    helpers = helper_pids
     examples: list[Any] = clean_chat(700)  # the first half holds a whole format sample
     examples[5] = missing_content(1)  # an old problem, in the first half
     (repo / "train.jsonl").write_text(jsonl(*examples))

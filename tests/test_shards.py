@@ -60,25 +60,6 @@ def varied_file(path: Path, examples: int = 2400) -> Path:
 
 
 @pytest.fixture
-def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shards, "MIN_BYTES", 10_000)
-
-
-@pytest.fixture
-def helper_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The process ids that read a second half (merge_counts sees every helper's result)."""
-    pids: list[int] = []
-    merge = shards.merge_counts
-
-    def spy(info: Any, result: shards.SpanResult) -> None:
-        pids.append(result.pid)
-        merge(info, result)
-
-    monkeypatch.setattr(shards, "merge_counts", spy)
-    return pids
-
-
-@pytest.fixture
 def offloaded_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The process ids that ran the offloaded dataset rules (dslint.offload)."""
     pids: list[int] = []
