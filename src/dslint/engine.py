@@ -423,9 +423,9 @@ class Engine:
     def _decided(self, path: Path) -> bool:
         """Whether the record filter answered for the whole of this file ahead of reading it
         (only a file large enough to be read on two cores is worth the extra pass): a helper
-        reading its second half then knows which of its records are new. The record filter
-        asks which copy of a repeated line is new in file order, which one process alone
-        could follow line by line."""
+        reading its second half then knows which of its records are new. Without that, which
+        copy of a repeated line is new depends on the lines before it, which only one process
+        reading the whole file in order could follow."""
         from dslint import shards
         from dslint.loader import display_path
 
