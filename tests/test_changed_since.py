@@ -265,6 +265,22 @@ def test_a_large_file_is_read_on_two_cores_knowing_its_new_lines(
     assert note.startswith(f"--changed-since HEAD: 4 lines of {len(edited)} added or changed")
 
 
+def test_a_validation_file_checked_alone_counts_its_own_lines(repo: Path) -> None:
+    """Its training file is read as context (api.training_inputs): a leak of one of its
+    examples is new, and the note counts the lines of the file the report is about."""
+    train = clean_chat(60)
+    (repo / "train.jsonl").write_text(jsonl(*train))
+    held = [chat(f"Held-out question {i}?", f"Held-out answer {i}.") for i in range(11)]
+    (repo / "val.jsonl").write_text(jsonl(*held))
+    (repo / "dslint.toml").write_text('validation = { "train.jsonl" = "val.jsonl" }\n')
+    commit(repo)
+    (repo / "val.jsonl").write_text(jsonl(*held, train[7]))
+    code, document = run("check", "val.jsonl", "--changed-since", "HEAD")
+    assert code == 1 and placed(document) == [("val.jsonl", "D004", 12, "")]
+    notes = run_notes(document["summary"]["notes"])
+    assert any(n.startswith("--changed-since HEAD: 1 line of 12 added or changed") for n in notes)
+
+
 def test_file_level_findings_stay(repo: Path) -> None:
     (repo / "small.jsonl").write_text(jsonl(*clean_chat(12)))
     commit(repo)

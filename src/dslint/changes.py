@@ -128,7 +128,7 @@ class Since:
         self._asked: dict[str, int] = {}  # the last line asked about, per file
         self.renamed: dict[str, str] = {}  # a file's path -> its path at REF, when renamed
         self._ahead: dict[str, frozenset[int]] = {}  # the files decided before they were read
-        self.seen = 0
+        self.seen: Counter[str] = Counter()  # the lines asked about, per file
 
     def _start(self, path: Path, shown: str) -> Counter[int]:
         old = self._old.get(shown)
@@ -167,7 +167,7 @@ class Since:
         except OSError:
             return None  # read line by line, and reported by the loader
         self._old[shown], self.new[shown], self._asked[shown] = left, new, number
-        self.seen += number
+        self.seen[shown] += number
         self._ahead[shown] = frozenset(new)
         return self._ahead[shown]
 
@@ -178,7 +178,7 @@ class Since:
         if record.line <= self._asked[record.path]:
             return record.line in self.new[record.path]
         self._asked[record.path] = record.line
-        self.seen += 1
+        self.seen[record.path] += 1
         if old[record.content_hash] > 0:
             old[record.content_hash] -= 1
             return False
@@ -210,10 +210,14 @@ class Since:
             for f in report.findings
             if f.line is None or any(map(self._is_new, ((f.path, f.line), *f.related)))
         )
-        changed = sum(len(lines) for lines in self.new.values())
+        # The files the report covers: not a training file read only as context (api.check).
+        shown = {f.path for f in report.files}
+        changed = sum(len(lines) for path, lines in self.new.items() if path in shown)
+        seen = sum(count for path, count in self.seen.items() if path in shown)
         note = (
-            f"--changed-since {self.ref}: {plural(changed, 'line')} of {self.seen:,} added or "
-            f"changed; findings on the other lines are shown only when they name one of these"
+            f"--changed-since {self.ref}: {plural(changed, 'line')} of {seen:,} added or "
+            f"changed; findings on the other lines are shown only when they name an added or "
+            "changed line"
         )
         renames = tuple(
             f"--changed-since {self.ref}: {path} is compared with {former}, its name at {self.ref}"
