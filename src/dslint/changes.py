@@ -29,8 +29,8 @@ from dslint.loader import (
     LFS_POINTER_PREFIX,
     InputError,
     Record,
-    binary_kind,
     content_hash,
+    plain_text,
 )
 from dslint.report import Report
 from dslint.textutil import plural
@@ -112,6 +112,15 @@ def lines_at(ref: str, path: Path, former: str | None = None) -> Counter[int] | 
     return Counter(map(content_hash, io.BytesIO(data)))
 
 
+def _taken_anew(old: Counter[int], key: int) -> bool:
+    """Whether a line with this content is new, the lines at REF not yet matched being
+    ``old`` (a multiset, taken from as the file's lines come in order)."""
+    if old[key] > 0:
+        old[key] -= 1
+        return False
+    return True
+
+
 class Since:
     """Which records are new since REF, decided while the files stream through the engine.
 
@@ -152,17 +161,12 @@ class Since:
         left, new = Counter(old), set()  # kept only when the whole file was read
         try:
             with open(path, "rb") as handle:
-                head = handle.read(BINARY_SAMPLE)
-                if (head.startswith(GZIP_MAGIC) or head.startswith(LFS_POINTER_PREFIX)
-                        or binary_kind(head) is not None):  # fmt: skip
+                if not plain_text(handle.read(BINARY_SAMPLE)):
                     return None
                 handle.seek(0)
                 number = 0
                 for number, raw in enumerate(handle, 1):
-                    key = content_hash(raw)
-                    if left[key] > 0:
-                        left[key] -= 1
-                    else:
+                    if _taken_anew(left, content_hash(raw)):
                         new.add(number)
         except OSError:
             return None  # read line by line, and reported by the loader
@@ -179,8 +183,7 @@ class Since:
             return record.line in self.new[record.path]
         self._asked[record.path] = record.line
         self.seen[record.path] += 1
-        if old[record.content_hash] > 0:
-            old[record.content_hash] -= 1
+        if not _taken_anew(old, record.content_hash):
             return False
         self.new[record.path].add(record.line)
         return True
@@ -195,7 +198,7 @@ class Since:
         # A file added since REF (or not tracked at all): every record in it is new.
         return lines if lines is not None else Counter()
 
-    def _is_new(self, place: tuple[str, int]) -> bool:
+    def _changed(self, place: tuple[str, int]) -> bool:
         path, line = place
         return line in self.new.get(path, ())
 
@@ -208,7 +211,7 @@ class Since:
         kept = tuple(
             f
             for f in report.findings
-            if f.line is None or any(map(self._is_new, ((f.path, f.line), *f.related)))
+            if f.line is None or any(map(self._changed, ((f.path, f.line), *f.related)))
         )
         # The files the report covers: not a training file read only as context (api.check).
         shown = {f.path for f in report.files}

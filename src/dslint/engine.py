@@ -31,8 +31,6 @@ from dslint.report import FileSummary, Report
 from dslint.rule import DatasetRule, FileRule, OptionError, RecordRule, Rule, build_options
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from dslint.cache import Cache, RecordHits, TextMemo
     from dslint.rows import RowStore
 
@@ -699,15 +697,20 @@ class Engine:
         # Look every hit's record up at once: a .loc per hit cost seconds on large reports.
         import pandas as pd
 
-        positions = records.index.get_indexer(pd.Index([hit.record for _, hit in pending]))
+        # The hits' own records, then the records they name besides (Hit.related), in one go.
+        named = [row for _, hit in pending for row in hit.related]
+        positions = records.index.get_indexer(pd.Index([hit.record for _, hit in pending] + named))
         if (positions < 0).any():
             raise KeyError("a dataset rule reported a record that does not exist")
-        paths = [str(p) for p in records["path"].to_numpy(dtype=object)[positions]]
+        all_paths = [str(p) for p in records["path"].to_numpy(dtype=object)[positions]]
+        all_lines = records["line"].to_numpy()[positions].tolist()
+        count = len(pending)
+        positions, paths, lines = positions[:count], all_paths[:count], all_lines[:count]
         offsets = records["offset"].to_numpy()[positions].tolist()
-        lines = records["line"].to_numpy()[positions].tolist()
         hashes = records["content_hash"].to_numpy()[positions].tolist()
         places = self._columns(dataset, pending, paths, offsets)
-        related = _related(records, pending)
+        others_of = iter(zip(all_paths[count:], all_lines[count:], strict=True))
+        related = [tuple(next(others_of) for _ in hit.related) for _, hit in pending]
         for (rule, hit), path, line, content_hash, place, others in zip(
             pending, paths, lines, hashes, places, related, strict=True
         ):
@@ -887,24 +890,6 @@ def _path_matches(path: str, pattern: str, config: Config) -> bool:
     except ValueError:
         return False
     return fnmatch.fnmatch(relative, pattern)
-
-
-def _related(
-    records: pd.DataFrame, pending: list[tuple[DatasetRule, Hit]]
-) -> list[tuple[tuple[str, int], ...]]:
-    """The (path, line) of the examples each pending hit names besides its own
-    (``Hit.related``), in the hits' order."""
-    import pandas as pd
-
-    rows = [row for _, hit in pending for row in hit.related]
-    if not rows:
-        return [()] * len(pending)
-    positions = records.index.get_indexer(pd.Index(rows))
-    if (positions < 0).any():
-        raise KeyError("a dataset rule named a record that does not exist")
-    paths = [str(p) for p in records["path"].to_numpy(dtype=object)[positions]]
-    places = iter(zip(paths, records["line"].to_numpy()[positions].tolist(), strict=True))
-    return [tuple(next(places) for _ in hit.related) for _, hit in pending]
 
 
 def _place(hit: Hit, raw: str) -> tuple[int | None, int | None]:

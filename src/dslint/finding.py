@@ -61,11 +61,11 @@ class Hit:
     ``key`` disambiguates fingerprints when one rule reports several hits at one pointer
     (for example the matched text's hash); it must not hold a secret in clear.
     ``group`` is for a finding about a group of examples that is placed on one of them (the
-    first of those sharing a prompt, the later of two near-duplicates): a name of the group
-    that does not depend on the order of its members (a hash of what they share). The
-    fingerprint then hashes it instead of the record's content, so the finding keeps its
-    identity when the lines are reordered and another member carries it. Not a secret in
-    clear either.
+    first of those sharing a prompt, a near-duplicate of its cluster's representative): a name
+    of the group that does not depend on the order of its members (a hash of what they
+    share). The fingerprint then hashes it instead of the record's content, so the finding
+    keeps its identity when the lines are reordered and another member carries it. Not a
+    secret in clear either.
     ``related`` names, by row, the other examples the finding is about (the copy to keep, the
     other answer, the cluster's representative, the training example a validation example
     leaks): ``--changed-since`` keeps a finding on an unchanged line when one of them is new.

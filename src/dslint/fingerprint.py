@@ -3,9 +3,10 @@
 A fingerprint hashes the rule code, the file path, the *content* of the record (not its line
 number), the JSON pointer and an optional rule-provided key. Baselines and SARIF's
 ``partialFingerprints`` use it, so inserting, deleting or reordering lines does not turn old
-findings into new ones. A finding about a group of examples, placed on whichever member comes
-first (or last), hashes the group's name (``Hit.group``) instead of that member's content:
-reordering the lines moves it to another member, and it stays the same finding.
+findings into new ones. A finding about a group of examples, placed on one member (the first
+of those sharing a prompt, say), hashes the group's name (``Hit.group``) instead of that
+member's content: reordering the lines may move it to another member, and it stays the same
+finding.
 """
 
 from __future__ import annotations

@@ -42,16 +42,14 @@ from typing import TYPE_CHECKING, Any
 from dslint import formats
 from dslint.loader import (
     BINARY_SAMPLE,
-    GZIP_MAGIC,
-    LFS_POINTER_PREFIX,
     WHOLE,
     FileInfo,
     Record,
     Span,
     _change,
-    binary_kind,
     display_path,
     parse_line,
+    plain_text,
     tally,
 )
 
@@ -116,11 +114,7 @@ def open_lane(engine: Engine, path: Any, split: str) -> FileInfo | None:
             head = handle.read(max(BINARY_SAMPLE, SHARE_SAMPLE))
     except OSError:
         return None
-    if (
-        head.startswith(GZIP_MAGIC)
-        or head.startswith(LFS_POINTER_PREFIX)
-        or binary_kind(head[:BINARY_SAMPLE]) is not None
-    ):
+    if not plain_text(head):
         return None
     sample = engine._sample(path, split, WHOLE)
     if sample is None:

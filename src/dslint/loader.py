@@ -337,7 +337,7 @@ def parse_line(raw: bytes, info: FileInfo, number: int, offset: int, index: int)
     """Decode and parse one physical line; never raises on bad content."""
     record = Record(index=index, file=info, line=number, offset=offset, raw="")
     body = _body(raw)
-    record.content_hash = _hash64(_strip(body) if isinstance(body, memoryview) else body.strip())
+    record.content_hash = _body_hash(body)
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else str(body, "utf-8")
     except UnicodeDecodeError as exc:
@@ -397,8 +397,21 @@ def _body(raw: bytes) -> bytes | memoryview:
 def content_hash(raw: bytes) -> int:
     """The record content hash of a physical line (``Record.content_hash``): its body without
     the line end and surrounding whitespace. ``--changed-since`` compares lines by it."""
-    body = _body(raw)
+    return _body_hash(_body(raw))
+
+
+def _body_hash(body: bytes | memoryview) -> int:
     return _hash64(_strip(body) if isinstance(body, memoryview) else body.strip())
+
+
+def plain_text(head: bytes) -> bool:
+    """Whether a file that starts with ``head`` is JSONL text as it is: not compressed, not a
+    Git LFS pointer, not binary (the loader reports those, line by line or as a file)."""
+    return not (
+        head.startswith(GZIP_MAGIC)
+        or head.startswith(LFS_POINTER_PREFIX)
+        or binary_kind(head[:BINARY_SAMPLE]) is not None
+    )
 
 
 def _strip(body: memoryview) -> memoryview:

@@ -77,6 +77,19 @@ def keys(dataset: Dataset, casefold: bool = False) -> Keys:
     return cached
 
 
+def content_order(dataset: Dataset) -> npt.NDArray[np.int64]:
+    """The records in the order of their exact keys (equal keys, copies in two splits, in row
+    order), memoised in ``dataset.cache``. Where which of several examples comes first must
+    not depend on the order of the lines (LSH's large buckets, D003's representatives), the
+    duplicate rules take them in this order."""
+    cached = dataset.cache.get("duplicates.content_order")
+    if cached is None:
+        exact = keys(dataset).exact
+        cached = dataset.cache["duplicates.content_order"] = np.argsort(exact, kind="stable")
+    assert isinstance(cached, np.ndarray)
+    return cached
+
+
 def _compute(dataset: Dataset, casefold: bool) -> Keys:
     records, messages = dataset.records, dataset.messages
     count, rows = len(records), len(messages)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from dslint.dataset import Dataset
@@ -13,7 +14,7 @@ from dslint.finding import Category, Hit, Severity
 from dslint.rule import DatasetRule
 from dslint.rules.duplicates import minhash
 from dslint.rules.duplicates.hashing import U64
-from dslint.rules.duplicates.keys import keys
+from dslint.rules.duplicates.keys import content_order, keys
 from dslint.rules.duplicates.scope import Places, scope_codes
 from dslint.rules.duplicates.similar import NearParameters, near_pairs
 
@@ -56,7 +57,7 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
     exact = keys(dataset).exact
     frame = pairs.frame()
     frame = frame[scope[frame["left"].to_numpy()] == scope[frame["right"].to_numpy()]]
-    frame = _in_content_order(frame, exact)
+    frame = _in_content_order(frame, content_order(dataset))
     # A member joined through a partner that is itself a member is compared with that
     # partner's representative, a pair LSH may not have confirmed: its shingle sets are made
     # again (NearPairs keeps none). Which such pairs come up depends on earlier answers, so
@@ -84,14 +85,12 @@ def near_clusters(dataset: Dataset, options: NearOptions) -> pd.DataFrame:
     return ordered
 
 
-def _in_content_order(frame: pd.DataFrame, exact: U64) -> pd.DataFrame:
-    """The pairs with ``left`` before ``right`` in the order of the examples' content keys
-    (the row where two are equal: copies in two splits, never paired), sorted by member,
-    then best partner first. Within a split each content is one example (later exact copies
-    are D001's and join no cluster), so the order does not depend on the lines'."""
-    rows = len(exact)
-    rank = np.empty(rows, dtype=np.int64)
-    rank[np.lexsort((np.arange(rows), exact))] = np.arange(rows, dtype=np.int64)
+def _in_content_order(frame: pd.DataFrame, order: npt.NDArray[np.int64]) -> pd.DataFrame:
+    """The pairs with ``left`` before ``right`` in ``order`` (keys.content_order), sorted by
+    member, then best partner first. Within a split each content is one example (later exact
+    copies are D001's and join no cluster), so the order does not depend on the lines'."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
     left, right = frame["left"].to_numpy(), frame["right"].to_numpy()
     swap = rank[left] > rank[right]
     first, second = np.where(swap, right, left), np.where(swap, left, right)

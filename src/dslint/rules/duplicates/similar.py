@@ -29,7 +29,7 @@ from dslint.dataset import Dataset
 from dslint.memory import give_back
 from dslint.rules.duplicates import minhash
 from dslint.rules.duplicates.hashing import U64, arrow
-from dslint.rules.duplicates.keys import keys
+from dslint.rules.duplicates.keys import content_order, keys
 from dslint.rules.duplicates.scope import scope_codes
 
 I64 = npt.NDArray[np.int64]
@@ -147,8 +147,8 @@ def _compute(dataset: Dataset, parameters: NearParameters) -> NearPairs:
     # A large bucket's members are paired as a star around its first member and a chain, in
     # the order they come in: content order (the examples' keys), so that which pairs are
     # candidates, and so the clusters, does not depend on the order of the lines.
-    owner_of_band = np.flatnonzero(long_enough)
-    owner_of_band = owner_of_band[np.argsort(summary.exact[owner_of_band], kind="stable")]
+    order = content_order(dataset)
+    owner_of_band = order[long_enough[order]]
     all_bands = buckets[owner_of_band]
     del buckets
     give_back()
