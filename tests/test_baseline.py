@@ -162,6 +162,7 @@ def test_the_baseline_holds_no_message_and_no_data(run, tmp_path: Path) -> None:
         "code",
         "path",
         "count",
+        "pathless",
     }
     assert document["summary"]["findings"] == 4  # S104 twice, Q001, and P101 for the key
 
@@ -192,6 +193,103 @@ def test_the_api_filters_and_the_cli_only_prints(tmp_path: Path) -> None:
     assert loaded == Baseline.from_findings(everything.findings[:1])
     outcome = compare(everything.findings, loaded)
     assert (outcome.suppressed, outcome.fixed, len(outcome.new)) == (1, 0, 3)
+
+
+def new_findings(result: Any) -> list[tuple[str, str, int | None, str]]:
+    return [(f["path"], f["code"], f["line"], f["pointer"])
+            for f in json.loads(result.output)["findings"]]  # fmt: skip
+
+
+def test_a_renamed_or_moved_file_keeps_its_baseline(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "data").mkdir()
+    examples = varied_examples()
+    write(tmp_path / "data" / "train.jsonl", examples)
+    assert run("baseline", "data/train.jsonl", "-o", "base.json").exit_code == 0
+    recorded = Baseline.load(tmp_path / "base.json").total
+    assert recorded >= 8
+
+    # The pull request moves the file into a new folder and adds one bad line to it.
+    (tmp_path / "data" / "v2").mkdir()
+    (tmp_path / "data" / "train.jsonl").rename(tmp_path / "data" / "v2" / "train.jsonl")
+    write(tmp_path / "data" / "v2" / "train.jsonl", [*examples, missing_content(9)])
+    moved = "data/v2/train.jsonl"
+    for attempt in ("cold", "reused"):  # the second run is the cache's whole-check reuse
+        result = run("check", moved, "--baseline", "base.json", "--format", "json")
+        assert result.exit_code == 1, attempt
+        fresh = new_findings(result)  # the new line's findings (S104, and V010: no prompt)
+        assert {(path, line) for path, _, line, _ in fresh} == {(moved, len(examples) + 1)}
+        assert ("S104", "/messages/1") in {(code, pointer) for _, code, _, pointer in fresh}
+        (note,) = [n for n in json.loads(result.output)["summary"]["notes"] if "base.json" in n]
+        assert note == (
+            f"baseline base.json: {recorded} known findings not shown ({recorded} of them "
+            "recorded in data/train.jsonl, a file that is gone: taken as renamed or moved); "
+            "0 baseline findings fixed since it was recorded"
+        )
+    # Without following the move, every accepted finding would have been new.
+    plain = new_findings(run("check", moved, "--format", "json"))
+    assert len(plain) == recorded + len(fresh)
+
+
+def test_a_copy_or_a_known_file_does_not_take_another_files_baseline(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    examples = varied_examples()
+    write(tmp_path / "a.jsonl", examples)
+    write(tmp_path / "b.jsonl", clean_chat(40))
+    run("baseline", "a.jsonl", "b.jsonl", "-o", "base.json")
+
+    # A copy next to its original (still there) is new data: all its findings are new, when
+    # it is checked alone (as pre-commit checks the files a commit touches) or with the rest.
+    write(tmp_path / "copy.jsonl", examples)
+    alone = run("check", "copy.jsonl", "--baseline", "base.json", "--format", "json")
+    assert alone.exit_code == 1
+    assert new_findings(alone) == new_findings(run("check", "copy.jsonl", "--format", "json"))
+    assert "renamed or moved" not in "".join(json.loads(alone.output)["summary"]["notes"])
+
+    # a.jsonl is deleted and its bad lines pasted into b.jsonl: b is a file the baseline
+    # knows, not a moved one, so the pasted problems are new in it.
+    (tmp_path / "copy.jsonl").unlink()
+    (tmp_path / "a.jsonl").unlink()
+    write(tmp_path / "b.jsonl", [*clean_chat(40), *examples])
+    pasted = run("check", "b.jsonl", "--baseline", "base.json", "--format", "json")
+    assert pasted.exit_code == 1
+    assert new_findings(pasted) == new_findings(run("check", "b.jsonl", "--format", "json"))
+
+
+def test_an_old_baseline_loads_and_does_not_follow_moves(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(tmp_path / "train.jsonl", base_examples())
+    run("baseline", "train.jsonl", "-o", "base.json")
+    document = json.loads((tmp_path / "base.json").read_text())
+    for entry in document["findings"]:
+        del entry["pathless"]  # as dslint wrote baselines before the key existed
+    (tmp_path / "old.json").write_text(json.dumps(document))
+    same = run("check", "train.jsonl", "--baseline", "old.json", "--format", "json")
+    assert same.exit_code == 0 and new_findings(same) == []
+    (tmp_path / "train.jsonl").rename(tmp_path / "renamed.jsonl")
+    moved = run("check", "renamed.jsonl", "--baseline", "old.json", "--format", "json")
+    assert len(new_findings(moved)) == 4
+    followed = run("check", "renamed.jsonl", "--baseline", "base.json", "--format", "json")
+    assert followed.exit_code == 0 and new_findings(followed) == []
+
+
+def test_moved_findings_match_as_a_multiset(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    examples: list[Any] = clean_chat(30)
+    examples[4] = missing_content(1)
+    write(path, examples)
+    recorded = Baseline.from_findings(check([path], today=TODAY).findings)
+    examples[9] = missing_content(1)  # a second copy of the accepted bad line
+    moved = tmp_path / "moved.jsonl"
+    write(moved, examples)
+    now = check([moved], today=TODAY).findings
+    gone = {str(path)}
+    outcome = compare(now, recorded, gone=lambda p: p in gone)
+    # S104 once from the baseline; the second S104 and the D001 copy finding are new.
+    assert sorted((f.code, f.line) for f in outcome.new) == [("D001", 10), ("S104", 10)]
+    # The rest moved: the S104 and the file's own finding (S014: fewer than 50 examples).
+    assert sorted(f.code for f in now if f not in outcome.new) == ["S014", "S104"]
+    assert (outcome.moved, outcome.moved_from, outcome.fixed) == (2, (str(path),), 0)
+    # While the recorded file is still there, nothing moved.
+    still = compare(now, recorded)
+    assert (len(still.new), still.suppressed, still.fixed) == (len(now), 0, 2)
 
 
 def varied_examples() -> list[Any]:

@@ -151,8 +151,9 @@ def test_json_report_is_the_standard_indented_json(count: int) -> None:
     assert output == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     assert [f["code"] for f in document["findings"]] == ["V011"] * count
     assert [list(f) for f in document["findings"]] == [list(FIELDS)] * count
-    # Every field of a finding is in the report but the internal one (--changed-since's).
-    assert [f.name for f in dataclasses.fields(Finding)] == [*FIELDS, "related"]
+    # Every field of a finding is in the report but the internal ones (--changed-since's
+    # related lines, and the baseline's pathless fingerprint).
+    assert [f.name for f in dataclasses.fields(Finding)] == [*FIELDS, "related", "pathless"]
 
 
 # -- SARIF -----------------------------------------------------------------------------------

@@ -9,13 +9,21 @@ are problems that have been fixed, and the report says how many.
 
 Matching is a multiset: a baseline that holds a fingerprint twice absorbs at most two such
 findings, so a third copy of an accepted bad line is reported.
+
+The fingerprint hashes the path too, so a renamed or moved file would turn every accepted
+finding into a new one. Each entry therefore also keeps the fingerprint computed without the
+path (``pathless``), and an entry whose file is gone (no such file any more) accepts the same
+finding in another file. Only a gone file's entries do: a file copied next to its original
+brings new findings, and a new file that happens to share a bad line with an existing one is
+not excused by it. Baselines written before ``pathless`` existed simply do not follow moves.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +46,7 @@ class Entry:
     fingerprint: str
     code: str
     path: str
+    pathless: str = ""  # "" in baselines written before it existed
 
 
 def _order(entry: Entry) -> tuple[str, str, str]:
@@ -52,7 +61,7 @@ class Baseline:
 
     @classmethod
     def from_findings(cls, findings: Iterable[Finding]) -> Baseline:
-        return cls(Counter(Entry(f.fingerprint, f.code, f.path) for f in findings))
+        return cls(Counter(Entry(f.fingerprint, f.code, f.path, f.pathless) for f in findings))
 
     @property
     def total(self) -> int:
@@ -69,9 +78,10 @@ class Baseline:
         }
         # One finding per line, in a stable order, so a baseline's diff in review is readable.
         rows = [
-            json.dumps({"fingerprint": e.fingerprint, "code": e.code, "path": e.path, "count": n})
+            json.dumps({"fingerprint": e.fingerprint, "code": e.code, "path": e.path, "count": n}
+                       | ({"pathless": e.pathless} if e.pathless else {}))
             for e, n in sorted(self.entries.items(), key=lambda item: _order(item[0]))
-        ]
+        ]  # fmt: skip
         body = json.dumps(head, indent=2)[:-2]
         listing = "[\n    " + ",\n    ".join(rows) + "\n  ]" if rows else "[]"
         return body + ',\n  "findings": ' + listing + "\n}\n"
@@ -113,9 +123,11 @@ class Baseline:
                 and isinstance(item.get("count", 1), int)
                 and not isinstance(item.get("count", 1), bool)
                 and item.get("count", 1) >= 1
+                and isinstance(item.get("pathless", ""), str)
             ):
                 raise BaselineError(f"baseline {where}: entry {position} is malformed")
-            entries[Entry(item["fingerprint"], item["code"], item["path"])] += item.get("count", 1)
+            entry = Entry(item["fingerprint"], item["code"], item["path"], item.get("pathless", ""))
+            entries[entry] += item.get("count", 1)
         return cls(entries)
 
 
@@ -126,10 +138,19 @@ class Outcome:
     new: tuple[Finding, ...]
     suppressed: int
     fixed: int
+    #: Of the suppressed, those matched in another file, and the gone files they came from.
+    moved: int = 0
+    moved_from: tuple[str, ...] = ()
 
 
-def compare(findings: Iterable[Finding], baseline: Baseline) -> Outcome:
-    """Split findings into new ones and accepted ones (multiset match on the fingerprint)."""
+def compare(
+    findings: Iterable[Finding],
+    baseline: Baseline,
+    gone: Callable[[str], bool] = lambda path: False,
+) -> Outcome:
+    """Split findings into new ones and accepted ones: a multiset match on the fingerprint,
+    then, for what is left, on the pathless fingerprint against the entries of the files
+    that ``gone`` says no longer exist (a renamed or moved file)."""
     remaining: Counter[tuple[str, str]] = Counter()
     for entry, count in baseline.entries.items():
         # The fingerprint already hashes code and path; keying on both as well keeps a
@@ -144,17 +165,51 @@ def compare(findings: Iterable[Finding], baseline: Baseline) -> Outcome:
             suppressed += 1
         else:
             new.append(finding)
+    # The entries a finding in another file may take: those of gone files, by pathless key;
+    # and only a finding in a file the baseline does not know (where a moved file now is).
+    recorded = {entry.path for entry in baseline.entries}
+    away = {path for path in recorded if path and gone(path)}
+    movable: dict[tuple[str, str], list[Entry]] = {}
+    for entry in sorted(baseline.entries, key=_order):
+        if entry.path in away and entry.pathless:
+            movable.setdefault((entry.pathless, entry.code), []).append(entry)
+    moved_from: set[str] = set()
+    still_new: list[Finding] = []
+    for finding in new:
+        known = finding.path in recorded or not finding.pathless
+        for entry in () if known else movable.get((finding.pathless, finding.code), ()):
+            key = (entry.fingerprint, entry.code)
+            if remaining[key] > 0:
+                remaining[key] -= 1
+                moved_from.add(entry.path)
+                break
+        else:
+            still_new.append(finding)
+    moved = len(new) - len(still_new)
     fixed = sum(count for count in remaining.values() if count > 0)
-    return Outcome(new=tuple(new), suppressed=suppressed, fixed=fixed)
+    return Outcome(new=tuple(still_new), suppressed=suppressed + moved, fixed=fixed,
+                   moved=moved, moved_from=tuple(sorted(moved_from)))  # fmt: skip
 
 
 def apply(report: Report, baseline: Baseline, source: str = "the baseline") -> Report:
     """The report with baseline findings removed and a note on what was accepted or fixed."""
-    outcome = compare(report.findings, baseline)
-    note = (
-        f"{source}: {plural(outcome.suppressed, 'known finding')} not shown; "
-        f"{plural(outcome.fixed, 'baseline finding')} fixed since it was recorded"
-    )
+    checked = {summary.path for summary in report.files}
+
+    def gone(path: str) -> bool:
+        # Paths are as reported, relative to the working folder where possible (as the
+        # baseline's were when it was written: docs/ci.md asks for the same folder).
+        return path not in checked and not os.path.lexists(path)
+
+    outcome = compare(report.findings, baseline, gone)
+    note = f"{source}: {plural(outcome.suppressed, 'known finding')} not shown"
+    if outcome.moved:
+        shown = ", ".join(outcome.moved_from[:3]) + (", ..." if len(outcome.moved_from) > 3 else "")
+        one = len(outcome.moved_from) == 1
+        note += (
+            f" ({outcome.moved} of them recorded in {shown}, "
+            f"{'a file that is' if one else 'files that are'} gone: taken as renamed or moved)"
+        )
+    note += f"; {plural(outcome.fixed, 'baseline finding')} fixed since it was recorded"
     if outcome.fixed:
         note += " (run 'dslint baseline' to shrink it)"
     return replace(report, findings=outcome.new, notes=(*report.notes, note))

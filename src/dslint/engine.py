@@ -826,6 +826,7 @@ class Engine:
         place: tuple[int | None, int | None],
     ) -> Finding:
         column, end = place
+        named = (content_hash, hit.pointer, hit.key, hit.group)
         return Finding(
             code=rule.code,
             name=rule.name,
@@ -836,8 +837,9 @@ class Engine:
             column=column,
             pointer=hit.pointer,
             message=hit.message,
-            fingerprint=fingerprint(rule.code, path, content_hash, hit.pointer, hit.key, hit.group),
+            fingerprint=fingerprint(rule.code, path, *named),
             end_column=end,
+            pathless=fingerprint(rule.code, "", *named),
         )
 
 

@@ -107,6 +107,9 @@ class Finding:
     #: asks besides the finding's own line. Not part of the report's output, nor of equality
     #: (a reused check does not keep it; it is never reused under ``--changed-since``).
     related: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+    #: The fingerprint computed with the path left out: what a baseline entry of a file that
+    #: is gone (renamed or moved) matches. Not part of the report's output, nor of equality.
+    pathless: str = field(default="", compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         # Spelled out: dataclasses.asdict copies each value through a recursive walk.
