@@ -478,6 +478,35 @@ def test_mixed_and_unknown_formats(lint) -> None:  # type: ignore[no-untyped-def
     ]
 
 
+def test_mixed_formats_name_the_odd_lines(lint: Any) -> None:
+    legacy = {"prompt": "What is 2+2?", "completion": " 4"}
+    (one,) = lint(jsonl(*clean_chat(50), legacy, *clean_chat(60)[50:]))
+    assert one.code == "S021" and one.message.endswith(
+        "(the file is checked as supervised chat; the other formats are on line 51)"
+    )
+    lines: list[Any] = clean_chat(300)
+    for line in (12, 40, 41, 150, 151, 152, 290, 299):  # line numbers, counted from 1
+        lines[line - 1] = dpo() if line % 2 else legacy
+    (many,) = [f for f in lint(jsonl(*lines)) if f.code == "S021"]
+    assert (many.line, many.pointer) == (None, "")  # a file-level finding, as before
+    assert many.message.endswith(
+        "the other formats are on lines 12, 40, 41, 150, 151 and 3 more lines)"
+    )
+
+
+def test_mixed_formats_name_the_odd_lines_read_by_a_helper(
+    lint: Any, small_shards: None, helper_pids: list[int]
+) -> None:
+    # The helper reads the second half of the file: its odd lines join the first half's.
+    legacy = {"prompt": "What is 2+2?", "completion": " 4"}
+    lines: list[Any] = clean_chat(1000)
+    for line in (970, 20, 980):
+        lines[line - 1] = legacy
+    (found,) = [f for f in lint(jsonl(*lines)) if f.code == "S021"]
+    assert helper_pids, "the file was not split"
+    assert found.message.endswith("the other formats are on lines 20, 970 and 980)")
+
+
 def test_a_padded_prompt_is_reported_once_with_the_examples_sharing_it(lint: Any) -> None:
     padded = "You are Acme's assistant.\n"
     other = " Be brief."

@@ -24,7 +24,7 @@ from dslint.config import Config, ConfigError
 from dslint.dataset import Dataset, DatasetBuilder
 from dslint.finding import Finding, Hit, Severity
 from dslint.fingerprint import fingerprint, text_digest
-from dslint.loader import WHOLE, FileInfo, Record, read_file
+from dslint.loader import ODD_LINES_KEPT, WHOLE, FileInfo, Record, read_file
 from dslint.rawlines import read_lines_at
 from dslint.registry import Choosable, catalog, kind, load_chosen
 from dslint.report import FileSummary, Report
@@ -544,6 +544,9 @@ class Engine:
             accepted = info.target.formats if info.target else frozenset()
             record.format = formats.effective(record.format, info.format, accepted)
             info.formats[record.format] += 1
+            odd = record.format not in (info.format, "unknown")
+            if odd and len(info.odd_lines) < ODD_LINES_KEPT:
+                info.odd_lines.append(record.line)
             if '"image_url"' in record.raw and formats.has_images(record.value):
                 info.image_examples += 1
 

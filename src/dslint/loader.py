@@ -96,11 +96,17 @@ class FileInfo:
     formats: Counter[str] = field(default_factory=Counter)
     image_examples: int = 0  # examples with at least one image part
     format: str = "unknown"  # the file's dominant format (see dslint.formats)
+    # The first lines (up to ODD_LINES_KEPT) whose format is another one: S021 names them.
+    odd_lines: list[int] = field(default_factory=list)
     read_error: str | None = None  # e.g. a truncated gzip stream, with where it stopped
     binary: str | None = None  # why the file was judged binary (then no line is read)
     changed: str | None = None  # how the file changed while it was being read
     ends_with_newline: bool = True
     target: Target | None = None  # the model this file is checked against (see dslint.models)
+
+
+#: How many lines in a format other than their file's are remembered to be named.
+ODD_LINES_KEPT = 5
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dslint.loader import GZIP_MAGIC, Span
+from dslint.loader import GZIP_MAGIC, ODD_LINES_KEPT, Span
 
 if TYPE_CHECKING:
     from dslint.config import Config
@@ -161,6 +161,7 @@ class SpanResult:
     # the file shrank before the span could be found (nothing was read).
     first_line: int = 1
     first_index: int = 0
+    odd_lines: list[int] = field(default_factory=list)  # see FileInfo.odd_lines
 
 
 def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
@@ -233,6 +234,7 @@ def check_span(job: SpanJob, engine: Engine | None = None) -> SpanResult:
         pid=os.getpid(),
         first_line=job.span.first_line,
         first_index=job.first_index,
+        odd_lines=info.odd_lines,
     )
 
 
@@ -259,6 +261,7 @@ def merge_counts(info: FileInfo, result: SpanResult) -> None:
     info.examples += result.examples
     info.objects += result.objects
     info.formats.update(result.formats)
+    info.odd_lines = sorted({*info.odd_lines, *result.odd_lines})[:ODD_LINES_KEPT]
     info.image_examples += result.image_examples
     info.ends_with_newline = result.ends_with_newline
     info.read_error = info.read_error or result.read_error

@@ -218,7 +218,9 @@ class LookalikeFormat(FileRule):
 class MixedFormats(FileRule):
     """One file mixes training formats (for example chat and DPO lines).
 
-    A fine-tuning job takes one method and one format per file; the odd lines fail.
+    A fine-tuning job takes one method and one format per file; the odd lines fail. The
+    message names the first lines in another format than the file's, so that a few stray
+    lines in a large file can be found.
     """
 
     code = "S021"
@@ -233,9 +235,18 @@ class MixedFormats(FileRule):
                 f"{plural(n, 'line')} {formats.DESCRIPTIONS[k]}"
                 for k, n in sorted(present.items(), key=lambda kv: -kv[1])
             )
+            odd = sum(n for k, n in present.items() if k != file.format)
+            named = [str(line) for line in file.odd_lines]
+            if odd > len(named):
+                named.append(plural(odd - len(named), "more line"))
+            listed = (
+                ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else "".join(named)
+            )
+            where = f"; the other formats are on {'line' if odd == 1 else 'lines'} {listed}"
             yield Hit(
                 f"the file mixes formats ({parts}); keep one format per file "
-                f"(the file is checked as {formats.DESCRIPTIONS[file.format]})"
+                f"(the file is checked as {formats.DESCRIPTIONS[file.format]}"
+                f"{where if file.odd_lines else ''})"
             )
 
 
