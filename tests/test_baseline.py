@@ -223,7 +223,8 @@ def test_a_renamed_or_moved_file_keeps_its_baseline(run, tmp_path: Path) -> None
         assert note == (
             f"baseline base.json: {recorded} known findings not shown ({recorded} of them "
             "recorded in data/train.jsonl, a file that is gone: taken as renamed or moved); "
-            "0 baseline findings fixed since it was recorded"
+            "0 baseline findings fixed since it was recorded (run 'dslint baseline' to record "
+            "the new paths)"
         )
     # Without following the move, every accepted finding would have been new.
     plain = new_findings(run("check", moved, "--format", "json"))

@@ -210,6 +210,7 @@ def apply(report: Report, baseline: Baseline, source: str = "the baseline") -> R
             f"{'a file that is' if one else 'files that are'} gone: taken as renamed or moved)"
         )
     note += f"; {plural(outcome.fixed, 'baseline finding')} fixed since it was recorded"
-    if outcome.fixed:
-        note += " (run 'dslint baseline' to shrink it)"
+    due = (("shrink it", outcome.fixed), ("record the new paths", outcome.moved))
+    if purposes := [purpose for purpose, count in due if count]:
+        note += f" (run 'dslint baseline' to {' and '.join(purposes)})"
     return replace(report, findings=outcome.new, notes=(*report.notes, note))
