@@ -256,6 +256,77 @@ def test_sarif_duplicate_records_get_distinct_hashes(tmp_path: Path) -> None:
     assert [h.rsplit(":", 1)[1] for h in s103] == ["1", "2"]
 
 
+def test_sarif_links_the_examples_a_finding_names(tmp_path: Path) -> None:
+    """A duplicate finding's other example is a related location, linked from the message
+    (GitHub shows related locations only through such links); cached runs write the same."""
+    (tmp_path / ".git").mkdir()
+    examples: list[Any] = clean_chat(40)
+    examples[30] = examples[3]  # D001 on line 31, the copy of line 4
+    prompt = examples[7]["messages"][-2]["content"]
+    examples[35] = {
+        "messages": [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": "Something else entirely."},
+        ]
+    }
+    (tmp_path / "train.jsonl").write_text(jsonl(*examples), encoding="utf-8")
+    (tmp_path / "val.jsonl").write_text(jsonl(*clean_chat(60)[50:], examples[9]), "utf-8")
+    arguments = ["check", "train.jsonl", "--validation", "val.jsonl", "--today", "2026-11-24"]
+    runs = []
+    previous = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        for options in (["--no-cache"], [], []):  # the last one reuses the whole check
+            result = CliRunner().invoke(cli, [*arguments, *options, "-o", "out.sarif"])
+            assert result.exit_code == 1, result.output
+            runs.append((tmp_path / "out.sarif").read_text(encoding="utf-8"))
+    finally:
+        os.chdir(previous)
+    assert runs[0] == runs[1] == runs[2]
+    document = json.loads(runs[0])
+    validate_sarif(document)
+    results = {(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]): r
+               for r in document["runs"][0]["results"]}  # fmt: skip
+    named = {
+        key: (r["message"]["text"], [(loc["id"], loc["physicalLocation"]["artifactLocation"]["uri"],
+                                      loc["physicalLocation"]["region"]["startLine"])
+                                     for loc in r["relatedLocations"]])
+        for key, r in results.items() if "relatedLocations" in r
+    }  # fmt: skip
+    copy_text, copy_places = named[("D001", 31)]
+    assert copy_text.startswith("Exact duplicate of [line 4](1) (copy 2 of 2)")
+    assert copy_places == [(1, "train.jsonl", 4)]
+    # D002 stands on one of the two answers to the prompt (chosen by content) and names the other.
+    (answer,) = [key for key in named if key[0] == "D002"]
+    answer_text, answer_places = named[answer]
+    other = {8: 36, 36: 8}[answer[1]]
+    assert f"[line {other}](1)" in answer_text and answer_places == [(1, "train.jsonl", other)]
+    leak_text, leak_places = named[("D004", 11)]
+    assert leak_places == [(1, "train.jsonl", 10)] and "[line 10](1)" in leak_text
+    # Findings that name no other example have neither.
+    assert all(key[0].startswith("D") for key in named)
+
+
+def test_sarif_escapes_brackets_only_in_a_message_with_links(sample: tuple[Report, Path]) -> None:
+    report, folder = sample
+    first = report.findings[0]
+    path = next(f.path for f in report.findings if f.path)
+    bracketed = dataclasses.replace(first, message="like line 3 [profile 'x'], see line 30",
+                                    path=path, related=((path, 3),))  # fmt: skip
+    unnamed = dataclasses.replace(first, message="a [bracket] and line 3", related=((path, 9),))
+    plain = dataclasses.replace(first, message="a [bracket] and line 3")
+    hand_built = dataclasses.replace(report, findings=(bracketed, unnamed, plain))
+    results = sarif_of(hand_built, folder)["runs"][0]["results"]
+    texts = [r["message"]["text"] for r in results]
+    assert texts == [
+        "Like [line 3](1) \\[profile 'x'\\], see line 30.",
+        "A [bracket] and line 3.",  # no mention of line 9: no link, so nothing escaped
+        "A [bracket] and line 3.",
+    ]
+    assert [len(r.get("relatedLocations", [])) for r in results] == [1, 1, 0]
+    validate_sarif(sarif_of(hand_built, folder))
+
+
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm is missing")
 def test_sarif_multitool_finds_nothing(sample: tuple[Report, Path], tmp_path: Path) -> None:
     assert MULTITOOL.exists(), (
@@ -265,7 +336,14 @@ def test_sarif_multitool_finds_nothing(sample: tuple[Report, Path], tmp_path: Pa
     report, folder = sample
     # Every installed rule in the table, so each rule's metadata is checked too.
     everything = {r.code: r for r in (*all_rules(), *report.rules)}
-    report = dataclasses.replace(report, rules=tuple(everything.values()))
+    # And a finding that names another example: a related location linked from its message.
+    path = next(f.path for f in report.findings if f.line)
+    named = dataclasses.replace(
+        next(f for f in report.findings if f.line), message="like line 3 [x]", related=((path, 3),)
+    )
+    report = dataclasses.replace(
+        report, rules=tuple(everything.values()), findings=(*report.findings, named)
+    )
     log = tmp_path / "dslint.sarif"
     log.write_text(render_in(folder, SarifReporter(root=folder), report), encoding="utf-8")
     out = tmp_path / "validation.sarif"

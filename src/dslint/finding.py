@@ -104,8 +104,8 @@ class Finding:
     fingerprint: str
     end_column: int | None = None
     #: The other examples the finding is about, as (path, line): what ``--changed-since``
-    #: asks besides the finding's own line. Not part of the report's output, nor of equality
-    #: (a reused check does not keep it; it is never reused under ``--changed-since``).
+    #: asks besides the finding's own line, and SARIF's related locations. Not in the JSON
+    #: report (its fields are a contract), nor in equality.
     related: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
     #: The fingerprint computed with the path left out: what a baseline entry of a file that
     #: is gone (renamed or moved) matches. Not part of the report's output, nor of equality.

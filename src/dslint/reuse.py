@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from dslint.cache import Cache
     from dslint.config import Config
 
-FORMAT = 3  # 2: files hashed by pieces (_file_digest); 3: findings keep Finding.pathless
+# 2: files hashed by pieces (_file_digest); 3: findings keep Finding.pathless and .related
+FORMAT = 3
 # Runs kept, newest used first: enough for a repository's datasets under pre-commit.
 KEEP_RUNS = 32
 # What a config may name for its files to be part of the key; beyond, the run is not reused.
@@ -300,19 +301,21 @@ def load(store: Cache, run_key: RunKey) -> Saved | None:
 
 def _encode(f: Finding) -> list[Any]:
     return [f.code, f.name, f.category.value, f.severity.value, f.path, f.line, f.column,
-            f.pointer, f.message, f.fingerprint, f.end_column, f.pathless]  # fmt: skip
+            f.pointer, f.message, f.fingerprint, f.end_column, f.pathless,
+            [list(place) for place in f.related]]  # fmt: skip
 
 
 def _decode(row: list[Any]) -> Finding:
     (code, name, category, severity, path, line, column, pointer, message, fingerprint, end,
-     pathless) = row  # fmt: skip
+     pathless, named) = row  # fmt: skip
     texts = (code, name, path, pointer, message, fingerprint, pathless)
     if not all(isinstance(v, str) for v in texts):
         raise TypeError("a finding's text field is not a string")
     if not all(v is None or type(v) is int for v in (line, column, end)):
         raise TypeError("a finding's position is not a number")
+    related = tuple((str(other), int(number)) for other, number in named)
     return Finding(code, name, Category(category), Severity(severity), path, line, column,
-                   pointer, message, fingerprint, end, pathless=pathless)  # fmt: skip
+                   pointer, message, fingerprint, end, related, pathless)  # fmt: skip
 
 
 def _summary(row: list[Any]) -> FileSummary:

@@ -8,6 +8,11 @@ finding's content fingerprint, so alerts stay put when lines are inserted or reo
 
 Only finding messages are written, never snippets of the data: SARIF files get uploaded, and
 the messages are already redacted by the rules.
+
+A finding that names other examples (``Finding.related``: the copy it repeats, the answer it
+contradicts, the training example it leaks) lists them as ``relatedLocations``, and the
+message's "line N" becomes an embedded link to each (``[line N](id)``, SARIF §3.11.6), which is
+how GitHub shows a related location.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 ROOT_BASE_ID = "%SRCROOT%"
 # GitHub keeps 5,000 results per run (prioritised by severity) of the 25,000 it accepts.
 GITHUB_MAX_RESULTS = 5000
+# GitHub accepts at most 1,000 locations per result.
+MAX_RELATED = 999
 
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 PROBLEM_SEVERITY = {
@@ -266,11 +273,12 @@ def _result(finding: Finding, rule_index: int, place: _Place, occurrence: int) -
             }
         ]
     scope = "record" if finding.line is not None else ("file" if finding.path else "dataset")
-    return {
+    text, related = _linked(finding, place)
+    result: dict[str, Any] = {
         "ruleId": finding.code,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
-        "message": {"text": _sentence(finding.message)},
+        "message": {"text": text},
         "locations": [location],
         "partialFingerprints": {"primaryLocationLineHash": f"{finding.fingerprint}:{occurrence}"},
         "properties": {
@@ -279,6 +287,33 @@ def _result(finding: Finding, rule_index: int, place: _Place, occurrence: int) -
             "scope": scope,
         },
     }
+    if related:
+        result["relatedLocations"] = related
+    return result
+
+
+def _linked(finding: Finding, place: _Place) -> tuple[str, list[dict[str, Any]]]:
+    """The message, with "line N" linked to each example the finding names, and their
+    locations. Literal brackets are escaped only in a message that has links (§3.11.6)."""
+    text = _sentence(finding.message)
+    if not finding.related:
+        return text, []
+    linked = text.replace("[", "\\[").replace("]", "\\]")
+    locations, links = [], 0
+    for number, (path, line) in enumerate(finding.related[:MAX_RELATED], 1):
+        artifact = _location(path, place.root)
+        if path in place.artifact_index:
+            artifact["index"] = place.artifact_index[path]
+        locations.append({
+            "id": number,
+            "physicalLocation": {"artifactLocation": artifact, "region": {"startLine": line}},
+            "message": {"text": f"{path} line {line}" if path != finding.path else f"Line {line}"},
+        })  # fmt: skip
+        # The first mention of the line that is not a link yet ("lines 5 and 7" stay text).
+        mention = rf"(?<![\\[\w])([Ll]ine {line})(?!\d)"
+        linked, found = re.subn(mention, rf"[\1]({number})", linked, count=1)
+        links += found
+    return (linked if links else text), locations
 
 
 def _invocation(report: Report) -> dict[str, Any]:
