@@ -123,6 +123,30 @@ def test_fixed_findings_are_counted(run, tmp_path: Path) -> None:  # type: ignor
     assert "note: baseline .dslint-baseline.json: 1 known finding not shown" in text.output
 
 
+def test_files_left_out_of_a_check_fixed_nothing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # pre-commit passes only the files a commit touches: the baseline's other files were not
+    # checked, and their findings are neither shown nor fixed.
+    write(tmp_path / "a.jsonl", base_examples())
+    write(tmp_path / "b.jsonl", varied_examples())
+    run("baseline", "a.jsonl", "b.jsonl", "-o", "base.json")
+    recorded_b = sum(n for e, n in Baseline.load(tmp_path / "base.json").entries.items()
+                     if e.path == "b.jsonl")  # fmt: skip
+    assert recorded_b >= 8
+
+    def note_of(*paths: str) -> str:
+        result = run("check", *paths, "--baseline", "base.json", "--format", "json")
+        assert result.exit_code == 0, result.output
+        return next(n for n in json.loads(result.output)["summary"]["notes"] if "base.json" in n)
+
+    assert note_of("a.jsonl").endswith("0 baseline findings fixed since it was recorded")
+    assert "0 baseline findings fixed" in note_of("a.jsonl", "b.jsonl")
+    write(tmp_path / "b.jsonl", clean_chat(60))  # b's problems fixed
+    assert f"; {recorded_b} baseline findings fixed" in note_of("a.jsonl", "b.jsonl")
+    assert note_of("a.jsonl").endswith("0 baseline findings fixed since it was recorded")
+    (tmp_path / "b.jsonl").unlink()  # a file that is gone: its findings are gone with it
+    assert f"; {recorded_b} baseline findings fixed" in note_of("a.jsonl")
+
+
 def test_the_same_fingerprint_twice_is_a_multiset(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     examples: list[Any] = clean_chat(50)
     examples[5] = examples[8] = missing_content(7)  # the same bad line twice

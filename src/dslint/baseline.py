@@ -147,15 +147,20 @@ def compare(
     findings: Iterable[Finding],
     baseline: Baseline,
     gone: Callable[[str], bool] = lambda path: False,
+    checked: Callable[[str], bool] = lambda path: True,
 ) -> Outcome:
     """Split findings into new ones and accepted ones: a multiset match on the fingerprint,
     then, for what is left, on the pathless fingerprint against the entries of the files
-    that ``gone`` says no longer exist (a renamed or moved file)."""
+    that ``gone`` says no longer exist (a renamed or moved file). Unused entries count as
+    fixed when their file was ``checked`` or is gone: a file left out of this run (pre-commit
+    passes only the files a commit touches) fixed nothing."""
     remaining: Counter[tuple[str, str]] = Counter()
+    where: dict[tuple[str, str], str] = {}
     for entry, count in baseline.entries.items():
         # The fingerprint already hashes code and path; keying on both as well keeps a
         # (vanishingly unlikely) collision between two rules from hiding a finding.
         remaining[(entry.fingerprint, entry.code)] += count
+        where[(entry.fingerprint, entry.code)] = entry.path
     new: list[Finding] = []
     suppressed = 0
     for finding in findings:
@@ -186,21 +191,26 @@ def compare(
         else:
             still_new.append(finding)
     moved = len(new) - len(still_new)
-    fixed = sum(count for count in remaining.values() if count > 0)
+    fixed = sum(
+        count
+        for key, count in remaining.items()
+        if count > 0 and (checked(where[key]) or where[key] in away)
+    )
     return Outcome(new=tuple(still_new), suppressed=suppressed + moved, fixed=fixed,
                    moved=moved, moved_from=tuple(sorted(moved_from)))  # fmt: skip
 
 
 def apply(report: Report, baseline: Baseline, source: str = "the baseline") -> Report:
     """The report with baseline findings removed and a note on what was accepted or fixed."""
-    checked = {summary.path for summary in report.files}
+    # "" is the path of a dataset-level finding: about every file checked.
+    checked = {"", *(summary.path for summary in report.files)}
 
     def gone(path: str) -> bool:
         # Paths are as reported, relative to the working folder where possible (as the
         # baseline's were when it was written: docs/ci.md asks for the same folder).
         return path not in checked and not os.path.lexists(path)
 
-    outcome = compare(report.findings, baseline, gone)
+    outcome = compare(report.findings, baseline, gone, checked.__contains__)
     note = f"{source}: {plural(outcome.suppressed, 'known finding')} not shown"
     if outcome.moved:
         shown = ", ".join(outcome.moved_from[:3]) + (", ..." if len(outcome.moved_from) > 3 else "")

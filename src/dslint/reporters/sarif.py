@@ -245,11 +245,17 @@ class _Place:
     root: Path
     fallback_path: str
 
+    def artifact(self, path: str) -> dict[str, Any]:
+        """An ``artifactLocation``, with the artifact's index when the run lists the file."""
+        artifact = _location(path, self.root)
+        if path in self.artifact_index:
+            artifact["index"] = self.artifact_index[path]
+        return artifact
+
 
 def _result(finding: Finding, rule_index: int, place: _Place, occurrence: int) -> dict[str, Any]:
     # GitHub needs a file and a start line for every result. A file-level finding points at
     # the file's first line, a dataset-level one at the first input file's.
-    artifact_index, root = place.artifact_index, place.root
     path = finding.path or place.fallback_path
     region: dict[str, Any] = {"startLine": finding.line or 1}
     if finding.line is not None and finding.column is not None:
@@ -258,10 +264,7 @@ def _result(finding: Finding, rule_index: int, place: _Place, occurrence: int) -
             region["endColumn"] = finding.end_column
     physical: dict[str, Any] = {"region": region}
     if path:
-        artifact = _location(path, root)
-        if path in artifact_index:
-            artifact["index"] = artifact_index[path]
-        physical = {"artifactLocation": artifact, "region": region}
+        physical = {"artifactLocation": place.artifact(path), "region": region}
     location: dict[str, Any] = {"physicalLocation": physical}
     if finding.pointer:
         parts = split_pointer(finding.pointer)
@@ -301,12 +304,10 @@ def _linked(finding: Finding, place: _Place) -> tuple[str, list[dict[str, Any]]]
     linked = text.replace("[", "\\[").replace("]", "\\]")
     locations, links = [], 0
     for number, (path, line) in enumerate(finding.related[:MAX_RELATED], 1):
-        artifact = _location(path, place.root)
-        if path in place.artifact_index:
-            artifact["index"] = place.artifact_index[path]
+        region = {"startLine": line}
         locations.append({
             "id": number,
-            "physicalLocation": {"artifactLocation": artifact, "region": {"startLine": line}},
+            "physicalLocation": {"artifactLocation": place.artifact(path), "region": region},
             "message": {"text": f"{path} line {line}" if path != finding.path else f"Line {line}"},
         })  # fmt: skip
         # The first mention of the line that is not a link yet ("lines 5 and 7" stay text).
