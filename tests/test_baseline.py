@@ -279,6 +279,21 @@ def test_a_copy_or_a_known_file_does_not_take_another_files_baseline(run, tmp_pa
     assert new_findings(pasted) == new_findings(run("check", "b.jsonl", "--format", "json"))
 
 
+def test_a_moved_files_entries_go_to_the_file_it_became(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # b.jsonl is renamed c.jsonl in the same commit that adds a.jsonl, which has one of b's
+    # bad lines: that line is new in a.jsonl, and c.jsonl keeps all of b's entries.
+    examples = varied_examples()
+    write(tmp_path / "b.jsonl", examples)
+    run("baseline", "b.jsonl", "-o", "base.json")
+    (tmp_path / "b.jsonl").rename(tmp_path / "c.jsonl")
+    write(tmp_path / "a.jsonl", [*clean_chat(50), examples[-1]])  # the S104 line of b
+    for order in (("a.jsonl", "c.jsonl"), ("c.jsonl", "a.jsonl")):
+        result = run("check", *order, "--baseline", "base.json", "--format", "json")
+        assert {f[0] for f in new_findings(result)} == {"a.jsonl"}, order
+        assert ("a.jsonl", "S104", 51, "/messages/1") in new_findings(result)
+    assert new_findings(result) == new_findings(run("check", "a.jsonl", "--format", "json"))
+
+
 def test_an_old_baseline_loads_and_does_not_follow_moves(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     write(tmp_path / "train.jsonl", base_examples())
     run("baseline", "train.jsonl", "-o", "base.json")

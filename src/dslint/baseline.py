@@ -170,26 +170,9 @@ def compare(
             suppressed += 1
         else:
             new.append(finding)
-    # The entries a finding in another file may take: those of gone files, by pathless key;
-    # and only a finding in a file the baseline does not know (where a moved file now is).
     recorded = {entry.path for entry in baseline.entries}
     away = {path for path in recorded if path and gone(path)}
-    movable: dict[tuple[str, str], list[Entry]] = {}
-    for entry in sorted(baseline.entries, key=_order):
-        if entry.path in away and entry.pathless:
-            movable.setdefault((entry.pathless, entry.code), []).append(entry)
-    moved_from: set[str] = set()
-    still_new: list[Finding] = []
-    for finding in new:
-        known = finding.path in recorded or not finding.pathless
-        for entry in () if known else movable.get((finding.pathless, finding.code), ()):
-            key = (entry.fingerprint, entry.code)
-            if remaining[key] > 0:
-                remaining[key] -= 1
-                moved_from.add(entry.path)
-                break
-        else:
-            still_new.append(finding)
+    still_new, moved_from = _take_moved(new, baseline, remaining, recorded, away)
     moved = len(new) - len(still_new)
     fixed = sum(
         count
@@ -198,6 +181,56 @@ def compare(
     )
     return Outcome(new=tuple(still_new), suppressed=suppressed + moved, fixed=fixed,
                    moved=moved, moved_from=tuple(sorted(moved_from)))  # fmt: skip
+
+
+def _take_moved(
+    new: list[Finding],
+    baseline: Baseline,
+    remaining: Counter[tuple[str, str]],
+    recorded: set[str],
+    away: set[str],
+) -> tuple[list[Finding], set[str]]:
+    """Match the new findings of files the baseline does not list (where a moved file now
+    is) against the unused entries of the gone files, by pathless key; return the findings
+    still new and the gone files that gave entries. A gone file's entries go first to the
+    file sharing most of them (the file it became), so that another new file with one of its
+    bad lines does not take that line's entry and leave the moved file's copy new."""
+    offered: dict[str, dict[tuple[str, str], list[tuple[str, str]]]] = {}
+    for entry in sorted(baseline.entries, key=_order):
+        if entry.path in away and entry.pathless:
+            keys = offered.setdefault(entry.path, {})
+            keys.setdefault((entry.pathless, entry.code), []).append(
+                (entry.fingerprint, entry.code)
+            )
+    asking: dict[str, list[int]] = {}  # a file's new findings, by position in ``new``
+    for position, finding in enumerate(new):
+        if finding.path not in recorded and finding.pathless:
+            asking.setdefault(finding.path, []).append(position)
+
+    def shared(path: str, former: str) -> int:
+        wanted = Counter((new[i].pathless, new[i].code) for i in asking[path])
+        return sum(
+            min(count, sum(remaining[key] for key in offered[former].get(wish, ())))
+            for wish, count in wanted.items()
+        )
+
+    pairs = sorted((-shared(path, former), path, former) for path in asking for former in offered)
+    taken: set[int] = set()
+    moved_from: set[str] = set()
+    for score, path, former in pairs:
+        if not score:
+            break
+        for position in asking[path]:
+            if position in taken:
+                continue
+            finding = new[position]
+            for key in offered[former].get((finding.pathless, finding.code), ()):
+                if remaining[key] > 0:
+                    remaining[key] -= 1
+                    taken.add(position)
+                    moved_from.add(former)
+                    break
+    return [f for i, f in enumerate(new) if i not in taken], moved_from
 
 
 def apply(report: Report, baseline: Baseline, source: str = "the baseline") -> Report:
