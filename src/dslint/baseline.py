@@ -207,19 +207,20 @@ def _take_moved(
         if finding.path not in recorded and finding.pathless:
             asking.setdefault(finding.path, []).append(position)
 
-    def shared(path: str, former: str) -> int:
-        wanted = Counter((new[i].pathless, new[i].code) for i in asking[path])
-        return sum(
-            min(count, sum(remaining[key] for key in offered[former].get(wish, ())))
-            for wish, count in wanted.items()
-        )
-
-    pairs = sorted((-shared(path, former), path, former) for path in asking for former in offered)
+    # How many entries each gone file could give each new file: through the pathless keys,
+    # so the work grows with the findings, not with the pairs of files.
+    owners: dict[tuple[str, str], dict[str, int]] = {}
+    for former, keys in offered.items():
+        for wish, entry_keys in keys.items():
+            owners.setdefault(wish, {})[former] = sum(remaining[key] for key in entry_keys)
+    shared: Counter[tuple[str, str]] = Counter()
+    for path, positions in asking.items():
+        for wish, count in Counter((new[i].pathless, new[i].code) for i in positions).items():
+            for former, available in owners.get(wish, {}).items():
+                shared[path, former] += min(count, available)
     taken: set[int] = set()
     moved_from: set[str] = set()
-    for score, path, former in pairs:
-        if not score:
-            break
+    for _, path, former in sorted((-n, path, former) for (path, former), n in shared.items()):
         for position in asking[path]:
             if position in taken:
                 continue
