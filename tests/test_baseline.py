@@ -147,6 +147,47 @@ def test_files_left_out_of_a_check_fixed_nothing(run, tmp_path: Path) -> None:  
     assert f"; {recorded_b} baseline findings fixed" in note_of("a.jsonl")
 
 
+def test_a_baseline_of_some_files_keeps_the_others_entries(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(tmp_path / "a.jsonl", base_examples())
+    write(tmp_path / "b.jsonl", varied_examples())
+    run("baseline", "a.jsonl", "b.jsonl", "-o", "base.json")
+    recorded = Baseline.load(tmp_path / "base.json")
+    of_b = {e: n for e, n in recorded.entries.items() if e.path == "b.jsonl"}
+    # a.jsonl gets one more accepted problem; b.jsonl is not given, and keeps its entries.
+    write(tmp_path / "a.jsonl", [*base_examples(), missing_content(8)])
+    again = run("baseline", "a.jsonl", "-o", "base.json")
+    assert again.exit_code == 0
+    assert again.output == (
+        f"Wrote base.json: {recorded.total + 1} findings in 2 files (1 file checked now; the "
+        "entries of b.jsonl, not checked, kept).\n"
+    )
+    updated = Baseline.load(tmp_path / "base.json")
+    assert {e: n for e, n in updated.entries.items() if e.path == "b.jsonl"} == of_b
+    both = run("check", "a.jsonl", "b.jsonl", "--baseline", "base.json", "--format", "json")
+    assert both.exit_code == 0 and new_findings(both) == []
+    # A file that is gone is not kept.
+    (tmp_path / "b.jsonl").unlink()
+    assert run("baseline", "a.jsonl", "-o", "base.json").exit_code == 0
+    assert {e.path for e in Baseline.load(tmp_path / "base.json").entries} == {"a.jsonl"}
+
+
+def test_baseline_never_overwrites_a_file_that_is_not_a_baseline(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(tmp_path / "train.jsonl", base_examples())
+    data = (tmp_path / "train.jsonl").read_bytes()
+    mistaken = run("baseline", "train.jsonl", "-o", "train.jsonl")  # -o naming the dataset
+    assert mistaken.exit_code == 2
+    assert mistaken.output == (
+        "dslint: error: train.jsonl exists and is not a dslint baseline; remove it or choose "
+        "another -o\n"
+    )
+    assert (tmp_path / "train.jsonl").read_bytes() == data
+    # A baseline of another format version is dslint's own: it is replaced, and said so.
+    (tmp_path / "old.json").write_text('{"tool": {"name": "dslint"}, "version": 0, "findings": []}')
+    replaced = run("baseline", "train.jsonl", "-o", "old.json")
+    assert replaced.exit_code == 0 and "format version 0 is not supported" in replaced.output
+    assert Baseline.load(tmp_path / "old.json").total == 4
+
+
 def test_the_same_fingerprint_twice_is_a_multiset(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     examples: list[Any] = clean_chat(50)
     examples[5] = examples[8] = missing_content(7)  # the same bad line twice

@@ -63,6 +63,19 @@ class Baseline:
     def from_findings(cls, findings: Iterable[Finding]) -> Baseline:
         return cls(Counter(Entry(f.fingerprint, f.code, f.path, f.pathless) for f in findings))
 
+    def keeping(self, previous: Baseline, checked: Iterable[str]) -> tuple[Baseline, list[str]]:
+        """This baseline plus the ``previous`` one's entries of files not ``checked`` now that
+        still exist (``dslint baseline`` on some of the files updates theirs and keeps the
+        others'); and the files kept."""
+        now = {"", *checked}
+        kept = Counter(self.entries)
+        files: set[str] = set()
+        for entry, count in previous.entries.items():
+            if entry.path not in now and os.path.lexists(entry.path):
+                kept[entry] += count
+                files.add(entry.path)
+        return Baseline(kept), sorted(files)
+
     @property
     def total(self) -> int:
         return sum(self.entries.values())
@@ -129,6 +142,17 @@ class Baseline:
             entry = Entry(item["fingerprint"], item["code"], item["path"], item.get("pathless", ""))
             entries[entry] += item.get("count", 1)
         return cls(entries)
+
+
+def written_by_dslint(path: str | Path) -> bool:
+    """Whether ``path`` holds a JSON document that dslint wrote (a baseline of another format
+    version, say), which ``dslint baseline`` may replace."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    tool = document.get("tool") if isinstance(document, dict) else None
+    return isinstance(tool, dict) and tool.get("name") == "dslint"
 
 
 @dataclass(frozen=True)

@@ -327,7 +327,7 @@ def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
 
     def action() -> int:
         from dslint.api import check as run_check
-        from dslint.baseline import Baseline
+        from dslint.baseline import Baseline, BaselineError, written_by_dslint
         from dslint.textutil import plural
 
         report = run_check(
@@ -346,9 +346,30 @@ def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
             datasets=False,
         )
         accepted = Baseline.from_findings(report.findings)
+        kept: list[str] = []
+        if Path(output).exists():
+            try:
+                previous = Baseline.load(output)
+            except BaselineError as error:
+                if not written_by_dslint(output):  # never overwrite what may be the user's data
+                    raise BaselineError(
+                        f"{output} exists and is not a dslint baseline; remove it or choose "
+                        "another -o"
+                    ) from None
+                click.echo(f"dslint: {error}; writing a new one", err=True)
+            else:
+                accepted, kept = accepted.keeping(previous, (f.path for f in report.files))
+        before = accepted.total
         accepted.write(output)
-        click.echo(f"Wrote {output}: {plural(accepted.total, 'finding')} in "
-                   f"{plural(len(report.files), 'file')}.", err=True)  # fmt: skip
+        message = f"Wrote {output}: {plural(before, 'finding')} in "
+        if kept:
+            checked = len(report.files)
+            shown = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")
+            message += (f"{plural(checked + len(kept), 'file')} ({plural(checked, 'file')} "
+                        f"checked now; the entries of {shown}, not checked, kept).")  # fmt: skip
+        else:
+            message += f"{plural(len(report.files), 'file')}."
+        click.echo(message, err=True)
         return 0
 
     run_guarded(action, debug)
