@@ -146,6 +146,30 @@ def test_several_outputs_in_one_run(run, data: Path, tmp_path: Path) -> None:  #
     assert result.output.splitlines()[-1].startswith("Found 2 problems")
 
 
+def test_an_output_never_replaces_an_input(run, data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A dataset named .json (S018 says to rename it), given by name or found by a glob, the
+    # baseline and the config: -o naming one of them is an error before anything is written.
+    named = tmp_path / "sets" / "train.json"
+    named.parent.mkdir()
+    named.write_bytes(data.read_bytes())
+    run("baseline", data, "-o", "base.json")
+    (tmp_path / "settings.txt").write_text("fail-on = 'error'\n")  # a config of any name
+    kept = {p: p.read_bytes() for p in (named, tmp_path / "base.json", tmp_path / "settings.txt")}
+    for arguments, output in [
+        (["sets/train.json"], "sets/train.json"),
+        (["sets/*.json"], "sets/train.json"),
+        ([data, "--baseline", "base.json"], "base.json"),
+        ([data, "--config", "settings.txt"], "settings.txt"),
+    ]:
+        result = run("check", *arguments, "-o", output)
+        assert result.exit_code == 2, (arguments, result.output)
+        assert result.output.endswith(
+            f"dslint: error: -o {output} is {output}, an input of this check: the report would "
+            "replace it; choose another path\n"
+        )
+    assert {p: p.read_bytes() for p in kept} == kept
+
+
 def test_quiet_prints_findings_only(run, data: Path) -> None:  # type: ignore[no-untyped-def]
     lines = run("check", data, "--quiet").output.splitlines()
     assert len(lines) == 2 and all(" error: " in x or " warning: " in x for x in lines)

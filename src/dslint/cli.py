@@ -227,6 +227,8 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
                 fail(f"-o {out}: cannot tell the format from the extension "
                      f"(use one of {', '.join(sorted(EXTENSIONS))})")  # fmt: skip
             targets.append((fmt, out))
+        named_inputs = [*paths, *validation, *(p for p in (baseline_file, config_file) if p)]
+        refuse_overwriting(targets, named_inputs)
         stdout_format = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
         runs: list[tuple[str, str | None]] = [(stdout_format, None), *targets]
         reporters = [load_reporter(fmt) for fmt, _ in runs]
@@ -258,12 +260,29 @@ def check(paths: tuple[str, ...], output_format: str | None, outputs: tuple[str,
             datasets=shows_datasets,
         )
         progress.clear()
+        refuse_overwriting(targets, [f.path for f in report.files])  # folders and globs, read
         report = note_limits(report, [fmt for fmt, _ in runs])
         for fmt, destination in runs:
             render(report, fmt, destination, quiet=quiet, samples=not no_samples)
         return 0 if exit_zero else report.exit_code(fail_on)
 
     run_guarded(action, debug)
+
+
+def refuse_overwriting(targets: Sequence[tuple[str, str]], inputs: Sequence[str]) -> None:
+    """Exit 2 when an ``-o`` file is one of the check's inputs (a dataset named ``.json``,
+    the baseline, the config): the report would replace it."""
+    for _, destination in targets:
+        if not os.path.exists(destination):
+            continue
+        for name in inputs:
+            try:
+                same = os.path.samefile(destination, name)
+            except OSError:
+                continue
+            if same:
+                fail(f"-o {destination} is {name}, an input of this check: the report would "
+                     "replace it; choose another path")  # fmt: skip
 
 
 def note_limits(report: Any, formats: Sequence[str]) -> Any:
