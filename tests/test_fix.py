@@ -325,16 +325,26 @@ def test_cli_prints_the_change_log_and_writes_it(
         (["fix", ".", "-o", "x.jsonl"], "is a folder"),
         (["fix", "train.jsonl", "-o", "x.jsonl", "--drop", "nonsense"], "not a category"),
         (["fix", "train.jsonl", "-o", "no/such/folder/x.jsonl"], "cannot write here"),
+        # The log or the rejects named as another file of the run (new or not): refused
+        # before anything is written, so neither replaces the data nor the fixed copy.
+        (["fix", "train.jsonl", "-o", "x.jsonl", "--log", "train.jsonl"], "log file must be"),
+        (["fix", "train.jsonl", "-o", "x.jsonl", "--log", "x.jsonl"], "log file must be"),
+        (["fix", "train.jsonl", "--in-place", "--log", "train.jsonl.bak"], "log file must be"),
+        (["fix", "train.jsonl", "-o", "x.jsonl", "--rejects", "x.jsonl"], "must be a new file"),
     ],
 )
 def test_cli_errors_are_one_line(
     messy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], fragment: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    data = (tmp_path / "train.jsonl").read_bytes()
     result = invoke(*args)
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1 and fragment in result.stderr
     assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+    assert (tmp_path / "train.jsonl").read_bytes() == data
 
 
 def test_log_lines_are_terminal_safe(tmp_path: Path) -> None:

@@ -550,7 +550,8 @@ def fix_command(path: str, output: str | None, in_place: bool, backup_suffix: st
         from dslint.textutil import safe
 
         result = fix(path, output, in_place=in_place, backup_suffix=backup_suffix,
-                     rejects=rejects, drop=drop, config=config_file, model=model)  # fmt: skip
+                     rejects=rejects, drop=drop, config=config_file, model=model,
+                     log=log_file)  # fmt: skip
         log = result.log_lines() + [f"note: {safe(note)}" for note in result.notes]
         # The log goes to stdout (the fixed data goes to a file), so it can be piped or saved.
         for line in [] if quiet else log:

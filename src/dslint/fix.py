@@ -153,14 +153,22 @@ def fix(
     drop: Sequence[str] = (),
     config: str | Path | None = None,
     model: str | None = None,
+    log: str | Path | None = None,
 ) -> FixResult:
     """Write a fixed copy of ``path`` (see the module documentation); return the change log.
+
+    ``log`` names the file the caller will write the change log to: it is checked with the
+    other paths, before anything is written, so that it replaces none of them.
 
     Raises :class:`~dslint.loader.InputError` for anything that prevents a safe fix (no
     output given, output equal to the input, a binary or compressed in-place target, ...).
     """
     source = Path(path)
     target, backup, rejects_path = _targets(source, output, in_place, backup_suffix, rejects)
+    if log is not None and any(
+        _same_file(Path(log), other) for other in (source, target, rejects_path, backup) if other
+    ):
+        raise InputError(f"{display_path(Path(log))}: the log file must be another file")
     categories = _categories(drop)
     result = FixResult(
         source=display_path(source),
@@ -253,8 +261,12 @@ def _default_rejects(target: Path) -> Path:
 
 
 def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same existing file (links included), or the
+    same path for a file still to be written."""
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
     except OSError:
         return False
 
