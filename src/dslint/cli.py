@@ -378,9 +378,8 @@ def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
                 click.echo(f"dslint: {error}; writing a new one", err=True)
             else:
                 accepted, kept = accepted.keeping(previous, (f.path for f in report.files))
-        before = accepted.total
         accepted.write(output)
-        message = f"Wrote {output}: {plural(before, 'finding')} in "
+        message = f"Wrote {output}: {plural(accepted.total, 'finding')} in "
         if kept:
             checked = len(report.files)
             shown = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")
