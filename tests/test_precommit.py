@@ -1,4 +1,5 @@
-"""The pre-commit hook, through the real ``pre-commit try-repo`` on a temporary repository.
+"""The pre-commit hook, through the real ``pre-commit try-repo`` on a temporary repository
+(and ``pre-commit run`` with a user's config, where the hook needs ``args``).
 
 ``try-repo`` installs the hook from a git repository at a commit (plus uncommitted changes
 to *tracked* files only), so the test commits a snapshot of this working tree, untracked
@@ -77,6 +78,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def try_repo(snapshot: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return pre_commit(project, "try-repo", str(snapshot), "dslint", *args)
+
+
+def pre_commit(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -87,7 +92,7 @@ def try_repo(snapshot: Path, project: Path, *args: str) -> subprocess.CompletedP
     environment["PRE_COMMIT_HOME"] = str(project.parent / "pre-commit-home")
     environment["PRE_COMMIT_COLOR"] = "never"
     return subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(snapshot), "dslint", *args],
+        [sys.executable, "-m", "pre_commit", *args],
         cwd=project,
         env=environment,
         capture_output=True,
@@ -141,3 +146,42 @@ def test_a_commit_of_the_validation_file_alone_is_compared_with_training(
     assert both.returncode == 1, both.stdout + both.stderr
     assert both.stdout.count("D004 error") == 1  # not each validation example against itself
     assert "in 2 files, 73 examples." in both.stdout
+
+
+def test_a_commit_that_renames_a_dataset_keeps_its_baseline(
+    snapshot: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The hook as a user configures it, with the baseline in ``args``: a commit that moves a
+    dataset passes (pre-commit passes only the new path), and a bad line added to it fails."""
+    folder = tmp_path_factory.mktemp("renaming-repo")
+    bad = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant"}]}
+    (folder / "data").mkdir()
+    (folder / "data" / "train.jsonl").write_text(
+        jsonl(*clean_chat(60)[:30], bad, *clean_chat(60)[30:])
+    )
+    rev = git(snapshot, "rev-parse", "HEAD").strip()
+    (folder / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {snapshot}\n    rev: {rev}\n    hooks:\n      - id: dslint\n"
+        "        args: [--baseline, .dslint-baseline.json]\n"
+    )
+    recorded = subprocess.run(
+        [sys.executable, "-m", "dslint", "baseline", "data/train.jsonl", "-o",
+         ".dslint-baseline.json"], cwd=folder, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "Wrote .dslint-baseline.json: 1 finding in 1 file." in recorded.stderr
+    git(folder, "init", "-q")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "--no-verify", "-m", "data")
+    (folder / "data" / "v2").mkdir()
+    git(folder, "mv", "data/train.jsonl", "data/v2/train.jsonl")
+    moved = pre_commit(folder, "run", "--verbose", "--files", "data/v2/train.jsonl")
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert "1 known finding not shown (1 of them recorded in data/train.jsonl" in moved.stdout
+    with (folder / "data" / "v2" / "train.jsonl").open("a") as handle:
+        handle.write(
+            jsonl({"messages": [{"role": "user", "content": "Yo"}, {"role": "assistant"}]})
+        )
+    grown = pre_commit(folder, "run", "--files", "data/v2/train.jsonl")
+    assert grown.returncode == 1, grown.stdout + grown.stderr
+    assert "data/v2/train.jsonl:62:" in grown.stdout and "S104 error" in grown.stdout
+    assert "data/v2/train.jsonl:31:" not in grown.stdout
