@@ -281,12 +281,29 @@ def test_a_validation_file_checked_alone_counts_its_own_lines(repo: Path) -> Non
     assert any(n.startswith("--changed-since HEAD: 1 line of 12 added or changed") for n in notes)
 
 
-def test_file_level_findings_stay(repo: Path) -> None:
+def test_file_level_findings_stay_only_where_a_line_changed(repo: Path) -> None:
+    """A file's own findings are new only if its lines are: a pull request that does not touch
+    a legacy file must not fail on it (S013, fewer than 10 examples, is an error)."""
+    (repo / "tiny.jsonl").write_text(jsonl(*clean_chat(8)))
     (repo / "small.jsonl").write_text(jsonl(*clean_chat(12)))
     commit(repo)
-    code, document = run("check", "small.jsonl", "--changed-since", "HEAD")
-    assert code == 0
-    assert [(f["code"], f["line"]) for f in document["findings"]] == [("S014", None)]
+    (repo / "other.jsonl").write_text(jsonl(*clean_chat(60)))  # the pull request's new file
+    code, document = run("check", "tiny.jsonl", "small.jsonl", "other.jsonl",
+                         "--changed-since", "HEAD")  # fmt: skip
+    assert code == 0 and document["findings"] == []
+    (note,) = [n for n in document["summary"]["notes"] if n.startswith("--changed-since")]
+    assert note.endswith(", and 2 file-level findings of files with the same lines as at HEAD "
+                         "not shown")  # fmt: skip
+    # Reordered lines are the same lines; a removed line, an added one or a new file are not.
+    (repo / "small.jsonl").write_text(jsonl(*reversed(clean_chat(12))))
+    assert run("check", "small.jsonl", "--changed-since", "HEAD")[1]["findings"] == []
+    for changed in (clean_chat(12)[1:], [*clean_chat(12), *clean_chat(13)[12:]]):
+        (repo / "small.jsonl").write_text(jsonl(*changed))
+        code, document = run("check", "small.jsonl", "--changed-since", "HEAD")
+        assert [(f["code"], f["line"]) for f in document["findings"]] == [("S014", None)]
+    (repo / "fresh.jsonl").write_text(jsonl(*clean_chat(8)))
+    code, document = run("check", "fresh.jsonl", "--changed-since", "HEAD")
+    assert code == 1 and [f["code"] for f in document["findings"]] == ["S013"]
 
 
 def test_files_absent_at_the_revision_are_all_new_and_gzip_is_read(repo: Path) -> None:
@@ -304,7 +321,7 @@ def test_files_absent_at_the_revision_are_all_new_and_gzip_is_read(repo: Path) -
     code, document = run(
         "check", "new.jsonl", "packed.jsonl.gz", "old.jsonl", "--changed-since", "HEAD~1"
     )
-    # (S016, file level, says the API takes no .gz; file-level findings always stay.)
+    # (S016, file level, says the API takes no .gz; the file changed, so it stays.)
     assert sorted(located(document)) == [
         ("S016", None, ""),
         ("S104", 1, "/messages/1"),  # packed.jsonl.gz: added since HEAD~1 as a whole

@@ -10,7 +10,9 @@ git's rename detection pairs them.
 
 Record rules skip unchanged records, but every record is still loaded, so dataset rules
 (duplicates, voice consistency) compare the new records with the whole file; their findings
-on unchanged records are dropped afterwards. File- and dataset-level findings always stay.
+on unchanged records are dropped afterwards. A file's own findings (too few examples, mixed
+formats) stay unless the file has the same lines as at REF: no line added, changed or
+removed, so nothing in it is new. Dataset-level findings always stay.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+from dslint.finding import Finding
 from dslint.loader import (
     BINARY_SAMPLE,
     GZIP_MAGIC,
@@ -138,6 +141,7 @@ class Since:
         self.renamed: dict[str, str] = {}  # a file's path -> its path at REF, when renamed
         self._ahead: dict[str, frozenset[int]] = {}  # the files decided before they were read
         self.seen: Counter[str] = Counter()  # the lines asked about, per file
+        self._at_ref: set[str] = set()  # the files that existed at REF (by any name)
 
     def _start(self, path: Path, shown: str) -> Counter[int]:
         old = self._old.get(shown)
@@ -195,12 +199,31 @@ class Since:
             if former is not None:
                 self.renamed[shown] = former
                 lines = lines_at(self.ref, path, former)
-        # A file added since REF (or not tracked at all): every record in it is new.
-        return lines if lines is not None else Counter()
+        if lines is None:  # added since REF (or not tracked at all): every record is new
+            return Counter()
+        self._at_ref.add(shown)
+        return lines
 
     def _changed(self, place: tuple[str, int]) -> bool:
         path, line = place
         return line in self.new.get(path, ())
+
+    def _shown(self, finding: Finding) -> bool:
+        if finding.line is None:  # about the file: shown unless nothing in it changed
+            return not self._unchanged_file(finding.path)
+        places = ((finding.path, finding.line), *finding.related)
+        return any(map(self._changed, places))
+
+    def _unchanged_file(self, path: str) -> bool:
+        """Whether the file has the same lines as at REF, every one asked about: none new,
+        and none of REF's left unmatched (removed)."""
+        left = self._old.get(path)
+        return (
+            path in self._at_ref
+            and left is not None
+            and not self.new.get(path)
+            and not any(count > 0 for count in left.values())
+        )
 
     def filter(self, report: Report) -> Report:
         """The report without record findings on records that are unchanged since REF. A
@@ -208,10 +231,9 @@ class Since:
         it contradicts, the training example it leaks) stays when one of them is new: a new
         example placed before its older near-duplicate, or added to the training file of an
         unchanged validation example, is what the check is for."""
-        kept = tuple(
-            f
-            for f in report.findings
-            if f.line is None or any(map(self._changed, ((f.path, f.line), *f.related)))
+        kept = tuple(f for f in report.findings if self._shown(f))
+        unchanged_files = sum(
+            1 for f in report.findings if f.line is None and self._unchanged_file(f.path)
         )
         # The files the report covers: not a training file read only as context (api.check).
         shown = {f.path for f in report.files}
@@ -222,6 +244,11 @@ class Since:
             f"changed; findings on the other lines are shown only when they name an added or "
             "changed line"
         )
+        if unchanged_files:
+            note += (
+                f", and {plural(unchanged_files, 'file-level finding')} of files with the same "
+                f"lines as at {self.ref} not shown"
+            )
         renames = tuple(
             f"--changed-since {self.ref}: {path} is compared with {former}, its name at {self.ref}"
             for path, former in self.renamed.items()
