@@ -281,6 +281,29 @@ def test_a_validation_file_checked_alone_counts_its_own_lines(repo: Path) -> Non
     assert any(n.startswith("--changed-since HEAD: 1 line of 12 added or changed") for n in notes)
 
 
+def test_with_a_baseline_the_unchecked_lines_are_not_called_fixed(repo: Path) -> None:
+    """README's pull-request command: --baseline with --changed-since. The record rules skip
+    the unchanged lines, so their accepted findings are missing, not fixed."""
+    examples: list[Any] = clean_chat(60)
+    examples[3], examples[10] = missing_content(1), missing_content(2)
+    (repo / "train.jsonl").write_text(jsonl(*examples))
+    commit(repo)
+    recorded = CliRunner().invoke(cli, ["baseline", "train.jsonl", "-o", "base.json",
+                                        "--today", TODAY.isoformat()])  # fmt: skip
+    assert recorded.exit_code == 0, recorded.output
+    (repo / "train.jsonl").write_text(jsonl(*examples, missing_content(3)))
+    code, document = run("check", "train.jsonl", "--baseline", "base.json",
+                         "--changed-since", "HEAD")  # fmt: skip
+    assert code == 1 and located(document) == [("S104", 61, "/messages/1")]
+    (note,) = [n for n in document["summary"]["notes"] if n.startswith("baseline")]
+    assert note.endswith("; fixed findings are not counted when only changed lines are checked")
+    assert "dslint baseline" not in note
+    # Without --changed-since every line is checked, and nothing was fixed.
+    code, document = run("check", "train.jsonl", "--baseline", "base.json")
+    (note,) = [n for n in document["summary"]["notes"] if n.startswith("baseline")]
+    assert note.endswith("0 baseline findings fixed since it was recorded")
+
+
 def test_file_level_findings_stay_only_where_a_line_changed(repo: Path) -> None:
     """A file's own findings are new only if its lines are: a pull request that does not touch
     a legacy file must not fail on it (S013, fewer than 10 examples, is an error)."""

@@ -301,7 +301,7 @@ def check(
     if accepted is not None:
         from dslint.baseline import apply
 
-        report = apply(report, accepted, source=f"baseline {baseline}")
+        report = apply(report, accepted, source=f"baseline {baseline}", whole=since is None)
     if since is not None:
         report = since.filter(report)
     return report

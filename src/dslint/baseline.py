@@ -258,8 +258,12 @@ def _take_moved(
     return [f for i, f in enumerate(new) if i not in taken], moved_from
 
 
-def apply(report: Report, baseline: Baseline, source: str = "the baseline") -> Report:
-    """The report with baseline findings removed and a note on what was accepted or fixed."""
+def apply(
+    report: Report, baseline: Baseline, source: str = "the baseline", whole: bool = True
+) -> Report:
+    """The report with baseline findings removed and a note on what was accepted or fixed.
+    ``whole`` is False when the check left records out (``--changed-since`` skips the record
+    rules of unchanged lines): their findings are missing, not fixed, so none is counted."""
     # "" is the path of a dataset-level finding: about every file checked.
     checked = {"", *(summary.path for summary in report.files)}
 
@@ -277,8 +281,12 @@ def apply(report: Report, baseline: Baseline, source: str = "the baseline") -> R
             f" ({outcome.moved} of them recorded in {shown}, "
             f"{'a file that is' if one else 'files that are'} gone: taken as renamed or moved)"
         )
-    note += f"; {plural(outcome.fixed, 'baseline finding')} fixed since it was recorded"
-    due = (("shrink it", outcome.fixed), ("record the new paths", outcome.moved))
+    fixed = outcome.fixed if whole else 0
+    if whole:
+        note += f"; {plural(fixed, 'baseline finding')} fixed since it was recorded"
+    else:
+        note += "; fixed findings are not counted when only changed lines are checked"
+    due = (("shrink it", fixed), ("record the new paths", outcome.moved))
     if purposes := [purpose for purpose, count in due if count]:
         note += f" (run 'dslint baseline' to {' and '.join(purposes)})"
     return replace(report, findings=outcome.new, notes=(*report.notes, note))
