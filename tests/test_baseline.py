@@ -296,6 +296,35 @@ def test_a_renamed_or_moved_file_keeps_its_baseline(run, tmp_path: Path) -> None
     assert len(plain) == recorded + len(fresh)
 
 
+def test_a_check_from_another_folder_finds_the_recorded_files(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    # Recorded from the repository's root (as pre-commit and CI run), checked from a
+    # subfolder: the same files, named otherwise. Nothing is new, nothing is called moved.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "data").mkdir()
+    examples = varied_examples()
+    write(tmp_path / "data" / "train.jsonl", examples)
+    assert run("baseline", "data/train.jsonl", "-o", "base.json").exit_code == 0
+    recorded = Baseline.load(tmp_path / "base.json").total
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-base.json"  # as CI's /tmp/base.json
+    elsewhere.write_bytes((tmp_path / "base.json").read_bytes())
+    monkeypatch.chdir(tmp_path / "data")
+    for baseline in ("../base.json", str(elsewhere)):
+        result = run("check", "train.jsonl", "--baseline", baseline, "--format", "json")
+        assert result.exit_code == 0 and new_findings(result) == [], baseline
+        (note,) = [n for n in json.loads(result.output)["summary"]["notes"] if baseline in n]
+        assert note == (
+            f"baseline {baseline}: {recorded} known findings not shown ({recorded} of them "
+            "recorded as data/train.jsonl, the same file named from another folder); 0 "
+            "baseline findings fixed since it was recorded"
+        )
+    examples[-1] = clean_chat(70)[65]  # one accepted problem fixed (S104 and V010 go)
+    write(tmp_path / "data" / "train.jsonl", examples)
+    result = run("check", "train.jsonl", "--baseline", "../base.json", "--format", "json")
+    assert "; 2 baseline findings fixed since" in json.loads(result.output)["summary"]["notes"][-1]
+
+
 def test_a_copy_or_a_known_file_does_not_take_another_files_baseline(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     examples = varied_examples()
     write(tmp_path / "a.jsonl", examples)

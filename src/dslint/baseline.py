@@ -24,7 +24,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,9 @@ class Baseline:
     """Accepted findings, as a multiset of entries."""
 
     entries: Mapping[Entry, int]
+    #: The folder of the file it was read from: a check run from another folder finds the
+    #: recorded (relative) paths there too.
+    folder: Path | None = field(default=None, compare=False)
 
     @classmethod
     def from_findings(cls, findings: Iterable[Finding]) -> Baseline:
@@ -116,7 +119,7 @@ class Baseline:
             raise BaselineError(f"baseline {path}: {exc.strerror or exc}") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BaselineError(f"baseline {path}: not a dslint baseline ({exc})") from None
-        return cls.parse(document, str(path))
+        return replace(cls.parse(document, str(path)), folder=Path(path).resolve().parent)
 
     @classmethod
     def parse(cls, document: Any, where: str) -> Baseline:
@@ -165,6 +168,10 @@ class Outcome:
     #: Of the suppressed, those matched in another file, and the gone files they came from.
     moved: int = 0
     moved_from: tuple[str, ...] = ()
+    #: Of the suppressed, those recorded under another name of a file checked now (a check
+    #: run from another folder than the baseline), and those names.
+    renamed: int = 0
+    renamed_from: tuple[str, ...] = ()
 
 
 def compare(
@@ -172,12 +179,15 @@ def compare(
     baseline: Baseline,
     gone: Callable[[str], bool] = lambda path: False,
     checked: Callable[[str], bool] = lambda path: True,
+    alias: Callable[[str], str | None] = lambda path: None,
 ) -> Outcome:
     """Split findings into new ones and accepted ones: a multiset match on the fingerprint,
-    then, for what is left, on the pathless fingerprint against the entries of the files
-    that ``gone`` says no longer exist (a renamed or moved file). Unused entries count as
-    fixed when their file was ``checked`` or is gone: a file left out of this run (pre-commit
-    passes only the files a commit touches) fixed nothing."""
+    then, for what is left, on the pathless fingerprint against the entries of recorded
+    paths that ``alias`` says name a file checked now under another path (the check runs
+    from another folder), then against those of the files that ``gone`` says no longer
+    exist (a renamed or moved file). Unused entries count as fixed when their file was
+    ``checked`` (by any name) or is gone: a file left out of this run (pre-commit passes only
+    the files a commit touches) fixed nothing."""
     remaining: Counter[tuple[str, str]] = Counter()
     where: dict[tuple[str, str], str] = {}
     for entry, count in baseline.entries.items():
@@ -195,16 +205,19 @@ def compare(
         else:
             new.append(finding)
     recorded = {entry.path for entry in baseline.entries}
-    away = {path for path in recorded if path and gone(path)}
-    still_new, moved_from = _take_moved(new, baseline, remaining, recorded, away)
-    moved = len(new) - len(still_new)
+    names = {path: name for path in recorded if path and (name := alias(path)) is not None}
+    unnamed, renamed_from = _take_moved(new, baseline, remaining, recorded, names)
+    away = {path: "" for path in recorded if path and path not in names and gone(path)}
+    still_new, moved_from = _take_moved(unnamed, baseline, remaining, recorded, away)
+    renamed, moved = len(new) - len(unnamed), len(unnamed) - len(still_new)
     fixed = sum(
         count
         for key, count in remaining.items()
-        if count > 0 and (checked(where[key]) or where[key] in away)
+        if count > 0 and (checked(where[key]) or where[key] in away or where[key] in names)
     )
-    return Outcome(new=tuple(still_new), suppressed=suppressed + moved, fixed=fixed,
-                   moved=moved, moved_from=tuple(sorted(moved_from)))  # fmt: skip
+    return Outcome(new=tuple(still_new), suppressed=suppressed + renamed + moved, fixed=fixed,
+                   moved=moved, moved_from=tuple(sorted(moved_from)), renamed=renamed,
+                   renamed_from=tuple(sorted(renamed_from)))  # fmt: skip
 
 
 def _take_moved(
@@ -212,13 +225,15 @@ def _take_moved(
     baseline: Baseline,
     remaining: Counter[tuple[str, str]],
     recorded: set[str],
-    away: set[str],
+    away: Mapping[str, str],
 ) -> tuple[list[Finding], set[str]]:
     """Match the new findings of files the baseline does not list (where a moved file now
-    is) against the unused entries of the gone files, by pathless key; return the findings
-    still new and the gone files that gave entries. A gone file's entries go first to the
-    file sharing most of them (the file it became), so that another new file with one of its
-    bad lines does not take that line's entry and leave the moved file's copy new."""
+    is) against the unused entries of the recorded paths in ``away``, by pathless key;
+    return the findings still new and the recorded paths that gave entries. ``away`` maps a
+    recorded path to the only file that may take its entries, or to "" (a gone file: any
+    file may). A gone file's entries go first to the file sharing most of them (the file it
+    became), so that another new file with one of its bad lines does not take that line's
+    entry and leave the moved file's copy new."""
     offered: dict[str, dict[tuple[str, str], list[tuple[str, str]]]] = {}
     for entry in sorted(baseline.entries, key=_order):
         if entry.path in away and entry.pathless:
@@ -241,7 +256,8 @@ def _take_moved(
     for path, positions in asking.items():
         for wish, count in Counter((new[i].pathless, new[i].code) for i in positions).items():
             for former, available in owners.get(wish, {}).items():
-                shared[path, former] += min(count, available)
+                if away[former] in ("", path):
+                    shared[path, former] += min(count, available)
     taken: set[int] = set()
     moved_from: set[str] = set()
     for _, path, former in sorted((-n, path, former) for (path, former), n in shared.items()):
@@ -266,21 +282,44 @@ def apply(
     rules of unchanged lines): their findings are missing, not fixed, so none is counted."""
     # "" is the path of a dataset-level finding: about every file checked.
     checked = {"", *(summary.path for summary in report.files)}
+    # Paths are as reported: relative to the working folder where possible, as they were when
+    # the baseline was written. A check run from another folder finds them from the
+    # repository's root and the baseline's folder too (where `dslint baseline` usually ran).
+    from dslint.reporters.locations import repository_root
+
+    folders = [Path.cwd(), repository_root(), *([baseline.folder] if baseline.folder else [])]
+    reported: dict[Path, str] = {}
+    for summary in report.files:
+        reported.setdefault(Path(summary.path).resolve(), summary.path)
+
+    def file_of(path: str) -> Path | None:
+        found = (folder / path for folder in folders if os.path.lexists(folder / path))
+        return next((candidate.resolve() for candidate in found), None)
 
     def gone(path: str) -> bool:
-        # Paths are as reported, relative to the working folder where possible (as the
-        # baseline's were when it was written: docs/ci.md asks for the same folder).
-        return path not in checked and not os.path.lexists(path)
+        return path not in checked and file_of(path) is None
 
-    outcome = compare(report.findings, baseline, gone, checked.__contains__)
+    def alias(path: str) -> str | None:
+        real = None if path in checked else file_of(path)
+        return reported.get(real) if real is not None else None
+
+    outcome = compare(report.findings, baseline, gone, checked.__contains__, alias)
     note = f"{source}: {plural(outcome.suppressed, 'known finding')} not shown"
-    if outcome.moved:
-        shown = ", ".join(outcome.moved_from[:3]) + (", ..." if len(outcome.moved_from) > 3 else "")
-        one = len(outcome.moved_from) == 1
-        note += (
-            f" ({outcome.moved} of them recorded in {shown}, "
-            f"{'a file that is' if one else 'files that are'} gone: taken as renamed or moved)"
+    asides = []
+    if outcome.renamed:
+        one = len(outcome.renamed_from) == 1
+        asides.append(
+            f"{outcome.renamed} of them recorded as {_names(outcome.renamed_from)}, the same "
+            f"{'file' if one else 'files'} named from another folder"
         )
+    if outcome.moved:
+        one = len(outcome.moved_from) == 1
+        asides.append(
+            f"{outcome.moved} of them recorded in {_names(outcome.moved_from)}, "
+            f"{'a file that is' if one else 'files that are'} gone: taken as renamed or moved"
+        )
+    if asides:
+        note += f" ({'; '.join(asides)})"
     fixed = outcome.fixed if whole else 0
     if whole:
         note += f"; {plural(fixed, 'baseline finding')} fixed since it was recorded"
@@ -290,3 +329,7 @@ def apply(
     if purposes := [purpose for purpose, count in due if count]:
         note += f" (run 'dslint baseline' to {' and '.join(purposes)})"
     return replace(report, findings=outcome.new, notes=(*report.notes, note))
+
+
+def _names(paths: tuple[str, ...]) -> str:
+    return ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
