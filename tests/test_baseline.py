@@ -147,7 +147,9 @@ def test_files_left_out_of_a_check_fixed_nothing(run, tmp_path: Path) -> None:  
     assert f"; {recorded_b} baseline findings fixed" in note_of("a.jsonl")
 
 
-def test_a_baseline_of_some_files_keeps_the_others_entries(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_baseline_of_some_files_keeps_the_others_entries(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     write(tmp_path / "a.jsonl", base_examples())
     write(tmp_path / "b.jsonl", varied_examples())
     run("baseline", "a.jsonl", "b.jsonl", "-o", "base.json")
@@ -165,6 +167,13 @@ def test_a_baseline_of_some_files_keeps_the_others_entries(run, tmp_path: Path) 
     assert {e: n for e, n in updated.entries.items() if e.path == "b.jsonl"} == of_b
     both = run("check", "a.jsonl", "b.jsonl", "--baseline", "base.json", "--format", "json")
     assert both.exit_code == 0 and new_findings(both) == []
+    # Run from a subfolder, the recorded paths are still found (from the baseline's folder).
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert run("baseline", "../a.jsonl", "-o", "../base.json").exit_code == 0
+    assert {e: n for e, n in Baseline.load(tmp_path / "base.json").entries.items()
+            if e.path == "b.jsonl"} == of_b  # fmt: skip
+    monkeypatch.chdir(tmp_path)
     # A file that is gone is not kept.
     (tmp_path / "b.jsonl").unlink()
     assert run("baseline", "a.jsonl", "-o", "base.json").exit_code == 0

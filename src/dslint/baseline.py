@@ -66,6 +66,18 @@ class Baseline:
     def from_findings(cls, findings: Iterable[Finding]) -> Baseline:
         return cls(Counter(Entry(f.fingerprint, f.code, f.path, f.pathless) for f in findings))
 
+    def locate(self, path: str) -> Path | None:
+        """The file a recorded path names, or None if there is none. Paths are kept as
+        reported, relative to the folder dslint ran in; a run from another folder (a
+        subfolder of the repository) finds them from the repository's root and from the
+        baseline's folder too, where `dslint baseline` usually ran."""
+        from dslint.reporters.locations import repository_root
+
+        for folder in (Path.cwd(), repository_root(), *([self.folder] if self.folder else [])):
+            if os.path.lexists(folder / path):
+                return (folder / path).resolve()
+        return None
+
     def keeping(self, previous: Baseline, checked: Iterable[str]) -> tuple[Baseline, list[str]]:
         """This baseline plus the ``previous`` one's entries of files not ``checked`` now that
         still exist (``dslint baseline`` on some of the files updates theirs and keeps the
@@ -74,7 +86,7 @@ class Baseline:
         kept = Counter(self.entries)
         files: set[str] = set()
         for entry, count in previous.entries.items():
-            if entry.path not in now and os.path.lexists(entry.path):
+            if entry.path not in now and previous.locate(entry.path) is not None:
                 kept[entry] += count
                 files.add(entry.path)
         return Baseline(kept), sorted(files)
@@ -282,25 +294,15 @@ def apply(
     rules of unchanged lines): their findings are missing, not fixed, so none is counted."""
     # "" is the path of a dataset-level finding: about every file checked.
     checked = {"", *(summary.path for summary in report.files)}
-    # Paths are as reported: relative to the working folder where possible, as they were when
-    # the baseline was written. A check run from another folder finds them from the
-    # repository's root and the baseline's folder too (where `dslint baseline` usually ran).
-    from dslint.reporters.locations import repository_root
-
-    folders = [Path.cwd(), repository_root(), *([baseline.folder] if baseline.folder else [])]
     reported: dict[Path, str] = {}
     for summary in report.files:
         reported.setdefault(Path(summary.path).resolve(), summary.path)
 
-    def file_of(path: str) -> Path | None:
-        found = (folder / path for folder in folders if os.path.lexists(folder / path))
-        return next((candidate.resolve() for candidate in found), None)
-
     def gone(path: str) -> bool:
-        return path not in checked and file_of(path) is None
+        return path not in checked and baseline.locate(path) is None
 
-    def alias(path: str) -> str | None:
-        real = None if path in checked else file_of(path)
+    def alias(path: str) -> str | None:  # a file checked now, recorded under another name
+        real = None if path in checked else baseline.locate(path)
         return reported.get(real) if real is not None else None
 
     outcome = compare(report.findings, baseline, gone, checked.__contains__, alias)
