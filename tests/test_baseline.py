@@ -167,10 +167,19 @@ def test_a_baseline_of_some_files_keeps_the_others_entries(
     assert {e: n for e, n in updated.entries.items() if e.path == "b.jsonl"} == of_b
     both = run("check", "a.jsonl", "b.jsonl", "--baseline", "base.json", "--format", "json")
     assert both.exit_code == 0 and new_findings(both) == []
-    # Run from a subfolder, the recorded paths are still found (from the baseline's folder).
+    # Run from a subfolder, the recorded paths are still found (from the baseline's folder),
+    # and the new ones are relative to it: in a repository, a note says to run from the root.
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
-    assert run("baseline", "../a.jsonl", "-o", "../base.json").exit_code == 0
+    assert (
+        "not the repository root" not in run("baseline", "../a.jsonl", "-o", "../base.json").output
+    )
+    (tmp_path / ".git").mkdir()
+    sub = run("baseline", "../a.jsonl", "-o", "../base.json")
+    assert sub.exit_code == 0 and sub.output.endswith(
+        f"not the repository root {tmp_path.resolve()}; pre-commit and CI check from the "
+        "root, so run 'dslint baseline' there\n"
+    )
     assert {e: n for e, n in Baseline.load(tmp_path / "base.json").entries.items()
             if e.path == "b.jsonl"} == of_b  # fmt: skip
     monkeypatch.chdir(tmp_path)

@@ -388,6 +388,14 @@ def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
         else:
             message += f"{plural(len(report.files), 'file')}."
         click.echo(message, err=True)
+        from dslint.reporters.locations import repository_root
+
+        root = repository_root()
+        if (root / ".git").exists() and root != Path.cwd().resolve():
+            # pre-commit and CI run from the root: their paths would not be these.
+            click.echo(f"note: the paths are recorded relative to {Path.cwd().resolve()}, not "
+                       f"the repository root {root}; pre-commit and CI check from the root, so "
+                       "run 'dslint baseline' there", err=True)  # fmt: skip
         return 0
 
     run_guarded(action, debug)
