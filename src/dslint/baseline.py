@@ -32,7 +32,7 @@ from dslint import __version__
 from dslint.config import ConfigError
 from dslint.finding import Finding
 from dslint.report import Report
-from dslint.textutil import plural
+from dslint.textutil import first_few, plural
 
 FORMAT_VERSION = 1
 
@@ -83,12 +83,12 @@ class Baseline:
         still exist (``dslint baseline`` on some of the files updates theirs and keeps the
         others'); and the files kept."""
         now = {"", *checked}
+        paths = {entry.path for entry in previous.entries} - now
+        files = {path for path in paths if previous.locate(path) is not None}
         kept = Counter(self.entries)
-        files: set[str] = set()
         for entry, count in previous.entries.items():
-            if entry.path not in now and previous.locate(entry.path) is not None:
+            if entry.path in files:
                 kept[entry] += count
-                files.add(entry.path)
         return Baseline(kept), sorted(files)
 
     @property
@@ -298,11 +298,16 @@ def apply(
     for summary in report.files:
         reported.setdefault(Path(summary.path).resolve(), summary.path)
 
+    # Where each recorded path not checked under its name is now: looked up once.
+    found = {
+        path: baseline.locate(path) for path in {entry.path for entry in baseline.entries} - checked
+    }
+
     def gone(path: str) -> bool:
-        return path not in checked and baseline.locate(path) is None
+        return path not in checked and found[path] is None
 
     def alias(path: str) -> str | None:  # a file checked now, recorded under another name
-        real = None if path in checked else baseline.locate(path)
+        real = found.get(path)
         return reported.get(real) if real is not None else None
 
     outcome = compare(report.findings, baseline, gone, checked.__contains__, alias)
@@ -311,13 +316,13 @@ def apply(
     if outcome.renamed:
         one = len(outcome.renamed_from) == 1
         asides.append(
-            f"{outcome.renamed} of them recorded as {_names(outcome.renamed_from)}, the same "
+            f"{outcome.renamed} of them recorded as {first_few(outcome.renamed_from)}, the same "
             f"{'file' if one else 'files'} named from another folder"
         )
     if outcome.moved:
         one = len(outcome.moved_from) == 1
         asides.append(
-            f"{outcome.moved} of them recorded in {_names(outcome.moved_from)}, "
+            f"{outcome.moved} of them recorded in {first_few(outcome.moved_from)}, "
             f"{'a file that is' if one else 'files that are'} gone: taken as renamed or moved"
         )
     if asides:
@@ -331,7 +336,3 @@ def apply(
     if purposes := [purpose for purpose, count in due if count]:
         note += f" (run 'dslint baseline' to {' and '.join(purposes)})"
     return replace(report, findings=outcome.new, notes=(*report.notes, note))
-
-
-def _names(paths: tuple[str, ...]) -> str:
-    return ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")

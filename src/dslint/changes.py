@@ -232,8 +232,9 @@ class Since:
         example placed before its older near-duplicate, or added to the training file of an
         unchanged validation example, is what the check is for."""
         kept = tuple(f for f in report.findings if self._shown(f))
-        unchanged_files = sum(
-            1 for f in report.findings if f.line is None and self._unchanged_file(f.path)
+        # The findings left out that are about a file: those of files with the same lines.
+        unchanged_files = sum(1 for f in report.findings if f.line is None) - sum(
+            1 for f in kept if f.line is None
         )
         # The files the report covers: not a training file read only as context (api.check).
         shown = {f.path for f in report.files}

@@ -347,7 +347,7 @@ def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
     def action() -> int:
         from dslint.api import check as run_check
         from dslint.baseline import Baseline, BaselineError, written_by_dslint
-        from dslint.textutil import plural
+        from dslint.textutil import first_few, plural
 
         report = run_check(
             paths,
@@ -382,9 +382,9 @@ def baseline_command(paths: tuple[str, ...], output: str, no_cache: bool,
         message = f"Wrote {output}: {plural(accepted.total, 'finding')} in "
         if kept:
             checked = len(report.files)
-            shown = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")
             message += (f"{plural(checked + len(kept), 'file')} ({plural(checked, 'file')} "
-                        f"checked now; the entries of {shown}, not checked, kept).")  # fmt: skip
+                        f"checked now; the entries of {first_few(kept)}, not checked, "
+                        "kept).")  # fmt: skip
         else:
             message += f"{plural(len(report.files), 'file')}."
         click.echo(message, err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # Lone surrogates are included: they cannot be written as UTF-8 and would end a report
 # with an encoding error.
@@ -31,3 +32,8 @@ def excerpt(text: str, limit: int = 60) -> str:
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def first_few(names: Sequence[str], limit: int = 3) -> str:
+    """The first ``limit`` names, comma-separated, and "..." when there are more."""
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
